@@ -1,0 +1,2 @@
+export * from "./artifactBundle";
+export * from "./coreosHost";

@@ -1,0 +1,251 @@
+// Stack config → one typed, validated object. The only place config keys are read.
+//
+// Pure: it takes the raw key → string map that Pulumi hands the program (objects arrive as JSON
+// text) and returns a typed object, or every problem at once. `index.ts` passes it
+// `pulumi.runtime.allConfig()`; tests and the offline plan pass the same map.
+import { ImageSource } from "./units/model";
+import { Problem, ValidationError } from "./units/problems";
+import { ContainerOverride } from "./units/stack";
+
+export const PROJECT = "coreos-containers";
+
+/** Flatcar release channels (`Flatcar-<channel>-*` AMIs). */
+export const FLATCAR_CHANNELS = ["stable", "beta", "alpha", "lts"] as const;
+export type FlatcarChannel = (typeof FLATCAR_CHANNELS)[number];
+
+export interface StackConfig {
+    /** AWS region (`aws:region`), e.g. `eu-west-1`. */
+    readonly region: string;
+    /** Per-container overrides, by container name. Unknown names are checked against the units. */
+    readonly containers: Readonly<Record<string, ContainerOverride>>;
+    /** EC2 instance type, e.g. `t3.large`. Graviton types (`m7g.large`) get an arm64 AMI. */
+    readonly instanceType: string;
+    /** Root volume size in GiB, e.g. `30`. */
+    readonly rootVolumeSizeGiB: number;
+    /** Flatcar channel for the AMI lookup. */
+    readonly flatcarChannel: FlatcarChannel;
+    /** A pinned AMI id (`ami-0123456789abcdef0`) instead of the lookup. */
+    readonly ami?: string;
+    /** CIDRs allowed to reach SSH (port 22). None by default. */
+    readonly sshCidrs: readonly string[];
+    /** Public keys for the `core` user. */
+    readonly sshAuthorizedKeys: readonly string[];
+    /** An EC2 key pair name, e.g. `ops-2026`. */
+    readonly keyName?: string;
+    /** The subnet to launch into; the default VPC's default subnet otherwise. */
+    readonly subnetId?: string;
+    /** Folder with the artifact's files, relative to the project, e.g. `artifact`. */
+    readonly artifactDir: string;
+    /** Folder with `docker save`d image tarballs, relative to the project, e.g. `build/images`. */
+    readonly imageDir: string;
+    /** Days the bucket keeps artifacts that are no longer current. */
+    readonly artifactRetentionDays: number;
+    /** Tags on every resource. */
+    readonly tags: Readonly<Record<string, string>>;
+}
+
+type Reader<T> = (raw: string, key: string, problems: Problem[]) => T | undefined;
+
+interface KeySpec {
+    readonly description: string;
+    readonly read: Reader<unknown>;
+}
+
+function problem(key: string, message: string, fix: string): Problem {
+    return { where: "config", field: key, message, fix };
+}
+
+function parseJson(raw: string, key: string, problems: Problem[], expected: string): unknown {
+    try {
+        return JSON.parse(raw);
+    } catch {
+        problems.push(problem(key, `is not ${expected}: ${JSON.stringify(raw.slice(0, 60))}`, `set it as ${expected} in Pulumi.<stack>.yaml`));
+        return undefined;
+    }
+}
+
+const str = (pattern?: RegExp, what?: string): Reader<string> => (raw, key, problems) => {
+    if (pattern && !pattern.test(raw)) {
+        problems.push(problem(key, `${JSON.stringify(raw)} is not ${what}`, `set ${what}`));
+        return undefined;
+    }
+    return raw;
+};
+
+const int = (min: number, max: number): Reader<number> => (raw, key, problems) => {
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw.trim()) || !Number.isInteger(n) || n < min || n > max) {
+        problems.push(problem(key, `${JSON.stringify(raw)} is not a whole number from ${min} to ${max}`, `set a whole number from ${min} to ${max}`));
+        return undefined;
+    }
+    return n;
+};
+
+const stringList = (item: RegExp, what: string): Reader<string[]> => (raw, key, problems) => {
+    const v = parseJson(raw, key, problems, "a list of strings");
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) {
+        problems.push(problem(key, "is not a list of strings", "set a YAML list of strings"));
+        return undefined;
+    }
+    const bad = v.map((x, i) => [x as string, i] as const).filter(([x]) => !item.test(x));
+    for (const [x, i] of bad) problems.push(problem(`${key}[${i}]`, `${JSON.stringify(x)} is not ${what}`, `use ${what}`));
+    return bad.length ? undefined : (v as string[]);
+};
+
+const stringMap = (keyPattern: RegExp, what: string): Reader<Record<string, string>> => (raw, key, problems) => {
+    const v = parseJson(raw, key, problems, "a map of strings");
+    return v === undefined ? undefined : readStringMap(v, key, keyPattern, what, problems);
+};
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+    return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function readStringMap(v: unknown, key: string, keyPattern: RegExp, what: string, problems: Problem[]): Record<string, string> | undefined {
+    if (!isPlainObject(v)) {
+        problems.push(problem(key, "is not a map", "set a YAML map of strings"));
+        return undefined;
+    }
+    const out: Record<string, string> = {};
+    let ok = true;
+    for (const [k, val] of Object.entries(v)) {
+        if (!keyPattern.test(k)) {
+            problems.push(problem(`${key}.${k}`, `${JSON.stringify(k)} is not ${what}`, `rename it to ${what}`));
+            ok = false;
+        } else if (typeof val !== "string") {
+            problems.push(problem(`${key}.${k}`, `is a ${val === null ? "null" : typeof val}, not a string`, `quote the value in YAML, e.g. "${String(val)}"`));
+            ok = false;
+        } else {
+            out[k] = val;
+        }
+    }
+    return ok ? out : undefined;
+}
+
+/** A registry reference with a pinned tag or digest (not `:latest`, not tag-less). */
+export const PINNED_REF = /^[a-z0-9][a-z0-9._\-/:]*(?::(?!latest$)[\w][\w.\-]{0,127}|@sha256:[0-9a-f]{64})$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_.]*$/;
+const TARBALL_FILE = /^[A-Za-z0-9._-]+\.tar$/;
+
+function readImage(v: unknown, key: string, problems: Problem[]): ImageSource | undefined {
+    if (typeof v === "string") {
+        if (!PINNED_REF.test(v) || !/[:@]/.test(v.split("/").pop() ?? "")) {
+            problems.push(problem(key, `${JSON.stringify(v)} is not an image reference with a pinned tag`, "use e.g. \"nginx:1.27.2-alpine\" (no :latest, no missing tag)"));
+            return undefined;
+        }
+        return { kind: "registry", ref: v };
+    }
+    if (isPlainObject(v)) {
+        const extra = Object.keys(v).filter((k) => k !== "tarball" && k !== "ref");
+        for (const k of extra) problems.push(problem(`${key}.${k}`, "is not a known key", "an image is a string (registry) or { tarball, ref }"));
+        const { tarball, ref } = v;
+        let ok = extra.length === 0;
+        if (typeof tarball !== "string" || !TARBALL_FILE.test(tarball)) {
+            problems.push(problem(`${key}.tarball`, `${JSON.stringify(tarball)} is not a tarball file name`, "name the file in the image folder, e.g. \"fluentd.tar\""));
+            ok = false;
+        }
+        if (typeof ref !== "string" || !PINNED_REF.test(ref)) {
+            problems.push(problem(`${key}.ref`, `${JSON.stringify(ref)} is not an image reference with a pinned tag`, "give the tag the tarball carries, e.g. \"coreos-containers/fluentd:1.17.1\""));
+            ok = false;
+        }
+        return ok ? { kind: "tarball", file: tarball as string, ref: ref as string } : undefined;
+    }
+    problems.push(problem(key, "is neither an image reference nor { tarball, ref }", "use e.g. \"nginx:1.27.2-alpine\" or { tarball: nginx.tar, ref: \"coreos-containers/nginx:1.27.2\" }"));
+    return undefined;
+}
+
+const containers: Reader<Record<string, ContainerOverride>> = (raw, key, problems) => {
+    const v = parseJson(raw, key, problems, "a map of container names");
+    if (v === undefined) return undefined;
+    if (!isPlainObject(v)) {
+        problems.push(problem(key, "is not a map of container names", "set a YAML map: <container>: { image, env }"));
+        return undefined;
+    }
+    const out: Record<string, ContainerOverride> = {};
+    for (const [name, entry] of Object.entries(v)) {
+        const at = `${key}.${name}`;
+        if (!isPlainObject(entry)) {
+            problems.push(problem(at, "is not a map", "set { image: ..., env: { ... } }"));
+            continue;
+        }
+        for (const k of Object.keys(entry).filter((k) => k !== "image" && k !== "env")) {
+            problems.push(problem(`${at}.${k}`, "is not a known key", "a container override has only `image` and `env`"));
+        }
+        const image = entry["image"] === undefined ? undefined : readImage(entry["image"], `${at}.image`, problems);
+        const env = entry["env"] === undefined ? undefined : readStringMap(entry["env"], `${at}.env`, ENV_NAME, "an environment variable name (letters, digits, _ and ., not starting with a digit)", problems);
+        out[name] = { ...(image ? { image } : {}), ...(env ? { env } : {}) };
+    }
+    return out;
+};
+
+const CIDR = /^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\/(?:3[0-2]|[12]?\d)$/;
+const RELATIVE_DIR = /^(?!\/)(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._\-/]+$/;
+
+/** The project's keys: `coreos-containers:<key>`. Anything else under the namespace is an error. */
+export const CONFIG_KEYS: Readonly<Record<string, KeySpec>> = {
+    containers: { description: "per-container image and env overrides: <name>: { image, env }", read: containers },
+    instanceType: { description: "EC2 instance type, e.g. t3.large", read: str(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an instance type like t3.large") },
+    rootVolumeSizeGiB: { description: "root volume size in GiB, e.g. 30", read: int(8, 16384) },
+    flatcarChannel: { description: "Flatcar channel: stable, beta, alpha or lts", read: str(new RegExp(`^(${FLATCAR_CHANNELS.join("|")})$`), `one of ${FLATCAR_CHANNELS.join(", ")}`) },
+    ami: { description: "pin an AMI id instead of the lookup, e.g. ami-0123456789abcdef0", read: str(/^ami-[0-9a-f]{8,17}$/, "an AMI id like ami-0123456789abcdef0") },
+    sshCidrs: { description: "CIDRs allowed to SSH in, e.g. [203.0.113.0/24]; none by default", read: stringList(CIDR, "an IPv4 CIDR like 203.0.113.0/24") },
+    sshAuthorizedKeys: { description: "public keys for the core user", read: stringList(/^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp\d+|sk-\S+) [A-Za-z0-9+/=]+( .*)?$/, "an OpenSSH public key line") },
+    keyName: { description: "EC2 key pair name", read: str(/^.{1,255}$/, "a key pair name") },
+    subnetId: { description: "subnet id, e.g. subnet-0123456789abcdef0", read: str(/^subnet-[0-9a-f]{8,17}$/, "a subnet id like subnet-0123456789abcdef0") },
+    artifactDir: { description: "folder of artifact files, relative to the project", read: str(RELATIVE_DIR, "a relative folder path inside the project") },
+    imageDir: { description: "folder of docker-saved image tarballs, relative to the project", read: str(RELATIVE_DIR, "a relative folder path inside the project") },
+    artifactRetentionDays: { description: "days the bucket keeps non-current artifacts", read: int(1, 3650) },
+    tags: { description: "tags on every resource", read: stringMap(/^[\w .:/=+\-@]{1,128}$/, "a valid AWS tag key") },
+};
+
+export const DEFAULTS = {
+    containers: {},
+    instanceType: "t3.large",
+    rootVolumeSizeGiB: 30,
+    flatcarChannel: "stable",
+    sshCidrs: [],
+    sshAuthorizedKeys: [],
+    artifactDir: "artifact",
+    imageDir: "build/images",
+    artifactRetentionDays: 30,
+    tags: {},
+} as const;
+
+/** Keys whose values must never reach the user-data; a secret there would be written in plaintext. */
+const NO_SECRETS = ["containers", "sshAuthorizedKeys"];
+
+/**
+ * Parse the raw config map (`project:key` → string). Returns the typed config, or throws a
+ * ValidationError naming every bad key.
+ */
+export function parseStackConfig(raw: Readonly<Record<string, string>>, secretKeys: readonly string[] = []): StackConfig {
+    const problems: Problem[] = [];
+    const values: Record<string, unknown> = {};
+    for (const [fullKey, value] of Object.entries(raw).sort(([a], [b]) => (a < b ? -1 : 1))) {
+        const [ns, key] = splitKey(fullKey);
+        if (ns !== PROJECT) continue;
+        const spec = CONFIG_KEYS[key];
+        if (!spec) {
+            problems.push(problem(fullKey, "is not a key of this project", `remove it, or use one of: ${Object.keys(CONFIG_KEYS).join(", ")}`));
+            continue;
+        }
+        if (NO_SECRETS.includes(key) && secretKeys.includes(fullKey)) {
+            problems.push(problem(fullKey, "is a secret, but its values are written into the instance's user-data in plaintext", "set it without --secret; keep secrets out of container env (fetch them on the host at run time)"));
+            continue;
+        }
+        const parsed = spec.read(value, fullKey, problems);
+        if (parsed !== undefined) values[key] = parsed;
+    }
+    const region = raw["aws:region"];
+    if (!region || !/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) {
+        problems.push({ where: "config", field: "aws:region", message: region ? `${JSON.stringify(region)} is not an AWS region` : "is not set", fix: "pulumi config set aws:region eu-west-1" });
+    }
+    if (problems.length) throw new ValidationError(problems, "the stack config");
+    return { ...DEFAULTS, ...values, region: region! } as StackConfig;
+}
+
+function splitKey(fullKey: string): [string, string] {
+    const i = fullKey.indexOf(":");
+    return i < 0 ? ["", fullKey] : [fullKey.slice(0, i), fullKey.slice(i + 1)];
+}

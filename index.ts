@@ -1,0 +1,125 @@
+// The Pulumi program: config → typed units → artifact → host.
+//
+// `pulumi up` runs this file; `npm start` runs this same file under the SDK's mock runtime.
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { parseStackConfig } from "./config";
+import {
+    ARTIFACT_IMAGES_DIR,
+    ArtifactLocation,
+    FileChecks,
+    Problem,
+    applyOverrides,
+    buildHost,
+    defaultContainers,
+    renderHost,
+    throwIfProblems,
+    ValidationError,
+} from "./units";
+import { ArtifactBundle, CoreOsHost, HostPort, artifactKey } from "./components";
+import { PackEntry, listFiles, pack } from "./packing/pack";
+
+// Paths are resolved against the project folder and kept relative in state, so a plan made on a
+// laptop and one made in CI agree.
+const PROJECT_DIR = __dirname;
+const fromProject = (p: string) => path.resolve(PROJECT_DIR, p);
+const PACK_DIR = ".cache/artifacts";
+
+function secretConfigKeys(): string[] {
+    // The SDK keeps the list of secret keys next to the config; isConfigSecret is not in its typings.
+    const isSecret = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
+    return isSecret ? Object.keys(pulumi.runtime.allConfig()).filter((k) => isSecret(k)) : [];
+}
+
+const config = parseStackConfig(pulumi.runtime.allConfig(), secretConfigKeys());
+const { containers, problems: overrideProblems } = applyOverrides(defaultContainers, config.containers);
+
+const artifactDir = fromProject(config.artifactDir);
+const imageDir = fromProject(config.imageDir);
+const files: FileChecks = {
+    artifactFileExists: (rel) => fs.existsSync(path.join(artifactDir, rel)),
+    imageFileExists: (file) => fs.statSync(path.join(imageDir, file), { throwIfNoEntry: false })?.isFile() ?? false,
+};
+
+// Check everything before any resource exists: the definitions, the rendered document and its
+// size. The bucket name is not known yet, so the check renders with the longest possible one.
+const WORST_CASE_ARTIFACT: ArtifactLocation = {
+    bucket: "x".repeat(63),
+    key: artifactKey("0".repeat(64)),
+    sha256: "0".repeat(64),
+    region: config.region,
+};
+function checkBeforeDeploy(): void {
+    const problems: Problem[] = [...overrideProblems];
+    try {
+        renderHost(buildHost({ containers, artifact: WORST_CASE_ARTIFACT, sshAuthorizedKeys: config.sshAuthorizedKeys }), files);
+    } catch (e) {
+        if (!(e instanceof ValidationError)) throw e;
+        problems.push(...e.problems);
+    }
+    throwIfProblems(problems);
+}
+checkBeforeDeploy();
+
+// The artifact: every file under artifactDir, plus the tarball of each image the units load.
+const entries: PackEntry[] = [
+    ...(fs.existsSync(artifactDir) ? listFiles(artifactDir) : []).map((rel) => ({
+        archivePath: rel,
+        sourcePath: path.join(artifactDir, rel),
+    })),
+    ...[...new Set(containers.flatMap((c) => (c.image.kind === "tarball" ? [c.image.file] : [])))].sort().map((file) => ({
+        archivePath: `${ARTIFACT_IMAGES_DIR}/${file}`,
+        sourcePath: path.join(imageDir, file),
+    })),
+];
+const packed = pack(entries, fromProject(PACK_DIR)).then((r) => ({
+    sha256: r.sha256,
+    path: path.relative(PROJECT_DIR, r.path).split(path.sep).join("/"),
+}));
+
+const artifact = new ArtifactBundle("artifact", {
+    packed,
+    retentionDays: config.artifactRetentionDays,
+    tags: config.tags,
+});
+
+const rendered = pulumi.all([artifact.bucketName, artifact.key, artifact.sha256]).apply(([bucket, key, sha256]) =>
+    renderHost(
+        buildHost({ containers, artifact: { bucket, key, sha256, region: config.region }, sshAuthorizedKeys: config.sshAuthorizedKeys }),
+        files,
+    ),
+);
+
+const ports: HostPort[] = [];
+for (const c of containers) {
+    for (const p of c.ports ?? []) {
+        const protocol = p.protocol ?? "tcp";
+        if (!ports.some((q) => q.port === p.host && q.protocol === protocol)) ports.push({ port: p.host, protocol, publishedBy: c.name });
+    }
+}
+
+const host = new CoreOsHost("host", {
+    userData: rendered.userData,
+    artifactObjectArn: artifact.objectArn,
+    ports,
+    instanceType: config.instanceType,
+    rootVolumeSizeGiB: config.rootVolumeSizeGiB,
+    flatcarChannel: config.flatcarChannel,
+    ami: config.ami,
+    sshCidrs: config.sshCidrs,
+    keyName: config.keyName,
+    subnetId: config.subnetId,
+    tags: config.tags,
+});
+
+const sha256 = (text: string) => crypto.createHash("sha256").update(text, "utf8").digest("hex");
+
+export const publicIp = host.publicIp;
+export const instanceId = host.instanceId;
+export const artifactBucket = artifact.bucketName;
+export const artifactObjectKey = artifact.key;
+export const userDataSha256 = rendered.userData.apply(sha256);
+/** Unit name → SHA-256 of its text: `pulumi preview` shows which units changed. */
+export const unitSha256 = rendered.units.apply((units) => Object.fromEntries(units.map((u) => [u.name, sha256(u.content)])));

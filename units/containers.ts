@@ -1,0 +1,142 @@
+// The default host: the seed's nine containers, as typed data.
+//
+// Stacks change images and add environment through config (`coreos-containers:containers`);
+// anything else is changed here, in code review.
+import { ContainerUnit } from "./model";
+
+const DATA = "/var/lib/coreos-containers/data";
+
+export const elastic: ContainerUnit = {
+    kind: "container",
+    name: "elastic",
+    description: "Elasticsearch, the log store",
+    image: { kind: "registry", ref: "docker.elastic.co/elasticsearch/elasticsearch:8.15.3" },
+    volumes: [{ source: { kind: "host", path: `${DATA}/elastic` }, target: "/usr/share/elasticsearch/data" }],
+    env: {
+        "discovery.type": "single-node",
+        "xpack.security.enabled": "false",
+        ES_JAVA_OPTS: "-Xms1g -Xmx1g",
+    },
+    stopTimeoutSec: 30,
+    extraArgs: ["--ulimit", "nofile=65535:65535", "--ulimit", "memlock=-1:-1"],
+};
+
+export const fluentd: ContainerUnit = {
+    kind: "container",
+    name: "fluentd",
+    description: "Fluentd, ships container logs to Elasticsearch",
+    image: { kind: "tarball", file: "fluentd.tar", ref: "coreos-containers/fluentd:1.17.1" },
+    ports: [
+        { host: 24224, container: 24224, protocol: "tcp" },
+        { host: 24224, container: 24224, protocol: "udp" },
+    ],
+    volumes: [
+        { source: { kind: "artifact", path: "log/fluent.conf" }, target: "/fluentd/etc/fluent.conf", readOnly: true },
+        { source: { kind: "host", path: "/var/lib/docker/containers" }, target: "/var/lib/docker/containers", readOnly: true },
+    ],
+    dependsOn: [elastic],
+};
+
+export const kibana: ContainerUnit = {
+    kind: "container",
+    name: "kibana",
+    description: "Kibana, the log UI",
+    image: { kind: "registry", ref: "docker.elastic.co/kibana/kibana:8.15.3" },
+    env: {
+        ELASTICSEARCH_HOSTS: "http://elastic:9200",
+        SERVER_BASEPATH: "/kibana",
+        SERVER_REWRITEBASEPATH: "true",
+    },
+    dependsOn: [elastic],
+};
+
+export const nodeExporter: ContainerUnit = {
+    kind: "container",
+    name: "node-exporter",
+    description: "Prometheus node exporter, host metrics",
+    image: { kind: "registry", ref: "quay.io/prometheus/node-exporter:v1.8.2" },
+    volumes: [
+        { source: { kind: "host", path: "/proc" }, target: "/host/proc", readOnly: true },
+        { source: { kind: "host", path: "/sys" }, target: "/host/sys", readOnly: true },
+    ],
+    command: ["--path.procfs=/host/proc", "--path.sysfs=/host/sys"],
+};
+
+export const cadvisor: ContainerUnit = {
+    kind: "container",
+    name: "cadvisor",
+    description: "cAdvisor, container metrics",
+    image: { kind: "registry", ref: "gcr.io/cadvisor/cadvisor:v0.49.1" },
+    volumes: [
+        { source: { kind: "host", path: "/" }, target: "/rootfs", readOnly: true },
+        { source: { kind: "host", path: "/var/run" }, target: "/var/run", readOnly: true },
+        { source: { kind: "host", path: "/sys" }, target: "/sys", readOnly: true },
+        { source: { kind: "host", path: "/var/lib/docker" }, target: "/var/lib/docker", readOnly: true },
+    ],
+    extraArgs: ["--privileged"],
+};
+
+export const alertmanager: ContainerUnit = {
+    kind: "container",
+    name: "alertmanager",
+    description: "Alertmanager, routes Prometheus alerts",
+    image: { kind: "registry", ref: "quay.io/prometheus/alertmanager:v0.27.0" },
+    volumes: [
+        { source: { kind: "artifact", path: "prometheus/alertmanager.yml" }, target: "/etc/alertmanager/alertmanager.yml", readOnly: true },
+    ],
+};
+
+export const prometheus: ContainerUnit = {
+    kind: "container",
+    name: "prometheus",
+    description: "Prometheus, scrapes metrics",
+    image: { kind: "registry", ref: "quay.io/prometheus/prometheus:v2.55.1" },
+    volumes: [
+        { source: { kind: "artifact", path: "prometheus/prometheus.yml" }, target: "/etc/prometheus/prometheus.yml", readOnly: true },
+        { source: { kind: "host", path: `${DATA}/prometheus` }, target: "/prometheus" },
+    ],
+    command: ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.retention.time=15d"],
+    dependsOn: [nodeExporter, cadvisor, alertmanager],
+};
+
+export const grafana: ContainerUnit = {
+    kind: "container",
+    name: "grafana",
+    description: "Grafana, dashboards",
+    image: { kind: "registry", ref: "grafana/grafana:11.3.0" },
+    env: {
+        // Grafana's own interpolation syntax: the `%` must reach Grafana unchanged.
+        GF_SERVER_ROOT_URL: "%(protocol)s://%(domain)s/grafana/",
+        GF_SERVER_SERVE_FROM_SUB_PATH: "true",
+    },
+    volumes: [
+        { source: { kind: "artifact", path: "grafana/datasources.yml" }, target: "/etc/grafana/provisioning/datasources/datasources.yml", readOnly: true },
+    ],
+    dependsOn: [prometheus],
+};
+
+export const nginx: ContainerUnit = {
+    kind: "container",
+    name: "nginx",
+    description: "Nginx, the front door",
+    image: { kind: "tarball", file: "nginx.tar", ref: "coreos-containers/nginx:1.27.2" },
+    ports: [
+        { host: 80, container: 80 },
+        { host: 443, container: 443 },
+    ],
+    volumes: [{ source: { kind: "artifact", path: "nginx/nginx.conf" }, target: "/etc/nginx/nginx.conf", readOnly: true }],
+    dependsOn: [kibana, grafana],
+};
+
+/** The default host's containers, in declaration order. */
+export const defaultContainers: readonly ContainerUnit[] = [
+    elastic,
+    fluentd,
+    kibana,
+    nodeExporter,
+    cadvisor,
+    alertmanager,
+    prometheus,
+    grafana,
+    nginx,
+];

@@ -1,0 +1,30 @@
+// Assembles everything the host runs: the containers plus the one-shot units and scripts they rely on.
+import { ContainerUnit, HostDefinition, OneShotUnit } from "./model";
+import { DOCKER, NETWORK_NAME, NETWORK_UNIT } from "./layout";
+import { ArtifactLocation, hostScripts, provisionUnit } from "./provision";
+
+/** The unit that creates the user-defined Docker network (idempotent: it may already exist after a reboot). */
+export function networkUnit(): OneShotUnit {
+    return {
+        kind: "oneshot",
+        name: NETWORK_UNIT,
+        description: `Docker network ${NETWORK_NAME} for the containers`,
+        requires: ["docker.service"],
+        exec: [["/bin/sh", "-c", `${DOCKER} network inspect ${NETWORK_NAME} >/dev/null 2>&1 || ${DOCKER} network create ${NETWORK_NAME}`]],
+    };
+}
+
+export interface HostInput {
+    readonly containers: readonly ContainerUnit[];
+    readonly artifact: ArtifactLocation;
+    readonly sshAuthorizedKeys: readonly string[];
+}
+
+export function buildHost(input: HostInput): HostDefinition {
+    return {
+        containers: input.containers,
+        oneshots: [networkUnit(), provisionUnit(input.artifact)],
+        files: hostScripts(),
+        sshAuthorizedKeys: input.sshAuthorizedKeys,
+    };
+}

@@ -1,0 +1,13 @@
+// Pure building blocks: typed units, rendering, validation. No Pulumi here.
+export * from "./model";
+export * from "./layout";
+export * from "./problems";
+export * from "./quote";
+export * from "./systemd";
+export * from "./cloudconfig";
+export * from "./validate";
+export * from "./cloudinit";
+export * from "./provision";
+export * from "./host";
+export * from "./stack";
+export { defaultContainers } from "./containers";

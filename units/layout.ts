@@ -1,0 +1,28 @@
+// Where things live on the host. One place, so units, scripts and tests agree.
+
+/** Docker's CLI on Flatcar. Every command in a unit uses an absolute path. */
+export const DOCKER = "/usr/bin/docker";
+
+/** The user-defined Docker network every container joins; containers reach each other by name on it. */
+export const NETWORK_NAME = "coreos-containers";
+
+/** The one-shot unit that creates {@link NETWORK_NAME}. */
+export const NETWORK_UNIT = "coreos-containers-network.service";
+
+/** The one-shot unit that fetches, verifies and unpacks the artifact at boot (the seed's name). */
+export const PROVISION_UNIT = "provision.service";
+
+/** Scripts written by cloud-config. */
+export const BIN_DIR = "/opt/coreos-containers/bin";
+
+/** The artifact's releases (`<sha256>/`) and the `current` symlink the units read from. */
+export const ARTIFACT_ROOT = "/var/lib/coreos-containers/artifact";
+export const ARTIFACT_CURRENT = `${ARTIFACT_ROOT}/current`;
+
+/** Inside the artifact, saved Docker images sit under this folder. */
+export const ARTIFACT_IMAGES_DIR = "images";
+
+/** The systemd unit that runs a container. */
+export function containerUnitName(containerName: string): string {
+    return `docker-${containerName}.service`;
+}

@@ -1,0 +1,122 @@
+// The typed model of what runs on the host. Plain readonly data: no Pulumi, no I/O.
+//
+// A host is a set of container units (one Docker container each, run by systemd), one-shot units
+// (provisioning, network setup) and plain files written by cloud-config. Renderers in this folder
+// turn it into systemd unit text and a cloud-config document.
+
+/** Where a container's image comes from. */
+export type ImageSource = RegistryImage | TarballImage;
+
+/** An image pulled from a registry. The tag must be pinned, e.g. `docker.elastic.co/kibana/kibana:8.15.3`. */
+export interface RegistryImage {
+    readonly kind: "registry";
+    /** Full reference with a pinned tag or digest, e.g. `nginx:1.27.2-alpine`. */
+    readonly ref: string;
+}
+
+/**
+ * An image built elsewhere (CI's `docker build` + `docker save`) and shipped inside the artifact.
+ * The unit `docker load`s it (only when `ref` is not already present) before it runs.
+ */
+export interface TarballImage {
+    readonly kind: "tarball";
+    /** The tarball's file name, relative to the stack's image directory, e.g. `fluentd.tar`. */
+    readonly file: string;
+    /** The reference the tarball carries (what `docker load` tags it as), e.g. `coreos-containers/fluentd:1.17.1`. */
+    readonly ref: string;
+}
+
+/** One published port: `-p [hostIp:]host:container[/protocol]`. */
+export interface PortMapping {
+    /** Port on the host, e.g. `24224`. Opened in the security group. */
+    readonly host: number;
+    /** Port inside the container, e.g. `24224`. */
+    readonly container: number;
+    /** Defaults to `tcp`. */
+    readonly protocol?: "tcp" | "udp";
+}
+
+/** The source of a bind mount. */
+export type VolumeSource =
+    /** An absolute path on the host, e.g. `/var/lib/docker/containers`. */
+    | { readonly kind: "host"; readonly path: string }
+    /** A file or folder inside the artifact, relative to its root, e.g. `log/fluent.conf`. */
+    | { readonly kind: "artifact"; readonly path: string };
+
+/** One bind mount: `-v SOURCE:TARGET[:ro]`. */
+export interface VolumeMount {
+    readonly source: VolumeSource;
+    /** Absolute path inside the container, e.g. `/fluentd/etc/fluent.conf`. */
+    readonly target: string;
+    /** Mount read-only. Defaults to `false`. */
+    readonly readOnly?: boolean;
+}
+
+/** systemd's `Restart=` values that make sense for a container. */
+export type RestartPolicy = "always" | "on-failure" | "no";
+
+/** A Docker container run by its own systemd unit, `docker-<name>.service`. */
+export interface ContainerUnit {
+    readonly kind: "container";
+    /** Container name, also its DNS name on the host's Docker network, e.g. `elastic`. */
+    readonly name: string;
+    /** One line for `Description=`, e.g. `Elasticsearch`. */
+    readonly description?: string;
+    readonly image: ImageSource;
+    readonly ports?: readonly PortMapping[];
+    readonly volumes?: readonly VolumeMount[];
+    /** Environment passed with `-e KEY=VALUE`, emitted sorted by key. */
+    readonly env?: Readonly<Record<string, string>>;
+    /** Containers that must run first (by reference): `Requires=` + `After=` their units. */
+    readonly dependsOn?: readonly ContainerUnit[];
+    /** Defaults to `always`. */
+    readonly restart?: RestartPolicy;
+    /** Seconds between restarts. Defaults to 5. */
+    readonly restartSec?: number;
+    /** Seconds `docker stop -t` waits before killing. Defaults to 2, as in the seed. */
+    readonly stopTimeoutSec?: number;
+    /** Extra `docker run` arguments, each one argv word, e.g. `["--ulimit", "nofile=65536:65536"]`. */
+    readonly extraArgs?: readonly string[];
+    /** Arguments after the image (the container's command), each one argv word. */
+    readonly command?: readonly string[];
+}
+
+/** A `Type=oneshot` unit, e.g. provisioning or creating the Docker network. */
+export interface OneShotUnit {
+    readonly kind: "oneshot";
+    /** Full unit name, e.g. `provision.service`. */
+    readonly name: string;
+    readonly description: string;
+    /** `ExecStart=` commands in order, each an argv array with an absolute executable. */
+    readonly exec: readonly (readonly string[])[];
+    /** Units this one `Requires=` and orders itself `After=`, e.g. `docker.service`. */
+    readonly requires?: readonly string[];
+    /** Units this one `Wants=` and orders itself `After=`, e.g. `network-online.target`. */
+    readonly wants?: readonly string[];
+    /** Environment for the commands (`Environment=`), emitted sorted by key. */
+    readonly environment?: Readonly<Record<string, string>>;
+    /** Seconds before systemd gives up on the unit (`TimeoutStartSec=`). */
+    readonly timeoutStartSec?: number;
+}
+
+/** A file written by cloud-config's `write_files`. */
+export interface WriteFile {
+    /** Absolute path on the host, e.g. `/opt/coreos-containers/bin/image-cleanup`. */
+    readonly path: string;
+    /** Octal mode as a string, e.g. `"0755"`. */
+    readonly permissions: string;
+    /** `user:group`, defaults to `root:root`. */
+    readonly owner?: string;
+    readonly content: string;
+}
+
+export type Unit = ContainerUnit | OneShotUnit;
+
+/** Everything the host runs: the input to validation and rendering. */
+export interface HostDefinition {
+    readonly containers: readonly ContainerUnit[];
+    readonly oneshots: readonly OneShotUnit[];
+    readonly files: readonly WriteFile[];
+    /** Public SSH keys for the `core` user. */
+    readonly sshAuthorizedKeys: readonly string[];
+}
