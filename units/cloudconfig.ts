@@ -1,5 +1,10 @@
 // A host definition → the cloud-config document the instance receives as user-data.
-import { stringify } from "yaml";
+//
+// The document is built as plain objects and serialised by the `yaml` package, never by string
+// templates. Unit files and scripts go out as literal blocks (`|`) wherever YAML can represent
+// them exactly; every rendered document is parsed back and compared before it is used.
+import { Document, Scalar, parse, visit } from "yaml";
+import type { CreateNodeOptions, DocumentOptions, SchemaOptions, ToStringOptions } from "yaml";
 import { HostDefinition } from "./model";
 import { RenderedUnit, renderContainerUnit, renderOneShotUnit } from "./systemd";
 import { containerUnitName } from "./layout";
@@ -10,23 +15,32 @@ import { Problem, throwIfProblems } from "./problems";
 /** EC2 refuses user-data above this many bytes (before base64). */
 export const USER_DATA_LIMIT = 16384;
 
+export const CLOUD_CONFIG_HEADER = "#cloud-config\n";
+
 /**
- * Units in the order coreos-cloudinit should start them: one-shots first (in the order given),
- * then containers so that every container comes after those it depends on. Ties keep
- * declaration order, so the order is stable.
+ * Units in the order coreos-cloudinit starts them (it runs each unit's `command` in list order):
+ * one-shots first, in the order given, then containers so that each comes after the containers
+ * it depends on. Among containers that are ready, the one declared first goes first, so the order
+ * is stable. Dependencies are compared by name (config overrides copy containers).
  */
 export function orderedUnits(host: HostDefinition): RenderedUnit[] {
-    const containers = [...host.containers];
-    const placed = new Set<string>();
-    const ordered: typeof containers = [];
-    while (ordered.length < containers.length) {
-        const next = containers.find((c) => !placed.has(c.name) && (c.dependsOn ?? []).every((d) => placed.has(d.name)));
-        // A cycle or a missing dependency: validation reports it; render the rest in declaration order.
-        const pick = next ?? containers.find((c) => !placed.has(c.name))!;
-        placed.add(pick.name);
-        ordered.push(pick);
+    const containers = host.containers;
+    const known = new Set(containers.map((c) => c.name));
+    const placedNames = new Set<string>();
+    const pending = containers.map((_, i) => i);
+    const order: number[] = [];
+    const ready = (i: number) => {
+        const c = containers[i]!;
+        return (c.dependsOn ?? []).every((d) => d.name === c.name || !known.has(d.name) || placedNames.has(d.name));
+    };
+    while (pending.length > 0) {
+        // A cycle: validation reports it; place the rest in declaration order rather than loop.
+        const at = Math.max(0, pending.findIndex(ready));
+        const [i] = pending.splice(at, 1);
+        placedNames.add(containers[i!]!.name);
+        order.push(i!);
     }
-    return [...host.oneshots.map(renderOneShotUnit), ...ordered.map(renderContainerUnit)];
+    return [...host.oneshots.map(renderOneShotUnit), ...order.map((i) => renderContainerUnit(containers[i]!))];
 }
 
 /** The cloud-config document as a plain object (before YAML). */
@@ -47,9 +61,108 @@ export function cloudConfigObject(host: HostDefinition, units: readonly Rendered
     return doc;
 }
 
-/** Serialise as `#cloud-config` YAML. */
+// YAML 1.1, because coreos-cloudinit reads YAML 1.1 (go-yaml v1): strings such as `yes`, `off`,
+// `0755` or `1:20` get quoted so they stay strings there. No line folding, literal blocks.
+const YAML_OPTIONS: DocumentOptions & SchemaOptions & CreateNodeOptions & ToStringOptions = {
+    version: "1.1",
+    lineWidth: 0,
+    minContentWidth: 0,
+    indent: 2,
+    indentSeq: false,
+    blockQuote: "literal",
+    defaultStringType: "PLAIN",
+    defaultKeyType: "PLAIN",
+};
+
+// Only spaces, tabs and newlines: `yaml` writes these as a literal block whose first line is read
+// back as indentation, so the text changes. Double quotes keep them.
+const BLANK_WITH_SPACE = /^(?=.*[ \t])[ \t\n]+$/s;
+
+function toYaml(doc: Record<string, unknown>, forceDoubleQuotes: ReadonlySet<string>): string {
+    const document = new Document(doc, YAML_OPTIONS);
+    visit(document, {
+        Scalar(_key, node) {
+            if (typeof node.value === "string" && (BLANK_WITH_SPACE.test(node.value) || forceDoubleQuotes.has(node.value))) {
+                node.type = Scalar.QUOTE_DOUBLE;
+            }
+        },
+    });
+    return document.toString(YAML_OPTIONS);
+}
+
+/** Parse user-data as coreos-cloudinit's YAML 1.1 would type it. */
+export function parseUserData(userData: string): unknown {
+    return parse(userData, { version: "1.1" });
+}
+
+interface Difference {
+    readonly path: (string | number)[];
+    readonly expected: unknown;
+    readonly actual: unknown;
+}
+
+/** Where `actual` is not exactly `expected`, strings compared byte for byte. */
+function differences(expected: unknown, actual: unknown, path: (string | number)[] = []): Difference[] {
+    if (Array.isArray(expected)) {
+        if (!Array.isArray(actual) || actual.length !== expected.length) return [{ path, expected, actual }];
+        return expected.flatMap((e, i) => differences(e, actual[i], [...path, i]));
+    }
+    if (expected !== null && typeof expected === "object") {
+        if (actual === null || typeof actual !== "object" || Array.isArray(actual)) return [{ path, expected, actual }];
+        const keys = [...new Set([...Object.keys(expected), ...Object.keys(actual)])];
+        return keys.flatMap((k) => differences((expected as Record<string, unknown>)[k], (actual as Record<string, unknown>)[k], [...path, k]));
+    }
+    return Object.is(expected, actual) ? [] : [{ path, expected, actual }];
+}
+
+/** Serialise as `#cloud-config` YAML. Any string `yaml` would not read back exactly is double-quoted instead. */
 export function serializeCloudConfig(doc: Record<string, unknown>): string {
-    return "#cloud-config\n" + stringify(doc, { lineWidth: 0, minContentWidth: 0, indent: 2, indentSeq: false, blockQuote: "literal", defaultStringType: "PLAIN", defaultKeyType: "PLAIN" });
+    const first = toYaml(doc, new Set());
+    const broken = differences(doc, parseUserData(first)).flatMap((d) => (typeof d.expected === "string" ? [d.expected] : []));
+    return CLOUD_CONFIG_HEADER + (broken.length === 0 ? first : toYaml(doc, new Set(broken)));
+}
+
+function formatPath(path: readonly (string | number)[]): string {
+    return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? p : `.${p}`)).join("");
+}
+
+/** The first place two strings differ, for a message a person can act on. */
+function describeMismatch(expected: unknown, actual: unknown): string {
+    if (typeof expected !== "string" || typeof actual !== "string") {
+        return `expected ${JSON.stringify(expected)?.slice(0, 60)}, read back ${JSON.stringify(actual)?.slice(0, 60)}`;
+    }
+    let i = 0;
+    while (i < expected.length && expected[i] === actual[i]) i++;
+    return `differs from character ${i}: expected ${JSON.stringify(expected.slice(i, i + 20))}, read back ${JSON.stringify(actual.slice(i, i + 20))}`;
+}
+
+/** Does the document read back exactly as built? Each difference names the unit or file it is in. */
+export function roundTripProblems(doc: Record<string, unknown>, userData: string): Problem[] {
+    let parsed: unknown;
+    try {
+        parsed = parseUserData(userData);
+    } catch (e) {
+        return [{ where: "user-data", field: "(document)", message: `does not parse back: ${(e as Error).message}`, fix: "report this as a renderer bug" }];
+    }
+    return differences(doc, parsed).map((d) => {
+        const [section, index, ...rest] = d.path;
+        let where = "user-data";
+        let field = formatPath(d.path);
+        if (section === "coreos" && index === "units" && typeof rest[0] === "number") {
+            const unit = ((doc["coreos"] as { units: { name: string }[] }).units)[rest[0]];
+            where = unit?.name ?? where;
+            field = formatPath(rest.slice(1)) || field;
+        } else if (section === "write_files" && typeof index === "number") {
+            where = (doc["write_files"] as { path: string }[])[index]?.path ?? where;
+            field = formatPath(rest) || field;
+        }
+        return {
+            where,
+            field,
+            message: `does not survive the YAML round trip: ${describeMismatch(d.expected, d.actual)}`,
+            fix: "remove control or line-separator characters from the text, or report this as a renderer bug",
+        };
+    });
 }
 
 export interface RenderedHost {
@@ -59,13 +172,14 @@ export interface RenderedHost {
     readonly userData: string;
 }
 
-function sizeProblems(userData: string): Problem[] {
+/** The user-data's size against EC2's limit. */
+export function sizeProblems(userData: string): Problem[] {
     const bytes = Buffer.byteLength(userData, "utf8");
     if (bytes <= USER_DATA_LIMIT) return [];
     return [{
         where: "user-data",
         field: "size",
-        message: `${bytes} bytes is over EC2's limit of ${USER_DATA_LIMIT} bytes`,
+        message: `${bytes} bytes is over EC2's limit of ${USER_DATA_LIMIT} bytes (by ${bytes - USER_DATA_LIMIT})`,
         fix: "move large files into the artifact (artifact/) instead of write_files, or run fewer containers on this host",
     }];
 }
@@ -74,8 +188,9 @@ function sizeProblems(userData: string): Problem[] {
 export function renderHost(host: HostDefinition, files: FileChecks): RenderedHost {
     throwIfProblems(validateHost(host, files));
     const units = orderedUnits(host);
-    const userData = serializeCloudConfig(cloudConfigObject(host, units));
-    throwIfProblems([...validateCloudConfig(userData), ...sizeProblems(userData)], "the rendered user-data");
+    const doc = cloudConfigObject(host, units);
+    const userData = serializeCloudConfig(doc);
+    throwIfProblems([...roundTripProblems(doc, userData), ...validateCloudConfig(userData), ...sizeProblems(userData)], "the rendered user-data");
     return { units, userData };
 }
 

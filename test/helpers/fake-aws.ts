@@ -1,0 +1,475 @@
+// Local stand-ins for the two AWS endpoints the provision script talks to, for tests only.
+//
+// FakeImds: IMDSv2 (token PUT required, then the instance role's name and its temporary credentials).
+// FakeS3: serves objects by bucket/key and checks every request's SigV4 signature the way S3 does,
+// recomputed with node:crypto from what actually arrived; then applies injected faults.
+// FakeConnectProxy: records the host:port an HTTPS client asked to be tunnelled to, and refuses.
+// All bind 127.0.0.1 on a random port, stop answering after `maxRequests`, and are closed by the test.
+import * as crypto from "node:crypto";
+import * as http from "node:http";
+import { AddressInfo } from "node:net";
+
+/** Temporary credentials of the instance role, as S3 knows them. */
+export interface Credentials {
+    readonly accessKeyId: string;
+    readonly secretAccessKey: string;
+    readonly token: string;
+    expired: boolean;
+}
+
+/** What S3 "knows" about issued credentials. IMDS issues into it; S3 looks up in it. */
+export class CredentialStore {
+    private readonly byKey = new Map<string, Credentials>();
+    private serial = 0;
+
+    /** New random credentials; secrets and tokens contain `/`, `+` and `=` like real ones. */
+    issue(): Credentials {
+        this.serial++;
+        const creds: Credentials = {
+            accessKeyId: `ASIAFAKE${String(this.serial).padStart(4, "0")}${crypto.randomBytes(4).toString("hex").toUpperCase()}`,
+            secretAccessKey: `s/+${crypto.randomBytes(27).toString("base64")}`,
+            token: crypto.randomBytes(600).toString("base64"),
+            expired: false,
+        };
+        this.byKey.set(creds.accessKeyId, creds);
+        return creds;
+    }
+
+    get(accessKeyId: string): Credentials | undefined {
+        return this.byKey.get(accessKeyId);
+    }
+
+    all(): Credentials[] {
+        return [...this.byKey.values()];
+    }
+}
+
+// ---- SigV4 (https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html) ----
+
+export const EMPTY_SHA256 = crypto.createHash("sha256").update("").digest("hex");
+
+function sha256Hex(s: string): string {
+    return crypto.createHash("sha256").update(s, "utf8").digest("hex");
+}
+
+function hmac(key: crypto.BinaryLike, data: string): Buffer {
+    return crypto.createHmac("sha256", key).update(data, "utf8").digest();
+}
+
+function rfc3986(s: string): string {
+    return encodeURIComponent(s).replace(/[!'()*]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase());
+}
+
+function canonicalQuery(query: string): string {
+    if (query === "") return "";
+    return query
+        .split("&")
+        .map((part) => {
+            const eq = part.indexOf("=");
+            const k = decodeURIComponent(eq < 0 ? part : part.slice(0, eq));
+            const v = eq < 0 ? "" : decodeURIComponent(part.slice(eq + 1).replace(/\+/g, "%20"));
+            return [rfc3986(k), rfc3986(v)] as const;
+        })
+        .sort(([ak, av], [bk, bv]) => (ak < bk ? -1 : ak > bk ? 1 : av < bv ? -1 : av > bv ? 1 : 0))
+        .map(([k, v]) => `${k}=${v}`)
+        .join("&");
+}
+
+export interface SigningInput {
+    readonly method: string;
+    /** The path as sent (S3 does not normalise or re-encode it), without the query. */
+    readonly path: string;
+    /** The raw query string, without `?`. */
+    readonly query: string;
+    /** Lower-case header names to values. */
+    readonly headers: Readonly<Record<string, string>>;
+    /** Lower-case names, in the order of `SignedHeaders=`. */
+    readonly signedHeaders: readonly string[];
+    /** The `x-amz-content-sha256` value. */
+    readonly payloadHash: string;
+    readonly amzDate: string;
+    readonly region: string;
+    readonly service: string;
+    readonly secretAccessKey: string;
+}
+
+export function canonicalRequest(i: SigningInput): string {
+    const headers = i.signedHeaders.map((h) => `${h}:${(i.headers[h] ?? "").trim().replace(/\s+/g, " ")}\n`).join("");
+    return [i.method, i.path, canonicalQuery(i.query), headers, i.signedHeaders.join(";"), i.payloadHash].join("\n");
+}
+
+/** The hex signature SigV4 gives this request. */
+export function sigV4Signature(i: SigningInput): string {
+    const date = i.amzDate.slice(0, 8);
+    const scope = `${date}/${i.region}/${i.service}/aws4_request`;
+    const stringToSign = ["AWS4-HMAC-SHA256", i.amzDate, scope, sha256Hex(canonicalRequest(i))].join("\n");
+    let key = hmac(`AWS4${i.secretAccessKey}`, date);
+    for (const part of [i.region, i.service, "aws4_request"]) key = hmac(key, part);
+    return hmac(key, stringToSign).toString("hex");
+}
+
+// ---- common server plumbing ----
+
+async function listen(server: http.Server): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(0, "127.0.0.1", () => resolve());
+    });
+    return (server.address() as AddressInfo).port;
+}
+
+async function close(server: http.Server): Promise<void> {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+function headerValue(req: http.IncomingMessage, name: string): string | undefined {
+    const v = req.headers[name];
+    return Array.isArray(v) ? v.join(",") : v;
+}
+
+// ---- IMDS ----
+
+export interface FakeImdsOptions {
+    readonly store: CredentialStore;
+    readonly roleName?: string;
+    /** Answer 404 to this many requests under `iam/security-credentials/` (role not attached yet). */
+    readonly credentialsUnavailable?: number;
+    /** Answer 503 to this many token PUTs (IMDS not up yet). */
+    readonly tokenUnavailable?: number;
+    /** Hand out a secret that differs from what S3 knows (the client will sign wrongly). */
+    readonly wrongSecret?: boolean;
+    /** Mark this many of the first issued credentials as expired in S3 right away. */
+    readonly expireFirst?: number;
+    /** One-line JSON instead of IMDS's pretty-printed layout. */
+    readonly compactJson?: boolean;
+    readonly maxRequests?: number;
+}
+
+export class FakeImds {
+    readonly counts = { requests: 0, token: 0, roleList: 0, credentials: 0, unauthorized: 0, notFound: 0 };
+    /** The Host header of every request (tells whether a client came through a proxy for 169.254.169.254). */
+    readonly hosts: string[] = [];
+    /** Credentials handed out, in order. */
+    readonly issued: Credentials[] = [];
+    private readonly tokens = new Map<string, number>(); // token → expiry (ms)
+    private credentialsUnavailable: number;
+    private tokenUnavailable: number;
+    private readonly server = http.createServer((req, res) => this.handle(req, res));
+    port = 0;
+
+    constructor(private readonly opts: FakeImdsOptions) {
+        this.credentialsUnavailable = opts.credentialsUnavailable ?? 0;
+        this.tokenUnavailable = opts.tokenUnavailable ?? 0;
+    }
+
+    get roleName(): string {
+        return this.opts.roleName ?? "coreos-containers-host";
+    }
+
+    get endpoint(): string {
+        return `http://127.0.0.1:${this.port}`;
+    }
+
+    async start(): Promise<this> {
+        this.port = await listen(this.server);
+        return this;
+    }
+
+    close(): Promise<void> {
+        return close(this.server);
+    }
+
+    private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+        this.counts.requests++;
+        if (this.counts.requests > (this.opts.maxRequests ?? 300)) {
+            req.socket.destroy();
+            return;
+        }
+        this.hosts.push(req.headers.host ?? "");
+        // Absolute-form URLs arrive when the client uses this server as its HTTP proxy.
+        const path = new URL(req.url ?? "/", "http://imds.invalid").pathname;
+        const send = (status: number, body: string) => {
+            res.writeHead(status, { "Content-Type": "text/plain" });
+            res.end(body);
+        };
+        if (path === "/latest/api/token") {
+            if (req.method !== "PUT") return send(405, "");
+            this.counts.token++;
+            const ttl = Number(headerValue(req, "x-aws-ec2-metadata-token-ttl-seconds"));
+            if (!Number.isInteger(ttl) || ttl < 1 || ttl > 21600) return send(400, "");
+            if (this.tokenUnavailable > 0) {
+                this.tokenUnavailable--;
+                return send(503, "");
+            }
+            const token = crypto.randomBytes(32).toString("base64");
+            this.tokens.set(token, Date.now() + ttl * 1000);
+            return send(200, token);
+        }
+        const token = headerValue(req, "x-aws-ec2-metadata-token") ?? "";
+        const expiry = this.tokens.get(token);
+        if (req.method !== "GET" || expiry === undefined || expiry < Date.now()) {
+            this.counts.unauthorized++;
+            return send(401, "");
+        }
+        const prefix = "/latest/meta-data/iam/security-credentials/";
+        if (!path.startsWith(prefix)) {
+            this.counts.notFound++;
+            return send(404, "");
+        }
+        const role = path.slice(prefix.length);
+        if (role === "") this.counts.roleList++;
+        else this.counts.credentials++;
+        if (this.credentialsUnavailable > 0) {
+            this.credentialsUnavailable--;
+            this.counts.notFound++;
+            return send(404, "");
+        }
+        if (role === "") return send(200, this.roleName);
+        if (role !== this.roleName) {
+            this.counts.notFound++;
+            return send(404, "");
+        }
+        // Rotating: every answer is a fresh set, so a client that re-fetches gets new keys.
+        const creds = this.opts.store.issue();
+        this.issued.push(creds);
+        if (this.issued.length <= (this.opts.expireFirst ?? 0)) creds.expired = true;
+        const doc = {
+            Code: "Success",
+            LastUpdated: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+            Type: "AWS-HMAC",
+            AccessKeyId: creds.accessKeyId,
+            SecretAccessKey: this.opts.wrongSecret ? `${creds.secretAccessKey.slice(0, -4)}AAAA` : creds.secretAccessKey,
+            Token: creds.token,
+            Expiration: new Date(Date.now() + 6 * 3600_000).toISOString().replace(/\.\d+Z$/, "Z"),
+        };
+        // IMDS's own layout: two-space indent, " : " between key and value.
+        const body = this.opts.compactJson
+            ? JSON.stringify(doc)
+            : "{\n" + Object.entries(doc).map(([k, v]) => `  "${k}" : "${v}"`).join(",\n") + "\n}";
+        send(200, body);
+    }
+}
+
+// ---- S3 ----
+
+export type S3Fault =
+    | { readonly kind: "status"; readonly status: number }
+    /** Advertise the full Content-Length, send half the bytes, close the connection. */
+    | { readonly kind: "truncate" }
+    /** Send the right length with one byte flipped. */
+    | { readonly kind: "corrupt" };
+
+export interface S3RequestRecord {
+    readonly method: string;
+    readonly bucket: string;
+    readonly key: string;
+    readonly accessKeyId: string | undefined;
+    readonly status: number;
+    /** `ok`, an S3 error code, or the fault applied. */
+    readonly outcome: string;
+}
+
+export interface FakeS3Options {
+    readonly store: CredentialStore;
+    readonly region: string;
+    readonly maxRequests?: number;
+    /** Allowed clock skew, as S3's 15 minutes. */
+    readonly maxSkewMs?: number;
+}
+
+export class FakeS3 {
+    readonly requests: S3RequestRecord[] = [];
+    private readonly objects = new Map<string, Buffer>();
+    private readonly faults: S3Fault[] = [];
+    private readonly server = http.createServer((req, res) => {
+        try {
+            this.handle(req, res);
+        } catch (e) {
+            res.writeHead(400);
+            res.end(String(e));
+        }
+    });
+    private seen = 0;
+    port = 0;
+
+    constructor(private readonly opts: FakeS3Options) {}
+
+    async start(): Promise<this> {
+        this.port = await listen(this.server);
+        return this;
+    }
+
+    close(): Promise<void> {
+        return close(this.server);
+    }
+
+    /**
+     * Virtual-hosted endpoint for a bucket. curl resolves `*.localhost` to the loopback address itself,
+     * so the Host header (and what the client signs) has the same shape as `<bucket>.s3.<region>.amazonaws.com`.
+     */
+    endpoint(bucket: string): string {
+        return `http://${bucket}.s3.${this.opts.region}.localhost:${this.port}`;
+    }
+
+    /** Path-style endpoint for a bucket: `http://127.0.0.1:PORT/<bucket>`. */
+    pathStyleEndpoint(bucket: string): string {
+        return `http://127.0.0.1:${this.port}/${bucket}`;
+    }
+
+    putObject(bucket: string, key: string, body: Buffer): void {
+        this.objects.set(`${bucket}/${key}`, body);
+    }
+
+    /** Faults for the next authenticated GETs of an existing object, in order. */
+    inject(...faults: S3Fault[]): void {
+        this.faults.push(...faults);
+    }
+
+    count(outcome: string): number {
+        return this.requests.filter((r) => r.outcome === outcome).length;
+    }
+
+    private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+        if (++this.seen > (this.opts.maxRequests ?? 300)) {
+            req.socket.destroy();
+            return;
+        }
+        const url = req.url ?? "/";
+        const q = url.indexOf("?");
+        const rawPath = q < 0 ? url : url.slice(0, q);
+        const query = q < 0 ? "" : url.slice(q + 1);
+        const host = (req.headers.host ?? "").replace(/:\d+$/, "");
+        const vhost = /^(.+)\.s3[.-]/.exec(host);
+        const decode = (s: string) => {
+            try {
+                return decodeURIComponent(s);
+            } catch {
+                return s;
+            }
+        };
+        let bucket: string;
+        let key: string;
+        if (vhost) {
+            bucket = vhost[1]!;
+            key = decode(rawPath.slice(1));
+        } else {
+            const [, b = "", ...rest] = rawPath.split("/");
+            bucket = decode(b);
+            key = decode(rest.join("/"));
+        }
+        let accessKeyId: string | undefined;
+        const record = (status: number, outcome: string) =>
+            this.requests.push({ method: req.method ?? "", bucket, key, accessKeyId, status, outcome });
+        const fail = (status: number, code: string, message: string) => {
+            record(status, code);
+            const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`;
+            res.writeHead(status, { "Content-Type": "application/xml", "Content-Length": Buffer.byteLength(body) });
+            res.end(body);
+        };
+
+        // Authentication, in S3's order.
+        const auth = headerValue(req, "authorization");
+        if (auth === undefined) return fail(403, "AccessDenied", "Anonymous access is not allowed");
+        const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
+        if (!m) return fail(400, "AuthorizationHeaderMalformed", "The authorization header is malformed");
+        const [, akid, scopeDate, region, service, signedList, signature] = m as unknown as string[];
+        accessKeyId = akid;
+        const payloadHash = headerValue(req, "x-amz-content-sha256");
+        if (payloadHash === undefined) return fail(400, "InvalidRequest", "Missing required header for this request: x-amz-content-sha256");
+        if (payloadHash !== EMPTY_SHA256 && payloadHash !== "UNSIGNED-PAYLOAD")
+            return fail(400, "XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed");
+        if (region !== this.opts.region) return fail(400, "AuthorizationHeaderMalformed", `the region '${region}' is wrong; expecting '${this.opts.region}'`);
+        if (service !== "s3") return fail(400, "AuthorizationHeaderMalformed", `the service '${service}' is wrong; expecting 's3'`);
+        const amzDate = headerValue(req, "x-amz-date") ?? "";
+        const when = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(amzDate);
+        if (!when || amzDate.slice(0, 8) !== scopeDate) return fail(403, "AccessDenied", "x-amz-date is missing or does not match the credential scope");
+        const t = Date.UTC(+when[1]!, +when[2]! - 1, +when[3]!, +when[4]!, +when[5]!, +when[6]!);
+        if (Math.abs(Date.now() - t) > (this.opts.maxSkewMs ?? 15 * 60_000))
+            return fail(403, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large");
+        const signed = signedList!.split(";");
+        const mustSign = ["host", "x-amz-content-sha256", "x-amz-date", ...Object.keys(req.headers).filter((h) => h.startsWith("x-amz-"))];
+        const unsigned = mustSign.filter((h) => !signed.includes(h));
+        if (unsigned.length > 0) return fail(403, "AccessDenied", `headers not signed: ${unsigned.join(", ")}`);
+        const creds = this.opts.store.get(akid!);
+        if (creds === undefined) return fail(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.");
+        const token = headerValue(req, "x-amz-security-token");
+        if (token === undefined) return fail(403, "InvalidAccessKeyId", "Temporary credentials need x-amz-security-token");
+        if (token !== creds.token) return fail(400, "InvalidToken", "The provided token is malformed or otherwise invalid.");
+        const headers: Record<string, string> = {};
+        for (const h of signed) headers[h] = headerValue(req, h) ?? "";
+        const expected = sigV4Signature({
+            method: req.method ?? "",
+            path: rawPath,
+            query,
+            headers,
+            signedHeaders: signed,
+            payloadHash,
+            amzDate,
+            region: region!,
+            service: service!,
+            secretAccessKey: creds.secretAccessKey,
+        });
+        if (!crypto.timingSafeEqual(Buffer.from(expected), Buffer.from(signature!)))
+            return fail(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided.");
+        if (creds.expired) return fail(400, "ExpiredToken", "The provided token has expired.");
+
+        if (req.method !== "GET" && req.method !== "HEAD") return fail(405, "MethodNotAllowed", "only GET here");
+        const body = this.objects.get(`${bucket}/${key}`);
+        if (body === undefined) return fail(404, "NoSuchKey", "The specified key does not exist.");
+
+        const fault = this.faults.shift();
+        if (fault?.kind === "status") return fail(fault.status, fault.status >= 500 ? "InternalError" : `Status${fault.status}`, "injected");
+        const headersOut = { "Content-Type": "application/octet-stream", "Content-Length": body.length };
+        if (fault?.kind === "truncate") {
+            record(200, "truncate");
+            res.writeHead(200, headersOut);
+            res.write(body.subarray(0, Math.floor(body.length / 2)), () => res.socket?.destroy());
+            return;
+        }
+        let out = body;
+        if (fault?.kind === "corrupt") {
+            out = Buffer.from(body);
+            out[out.length >> 1] = out[out.length >> 1]! ^ 0xff;
+        }
+        record(200, fault?.kind ?? "ok");
+        res.writeHead(200, headersOut);
+        res.end(req.method === "HEAD" ? undefined : out);
+    }
+}
+
+// ---- CONNECT proxy ----
+
+/** An HTTPS proxy that records `CONNECT host:port` targets and refuses them (no TLS, no DNS needed). */
+export class FakeConnectProxy {
+    readonly targets: string[] = [];
+    private readonly server = http.createServer((_req, res) => {
+        res.writeHead(405);
+        res.end();
+    });
+    port = 0;
+
+    constructor(private readonly maxRequests = 300) {
+        this.server.on("connect", (req: http.IncomingMessage, socket) => {
+            if (this.targets.length >= this.maxRequests) {
+                socket.destroy();
+                return;
+            }
+            this.targets.push(req.url ?? "");
+            socket.end("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+        });
+    }
+
+    get url(): string {
+        return `http://127.0.0.1:${this.port}`;
+    }
+
+    async start(): Promise<this> {
+        this.port = await listen(this.server);
+        return this;
+    }
+
+    close(): Promise<void> {
+        return close(this.server);
+    }
+}

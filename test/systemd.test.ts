@@ -1,0 +1,317 @@
+// Rendering of units (units/systemd.ts): exact text for small cases, the rules every container unit
+// of the default host must follow (read back through systemd 252's own parser), systemd-analyze
+// verify with no output at all, and byte-stable output.
+import { strict as assert } from "node:assert";
+import { ContainerUnit, HostDefinition, OneShotUnit } from "../units/model";
+import { CONTAINER_TIMEOUT_START_SEC, ENSURE_IMAGE, RenderedUnit, renderContainerUnit, renderOneShotUnit } from "../units/systemd";
+import { ARTIFACT_CURRENT, ARTIFACT_IMAGES_DIR, DOCKER, NETWORK_NAME, NETWORK_UNIT, PROVISION_UNIT, containerUnitName } from "../units/layout";
+import { buildHost } from "../units/host";
+import { defaultContainers } from "../units/containers";
+import { orderedUnits } from "../units/cloudconfig";
+import { Dump, DumpedUnit, dumpUnits, verifyUnits } from "./helpers/systemd";
+
+const HEX = "0123456789abcdef".repeat(4);
+const HOST_INPUT = {
+    containers: defaultContainers,
+    artifact: { bucket: "b", key: `artifacts/${HEX}.tar.gz`, sha256: HEX, region: "eu-west-1" },
+    sshAuthorizedKeys: [],
+} as const;
+
+const db: ContainerUnit = { kind: "container", name: "db", image: { kind: "registry", ref: "postgres:16.4" } };
+
+const web: ContainerUnit = {
+    kind: "container",
+    name: "web",
+    description: "Web front, 100% static",
+    image: { kind: "registry", ref: "nginx:1.27.2-alpine" },
+    ports: [{ host: 8080, container: 80 }],
+    volumes: [{ source: { kind: "artifact", path: "web/site" }, target: "/usr/share/nginx/html", readOnly: true }],
+    env: { TZ: "UTC", GREETING: "hello $USER" },
+    dependsOn: [db],
+};
+
+const shipper: ContainerUnit = {
+    kind: "container",
+    name: "shipper",
+    image: { kind: "tarball", file: "shipper.tar", ref: "coreos-containers/shipper:1.17.1" },
+    ports: [{ host: 24224, container: 24224, protocol: "udp" }],
+    restart: "on-failure",
+    restartSec: 10,
+    stopTimeoutSec: 30,
+    extraArgs: ["--log-driver", "none", "--read-only"],
+    command: ["shipper", "-c", "/etc/shipper.conf"],
+};
+
+const fetcher: OneShotUnit = {
+    kind: "oneshot",
+    name: "fetch.service",
+    description: "Fetch the artifact",
+    wants: ["network-online.target"],
+    requires: ["docker.service"],
+    environment: { B_KEY: "artifacts/x y.tar.gz", A_BUCKET: "bucket-1" },
+    exec: [["/opt/coreos-containers/bin/fetch", "--verbose"], ["/bin/sh", "-c", "echo 100% > /dev/null"]],
+    timeoutStartSec: 600,
+};
+
+/** systemd's display of a time span below an hour (format_timespan): 5 → "5s", 900 → "15min". */
+function timespan(seconds: number): string {
+    assert.ok(seconds > 0 && seconds < 3600 && Number.isInteger(seconds), `timespan(${seconds})`);
+    const minutes = Math.floor(seconds / 60);
+    return [minutes ? `${minutes}min` : "", seconds % 60 ? `${seconds % 60}s` : ""].filter((s) => s).join(" ");
+}
+
+/** The unit names a `Key=` line of our (single-line) dependency directives lists. */
+function directive(unit: RenderedUnit, key: string): string[] {
+    const lines = unit.content.split("\n").filter((l) => l.startsWith(`${key}=`));
+    return lines.flatMap((l) => l.slice(key.length + 1).split(" ").filter((w) => w));
+}
+
+/** Units systemd recorded under a dependency property from the unit file itself. */
+function fromFile(unit: DumpedUnit, property: string): string[] {
+    return (unit.properties.get(property) ?? []).filter((v) => / \(.*origin-file.*\)$/.test(v)).map((v) => v.split(" ")[0]!);
+}
+
+function argvOf(unit: DumpedUnit, kind: string): string[][] {
+    return (unit.commands.get(kind) ?? []).map((c) => [...c.argv]);
+}
+
+/** Executables a Flatcar host of ours has: Docker, a shell, and the scripts cloud-config writes. */
+function hostExecutables(host: HostDefinition): string[] {
+    return [DOCKER, "/bin/sh", ...host.files.filter((f) => parseInt(f.permissions, 8) & 0o100).map((f) => f.path)];
+}
+
+describe("systemd units (units/systemd.ts)", () => {
+    describe("exact text", () => {
+        it("a registry container with a port, an artifact volume, env and a dependency", () => {
+            assert.equal(
+                renderContainerUnit(web).content,
+                [
+                    "[Unit]",
+                    "Description=Web front, 100%% static",
+                    "Requires=docker.service coreos-containers-network.service provision.service docker-db.service",
+                    "After=docker.service coreos-containers-network.service provision.service docker-db.service",
+                    "",
+                    "[Service]",
+                    "TimeoutStartSec=900",
+                    "Restart=always",
+                    "RestartSec=5",
+                    "ExecStartPre=-/usr/bin/docker rm -f web",
+                    "ExecStartPre=/opt/coreos-containers/bin/ensure-image pull nginx:1.27.2-alpine",
+                    "ExecStart=/usr/bin/docker run --rm --name web \\",
+                    "  --network coreos-containers \\",
+                    "  -p 8080:80/tcp \\",
+                    "  -v /var/lib/coreos-containers/artifact/current/web/site:/usr/share/nginx/html:ro \\",
+                    '  -e "GREETING=hello $$USER" \\',
+                    "  -e TZ=UTC \\",
+                    "  nginx:1.27.2-alpine",
+                    "ExecStop=/usr/bin/docker stop -t 2 web",
+                    "",
+                    "[Install]",
+                    "WantedBy=multi-user.target",
+                    "",
+                ].join("\n"),
+            );
+            assert.equal(renderContainerUnit(web).name, "docker-web.service");
+            assert.equal(renderContainerUnit(web).enable, true);
+        });
+
+        it("a tarball container with restart settings, extra arguments and a command", () => {
+            assert.equal(
+                renderContainerUnit(shipper).content,
+                [
+                    "[Unit]",
+                    "Description=Container shipper",
+                    "Requires=docker.service coreos-containers-network.service provision.service",
+                    "After=docker.service coreos-containers-network.service provision.service",
+                    "",
+                    "[Service]",
+                    "TimeoutStartSec=900",
+                    "Restart=on-failure",
+                    "RestartSec=10",
+                    "ExecStartPre=-/usr/bin/docker rm -f shipper",
+                    "ExecStartPre=/opt/coreos-containers/bin/ensure-image load /var/lib/coreos-containers/artifact/current/images/shipper.tar coreos-containers/shipper:1.17.1",
+                    "ExecStart=/usr/bin/docker run --rm --name shipper \\",
+                    "  --network coreos-containers \\",
+                    "  -p 24224:24224/udp \\",
+                    "  --log-driver none \\",
+                    "  --read-only \\",
+                    "  coreos-containers/shipper:1.17.1 shipper -c /etc/shipper.conf",
+                    "ExecStop=/usr/bin/docker stop -t 30 shipper",
+                    "",
+                    "[Install]",
+                    "WantedBy=multi-user.target",
+                    "",
+                ].join("\n"),
+            );
+        });
+
+        it("a one-shot unit with wants, requires, sorted environment and two commands", () => {
+            const unit = renderOneShotUnit(fetcher);
+            assert.equal(unit.name, "fetch.service");
+            assert.equal(
+                unit.content,
+                [
+                    "[Unit]",
+                    "Description=Fetch the artifact",
+                    "Wants=network-online.target",
+                    "Requires=docker.service",
+                    "After=network-online.target docker.service",
+                    "",
+                    "[Service]",
+                    "Type=oneshot",
+                    "RemainAfterExit=yes",
+                    "TimeoutStartSec=600",
+                    "Environment=A_BUCKET=bucket-1",
+                    'Environment="B_KEY=artifacts/x y.tar.gz"',
+                    "ExecStart=/opt/coreos-containers/bin/fetch --verbose",
+                    'ExecStart=/bin/sh -c "echo 100%% > /dev/null"',
+                    "",
+                    "[Install]",
+                    "WantedBy=multi-user.target",
+                    "",
+                ].join("\n"),
+            );
+        });
+    });
+
+    describe("every unit of the default host, as systemd 252 loads it", function () {
+        this.timeout(60_000);
+        const host = buildHost(HOST_INPUT);
+        const units = orderedUnits(host);
+        const byName = new Map(units.map((u) => [u.name, u]));
+        let dump: Dump;
+
+        before(() => {
+            dump = dumpUnits(units);
+        });
+
+        it("renders one unit per container and one-shot, and systemd loads each without a warning", () => {
+            assert.equal(units.length, host.containers.length + host.oneshots.length);
+            assert.deepEqual(dump.warnings, []);
+            for (const u of units) assert.deepEqual(dump.units.get(u.name)!.properties.get("Unit Load State"), ["loaded"], u.name);
+        });
+
+        it("every command runs an absolute path the host has (also those verify skips)", () => {
+            const known = new Set(hostExecutables(host));
+            for (const u of units) {
+                for (const [kind, list] of dump.units.get(u.name)!.commands) {
+                    for (const c of list) {
+                        assert.ok(c.argv[0]!.startsWith("/"), `${u.name} ${kind}: ${c.display}`);
+                        assert.ok(known.has(c.argv[0]!), `${u.name} ${kind} runs ${c.argv[0]}, which the host does not have`);
+                    }
+                }
+            }
+        });
+
+        for (const c of defaultContainers) {
+            describe(containerUnitName(c.name), () => {
+                const name = containerUnitName(c.name);
+                const unit = () => dump.units.get(name)!;
+
+                it("first removes a leftover container, ignoring failure (ExecStartPre=-)", () => {
+                    assert.deepEqual(argvOf(unit(), "ExecStartPre")[0], [DOCKER, "rm", "-f", c.name]);
+                    assert.ok(byName.get(name)!.content.includes(`\nExecStartPre=-${DOCKER} rm -f ${c.name}\n`));
+                });
+
+                it("then pulls or loads its image only through ensure-image", () => {
+                    const expected = c.image.kind === "tarball"
+                        ? [ENSURE_IMAGE, "load", `${ARTIFACT_CURRENT}/${ARTIFACT_IMAGES_DIR}/${c.image.file}`, c.image.ref]
+                        : [ENSURE_IMAGE, "pull", c.image.ref];
+                    assert.deepEqual(argvOf(unit(), "ExecStartPre"), [[DOCKER, "rm", "-f", c.name], expected]);
+                });
+
+                it("runs in the foreground: docker run --rm --name NAME, never detached, on the host's network", () => {
+                    const starts = argvOf(unit(), "ExecStart");
+                    assert.equal(starts.length, 1);
+                    const argv = starts[0]!;
+                    assert.deepEqual(argv.slice(0, 5), [DOCKER, "run", "--rm", "--name", c.name]);
+                    const imageAt = argv.lastIndexOf(c.image.ref);
+                    assert.ok(imageAt > 0, "the image ref is a word");
+                    assert.deepEqual(argv.slice(imageAt + 1), [...(c.command ?? [])], "the container's command follows the image");
+                    const flags = argv.slice(0, imageAt);
+                    for (const w of flags) assert.ok(!/^--detach(=|$)/.test(w) && !/^-[^-=]*d/.test(w), `detaching flag ${w}`);
+                    const net = flags.indexOf("--network");
+                    assert.ok(net > 0 && flags[net + 1] === NETWORK_NAME, "--network coreos-containers");
+                });
+
+                it("stops with docker stop -t N NAME", () => {
+                    assert.deepEqual(argvOf(unit(), "ExecStop"), [[DOCKER, "stop", "-t", String(c.stopTimeoutSec ?? 2), c.name]]);
+                });
+
+                it("restarts always after RestartSec, with a start timeout long enough for a pull", () => {
+                    assert.deepEqual(unit().properties.get("Restart"), [c.restart ?? "always"]);
+                    assert.deepEqual(unit().properties.get("RestartSec"), [timespan(c.restartSec ?? 5)]);
+                    assert.ok(CONTAINER_TIMEOUT_START_SEC >= 300, "a first pull of a large image takes minutes");
+                    assert.deepEqual(unit().properties.get("TimeoutStartSec"), [timespan(CONTAINER_TIMEOUT_START_SEC)]);
+                });
+
+                it("requires and comes after docker, the network unit, its dependencies, and provision when it reads the artifact", () => {
+                    const needsArtifact = c.image.kind === "tarball" || (c.volumes ?? []).some((v) => v.source.kind === "artifact");
+                    const expected = ["docker.service", NETWORK_UNIT, ...(needsArtifact ? [PROVISION_UNIT] : []), ...(c.dependsOn ?? []).map((d) => containerUnitName(d.name))];
+                    const rendered = byName.get(name)!;
+                    assert.deepEqual(directive(rendered, "Requires").sort(), [...expected].sort());
+                    assert.deepEqual(directive(rendered, "After").sort(), [...expected].sort());
+                    for (const dep of expected) {
+                        assert.ok(fromFile(unit(), "Requires").includes(dep), `systemd has Requires=${dep}`);
+                        assert.ok(fromFile(unit(), "After").includes(dep), `systemd has After=${dep}`);
+                    }
+                    assert.deepEqual(directive(rendered, "WantedBy"), ["multi-user.target"]);
+                });
+            });
+        }
+
+        it("the default host has both kinds of image and artifact readers, so the rules above are exercised", () => {
+            assert.ok(defaultContainers.some((c) => c.image.kind === "tarball"));
+            assert.ok(defaultContainers.some((c) => c.image.kind === "registry" && (c.volumes ?? []).some((v) => v.source.kind === "artifact")));
+            assert.ok(defaultContainers.some((c) => c.image.kind === "registry" && !(c.volumes ?? []).some((v) => v.source.kind === "artifact")));
+        });
+
+        it("one-shots are Type=oneshot, RemainAfterExit=yes", () => {
+            for (const o of host.oneshots) {
+                const u = dump.units.get(o.name)!;
+                assert.deepEqual(u.properties.get("Type"), ["oneshot"], o.name);
+                assert.deepEqual(u.properties.get("RemainAfterExit"), ["yes"], o.name);
+                assert.deepEqual(argvOf(u, "ExecStart"), o.exec.map((a) => [...a]), o.name);
+            }
+        });
+    });
+
+    describe("systemd-analyze verify", function () {
+        this.timeout(60_000);
+
+        it("passes every unit of the default host with no output at all", () => {
+            const host = buildHost(HOST_INPUT);
+            assert.deepEqual(verifyUnits(orderedUnits(host), hostExecutables(host)), { status: 0, output: "" });
+        });
+
+        it("does report what it can see: a missing executable, a missing required unit, an unknown key (self-check)", () => {
+            const broken: RenderedUnit = {
+                name: "broken.service",
+                enable: true,
+                content: "[Unit]\nDescription=broken\nRequires=not-there.service\n\n[Service]\nNoSuchKey=1\nExecStart=/usr/bin/not-there\n",
+            };
+            const result = verifyUnits([broken], [DOCKER]);
+            assert.notEqual(result.status, 0);
+            assert.match(result.output, /not-there\.service/);
+            assert.match(result.output, /\/usr\/bin\/not-there/);
+            assert.match(result.output, /NoSuchKey/);
+        });
+    });
+
+    describe("byte-stable output", () => {
+        it("rendering the default host twice gives identical bytes", () => {
+            const first = orderedUnits(buildHost(HOST_INPUT));
+            const second = orderedUnits(buildHost(structuredClone(HOST_INPUT)));
+            assert.deepStrictEqual(second, first);
+            assert.equal(second.map((u) => u.content).join("\0"), first.map((u) => u.content).join("\0"));
+        });
+
+        it("does not depend on the insertion order of env and environment maps", () => {
+            const reversed = Object.fromEntries(Object.entries(web.env!).reverse());
+            assert.notDeepEqual(Object.keys(reversed), Object.keys(web.env!));
+            assert.equal(renderContainerUnit({ ...web, env: reversed }).content, renderContainerUnit(web).content);
+            const env = Object.fromEntries(Object.entries(fetcher.environment!).reverse());
+            assert.equal(renderOneShotUnit({ ...fetcher, environment: env }).content, renderOneShotUnit(fetcher).content);
+        });
+    });
+});
