@@ -180,6 +180,43 @@ const containers: Reader<Record<string, ContainerOverride>> = (raw, key, problem
 };
 
 const CIDR = /^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\/(?:3[0-2]|[12]?\d)$/;
+
+/** The network address of an IPv4 CIDR (`203.0.113.7/24` → `203.0.113.0/24`); EC2 refuses host bits. */
+export function canonicalCidr(cidr: string): string {
+    const [ip = "", bits = "0"] = cidr.split("/");
+    const n = ip.split(".").reduce((acc, octet) => acc * 256 + Number(octet), 0);
+    const size = 2 ** (32 - Number(bits));
+    const network = n - (n % size);
+    return `${[24, 16, 8, 0].map((shift) => Math.floor(network / 2 ** shift) % 256).join(".")}/${bits}`;
+}
+
+const sshCidrs: Reader<string[]> = (raw, key, problems) => {
+    const list = stringList(CIDR, "an IPv4 CIDR like 203.0.113.0/24")(raw, key, problems);
+    if (list === undefined) return undefined;
+    let ok = true;
+    list.forEach((cidr, i) => {
+        const canonical = canonicalCidr(cidr);
+        if (cidr.endsWith("/0")) {
+            problems.push(problem(`${key}[${i}]`, `${cidr} opens SSH to the whole internet`, "list your office or VPN range, e.g. 203.0.113.0/24"));
+            ok = false;
+        } else if (canonical !== cidr) {
+            problems.push(problem(`${key}[${i}]`, `${cidr} has host bits set; EC2 refuses it`, `use ${canonical}`));
+            ok = false;
+        }
+    });
+    return ok ? list : undefined;
+};
+
+const tags: Reader<Record<string, string>> = (raw, key, problems) => {
+    const map = stringMap(/^(?!aws:)[\w .:/=+\-@]{1,128}$/, "a valid AWS tag key (1-128 characters, not starting with aws:)")(raw, key, problems);
+    if (map === undefined) return undefined;
+    const long = Object.entries(map).filter(([, v]) => v.length > 256);
+    for (const [k, v] of long) problems.push(problem(`${key}.${k}`, `is ${v.length} characters; AWS allows 256`, "shorten the value"));
+    return long.length ? undefined : map;
+};
+
+// Folders are relative to the project so that stack files work on every clone (a laptop's absolute
+// path means nothing in CI). Inputs a test or a script makes up belong under `.cache/` (ignored by git).
 const RELATIVE_DIR = /^(?!\/)(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._\-/]+$/;
 
 /** The project's keys: `coreos-containers:<key>`. Anything else under the namespace is an error. */
@@ -189,14 +226,14 @@ export const CONFIG_KEYS: Readonly<Record<string, KeySpec>> = {
     rootVolumeSizeGiB: { description: "root volume size in GiB, e.g. 30", read: int(8, 16384) },
     flatcarChannel: { description: "Flatcar channel: stable, beta, alpha or lts", read: str(new RegExp(`^(${FLATCAR_CHANNELS.join("|")})$`), `one of ${FLATCAR_CHANNELS.join(", ")}`) },
     ami: { description: "pin an AMI id instead of the lookup, e.g. ami-0123456789abcdef0", read: str(/^ami-[0-9a-f]{8,17}$/, "an AMI id like ami-0123456789abcdef0") },
-    sshCidrs: { description: "CIDRs allowed to SSH in, e.g. [203.0.113.0/24]; none by default", read: stringList(CIDR, "an IPv4 CIDR like 203.0.113.0/24") },
+    sshCidrs: { description: "CIDRs allowed to SSH in, e.g. [203.0.113.0/24]; none by default", read: sshCidrs },
     sshAuthorizedKeys: { description: "public keys for the core user", read: stringList(/^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp\d+|sk-\S+) [A-Za-z0-9+/=]+( .*)?$/, "an OpenSSH public key line") },
     keyName: { description: "EC2 key pair name", read: str(/^.{1,255}$/, "a key pair name") },
     subnetId: { description: "subnet id, e.g. subnet-0123456789abcdef0", read: str(/^subnet-[0-9a-f]{8,17}$/, "a subnet id like subnet-0123456789abcdef0") },
-    artifactDir: { description: "folder of artifact files, relative to the project", read: str(RELATIVE_DIR, "a relative folder path inside the project") },
-    imageDir: { description: "folder of docker-saved image tarballs, relative to the project", read: str(RELATIVE_DIR, "a relative folder path inside the project") },
+    artifactDir: { description: "folder of artifact files, relative to the project", read: str(RELATIVE_DIR, "a folder path relative to the project, inside it (e.g. artifact)") },
+    imageDir: { description: "folder of docker-saved image tarballs, relative to the project", read: str(RELATIVE_DIR, "a folder path relative to the project, inside it (e.g. build/images)") },
     artifactRetentionDays: { description: "days the bucket keeps non-current artifacts", read: int(1, 3650) },
-    tags: { description: "tags on every resource", read: stringMap(/^[\w .:/=+\-@]{1,128}$/, "a valid AWS tag key") },
+    tags: { description: "tags on every resource", read: tags },
 };
 
 export const DEFAULTS = {
@@ -217,9 +254,14 @@ const NO_SECRETS = ["containers", "sshAuthorizedKeys"];
 
 /**
  * Parse the raw config map (`project:key` → string). Returns the typed config, or throws a
- * ValidationError naming every bad key.
+ * ValidationError naming every bad key. `containerNames`, when given, are the containers that
+ * `containers` overrides may name, so a misspelt one is reported with the rest.
  */
-export function parseStackConfig(raw: Readonly<Record<string, string>>, secretKeys: readonly string[] = []): StackConfig {
+export function parseStackConfig(
+    raw: Readonly<Record<string, string>>,
+    secretKeys: readonly string[] = [],
+    containerNames?: readonly string[],
+): StackConfig {
     const problems: Problem[] = [];
     const values: Record<string, unknown> = {};
     for (const [fullKey, value] of Object.entries(raw).sort(([a], [b]) => (a < b ? -1 : 1))) {
@@ -236,6 +278,12 @@ export function parseStackConfig(raw: Readonly<Record<string, string>>, secretKe
         }
         const parsed = spec.read(value, fullKey, problems);
         if (parsed !== undefined) values[key] = parsed;
+    }
+    const overrides = values["containers"] as Record<string, ContainerOverride> | undefined;
+    if (overrides && containerNames) {
+        for (const name of Object.keys(overrides).filter((n) => !containerNames.includes(n))) {
+            problems.push(problem(`${PROJECT}:containers.${name}`, `there is no container named ${JSON.stringify(name)}`, `use one of: ${containerNames.join(", ")}`));
+        }
     }
     const region = raw["aws:region"];
     if (!region || !/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) {

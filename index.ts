@@ -18,7 +18,7 @@ import {
     throwIfProblems,
     ValidationError,
 } from "./units";
-import { ArtifactBundle, CoreOsHost, HostPort, artifactKey } from "./components";
+import { ArtifactBundle, CoreOsHost, artifactKey, publishedPorts } from "./components";
 import { PackEntry, listFiles, pack } from "./packing/pack";
 
 // Paths are resolved against the project folder and kept relative in state, so a plan made on a
@@ -33,7 +33,7 @@ function secretConfigKeys(): string[] {
     return isSecret ? Object.keys(pulumi.runtime.allConfig()).filter((k) => isSecret(k)) : [];
 }
 
-const config = parseStackConfig(pulumi.runtime.allConfig(), secretConfigKeys());
+const config = parseStackConfig(pulumi.runtime.allConfig(), secretConfigKeys(), defaultContainers.map((c) => c.name));
 const { containers, problems: overrideProblems } = applyOverrides(defaultContainers, config.containers);
 
 const artifactDir = fromProject(config.artifactDir);
@@ -92,18 +92,11 @@ const rendered = pulumi.all([artifact.bucketName, artifact.key, artifact.sha256]
     ),
 );
 
-const ports: HostPort[] = [];
-for (const c of containers) {
-    for (const p of c.ports ?? []) {
-        const protocol = p.protocol ?? "tcp";
-        if (!ports.some((q) => q.port === p.host && q.protocol === protocol)) ports.push({ port: p.host, protocol, publishedBy: c.name });
-    }
-}
-
 const host = new CoreOsHost("host", {
     userData: rendered.userData,
     artifactObjectArn: artifact.objectArn,
-    ports,
+    // The security group opens what the typed definitions publish: one source of truth.
+    ports: publishedPorts(containers),
     instanceType: config.instanceType,
     rootVolumeSizeGiB: config.rootVolumeSizeGiB,
     flatcarChannel: config.flatcarChannel,
@@ -118,6 +111,7 @@ const sha256 = (text: string) => crypto.createHash("sha256").update(text, "utf8"
 
 export const publicIp = host.publicIp;
 export const instanceId = host.instanceId;
+export const amiId = host.amiId;
 export const artifactBucket = artifact.bucketName;
 export const artifactObjectKey = artifact.key;
 export const userDataSha256 = rendered.userData.apply(sha256);

@@ -33,7 +33,7 @@ export class ArtifactBundle extends pulumi.ComponentResource {
         const parent = { parent: this };
 
         const bucket = new aws.s3.Bucket(`${name}-bucket`, { bucketPrefix: "coreos-containers-", forceDestroy: false, tags }, parent);
-        new aws.s3.BucketPublicAccessBlock(`${name}-public-access`, {
+        const publicAccess = new aws.s3.BucketPublicAccessBlock(`${name}-public-access`, {
             bucket: bucket.id,
             blockPublicAcls: true,
             blockPublicPolicy: true,
@@ -50,11 +50,15 @@ export class ArtifactBundle extends pulumi.ComponentResource {
         }, parent);
         new aws.s3.BucketLifecycleConfiguration(`${name}-lifecycle`, {
             bucket: bucket.id,
+            // A new artifact has a new key; Pulumi deletes the old object, which in a versioned bucket
+            // leaves a non-current version (kept `retentionDays` for rollbacks) behind a delete marker.
             rules: [{
                 id: "expire-old-artifacts",
                 status: "Enabled",
                 filter: { prefix: "artifacts/" },
                 noncurrentVersionExpiration: { noncurrentDays: args.retentionDays },
+                expiration: { expiredObjectDeleteMarker: true },
+                abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
             }],
         }, { parent: this, dependsOn: [versioning] });
         new aws.s3.BucketPolicy(`${name}-tls-only`, {
@@ -70,20 +74,22 @@ export class ArtifactBundle extends pulumi.ComponentResource {
                     Condition: { Bool: { "aws:SecureTransport": "false" } },
                 }],
             }),
-        }, parent);
+            // S3 refuses concurrent changes to a bucket's policy and its public-access block.
+        }, { parent: this, dependsOn: [publicAccess] });
 
         const packed = pulumi.output(args.packed);
         this.sha256 = packed.sha256;
-        this.key = packed.sha256.apply(artifactKey);
         const object = new aws.s3.BucketObjectv2(`${name}-object`, {
             bucket: bucket.id,
-            key: this.key,
+            key: packed.sha256.apply(artifactKey),
             source: packed.path.apply((p) => new pulumi.asset.FileAsset(p)),
             contentType: "application/gzip",
             serverSideEncryption: "AES256",
             tags,
         }, { parent: this, dependsOn: [versioning] });
 
+        // From the object, not from the hash: whatever names the key (the user-data) waits for the upload.
+        this.key = object.key;
         this.bucketName = bucket.bucket;
         this.bucketArn = bucket.arn;
         this.objectArn = pulumi.interpolate`${bucket.arn}/${object.key}`;

@@ -2,6 +2,7 @@
 // follows the host across replacements.
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
+import type { ContainerUnit } from "../units/model";
 
 /** Flatcar's AMI publisher. */
 export const FLATCAR_OWNER = "075585003325";
@@ -19,7 +20,7 @@ export interface CoreOsHostArgs {
     readonly userData: pulumi.Input<string>;
     /** ARN of the artifact object the host may read, e.g. `arn:aws:s3:::bucket/artifacts/<sha>.tar.gz`. */
     readonly artifactObjectArn: pulumi.Input<string>;
-    /** Ports the units publish on the host; the security group opens exactly these. */
+    /** Ports the units publish on the host (see {@link publishedPorts}); the security group opens exactly these. */
     readonly ports: readonly HostPort[];
     /** e.g. `t3.large`. */
     readonly instanceType: string;
@@ -29,20 +30,37 @@ export interface CoreOsHostArgs {
     readonly flatcarChannel: string;
     /** Pin an AMI instead of looking one up, e.g. `ami-0123456789abcdef0`. */
     readonly ami?: string;
-    /** CIDRs allowed to SSH in; empty means no SSH rule at all. */
+    /** CIDRs allowed to SSH in, e.g. `["203.0.113.0/24"]`; empty means no SSH rule at all. */
     readonly sshCidrs: readonly string[];
     /** EC2 key pair name, e.g. `ops-2026`. */
     readonly keyName?: string;
-    /** Subnet id, e.g. `subnet-0123456789abcdef0`. */
+    /** Subnet id, e.g. `subnet-0123456789abcdef0`; the default VPC's default subnet otherwise. */
     readonly subnetId?: string;
-    /** Tags on every resource. */
+    /** Tags on every resource, e.g. `{ environment: "dev" }`. */
     readonly tags?: Readonly<Record<string, string>>;
 }
 
-/** Graviton instance families (`m7g`, `t4g`, `c6gn`, `a1`) run arm64. */
+/** Graviton instance families (`m7g`, `t4g`, `c6gn`, `x2gd`, `a1`) run arm64. */
 export function architectureFor(instanceType: string): "arm64" | "x86_64" {
     const family = instanceType.split(".")[0] ?? "";
     return /^(a1|[a-z]+\d+g[a-z]*)$/.test(family) ? "arm64" : "x86_64";
+}
+
+/**
+ * The host ports the containers publish, one per (port, protocol), sorted by port then protocol so
+ * that reordering the definitions does not show up as a security-group diff. The first container
+ * to publish a port names the rule; two containers on one port is a conflict validation reports.
+ */
+export function publishedPorts(containers: readonly ContainerUnit[]): HostPort[] {
+    const ports = new Map<string, HostPort>();
+    for (const c of containers) {
+        for (const p of c.ports ?? []) {
+            const protocol = p.protocol ?? "tcp";
+            const key = `${p.host}/${protocol}`;
+            if (!ports.has(key)) ports.set(key, { port: p.host, protocol, publishedBy: c.name });
+        }
+    }
+    return [...ports.values()].sort((a, b) => a.port - b.port || (a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : 0));
 }
 
 export class CoreOsHost extends pulumi.ComponentResource {
@@ -55,6 +73,8 @@ export class CoreOsHost extends pulumi.ComponentResource {
         super("coreos-containers:host:CoreOsHost", name, {}, opts);
         if (!args.instanceType) throw new pulumi.ResourceError("[instanceType] must be set", this);
         if (!(args.rootVolumeSizeGiB >= 8)) throw new pulumi.ResourceError("[rootVolumeSizeGiB] must be at least 8 (Flatcar's image needs it)", this);
+        const badPort = args.ports.find((p) => !Number.isInteger(p.port) || p.port < 1 || p.port > 65535);
+        if (badPort) throw new pulumi.ResourceError(`[ports] ${badPort.port}/${badPort.protocol} (published by ${badPort.publishedBy}) is not a port from 1 to 65535`, this);
         const tags = { ...(args.tags ?? {}) };
         const parent = { parent: this };
 
@@ -77,7 +97,9 @@ export class CoreOsHost extends pulumi.ComponentResource {
             }),
             tags,
         }, parent);
-        new aws.iam.RolePolicy(`${name}-read-artifact`, {
+        // The host reads exactly one object, the artifact it was built for. IMDS hop limit 2 (below)
+        // lets containers reach these credentials too; this grant is why that is acceptable.
+        const readArtifact = new aws.iam.RolePolicy(`${name}-read-artifact`, {
             role: role.id,
             policy: pulumi.jsonStringify({
                 Version: "2012-10-17",
@@ -86,8 +108,13 @@ export class CoreOsHost extends pulumi.ComponentResource {
         }, parent);
         const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name, tags }, parent);
 
+        // A security group lives in one VPC and must be the subnet's: without a subnet both default to
+        // the default VPC; with one, the group follows the subnet's VPC.
+        const vpcId = args.subnetId ? aws.ec2.getSubnetOutput({ id: args.subnetId }, parent).vpcId : undefined;
         const sg = new aws.ec2.SecurityGroup(`${name}-sg`, {
             description: "coreos-containers host: published container ports and SSH from named CIDRs only",
+            ...(vpcId ? { vpcId } : {}),
+            // Inline rules: the group holds exactly these, and a rule added by hand is removed on the next up.
             ingress: [
                 ...args.ports.map((p) => ({
                     description: `published by ${p.publishedBy}`,
@@ -100,26 +127,40 @@ export class CoreOsHost extends pulumi.ComponentResource {
                     ? [{ description: "SSH", protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: [...args.sshCidrs] }]
                     : []),
             ],
-            egress: [{ description: "all outbound", protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }],
+            egress: [{ description: "all outbound (registries, S3, Flatcar updates)", protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }],
             tags,
         }, parent);
 
+        // Left at AWS defaults on purpose:
+        // - instanceInitiatedShutdownBehavior "stop": a host that powers itself off keeps its disk.
+        // - disableApiTermination: a user-data change replaces the host, which must delete the old
+        //   instance; termination protection would fail every such update halfway.
+        // - monitoring (1-minute CloudWatch metrics) and creditSpecification (burstable types only,
+        //   t3 defaults to unlimited): cost choices, not correctness; add config when someone needs them.
         const instance = new aws.ec2.Instance(`${name}-instance`, {
             ami: this.amiId,
             instanceType: args.instanceType,
             userData: args.userData,
+            // coreos-cloudinit applies units on every boot, but a changed document should meet a fresh
+            // disk, not units and files left behind by the previous one: replace, don't stop/start.
             userDataReplaceOnChange: true,
             iamInstanceProfile: profile.name,
             vpcSecurityGroupIds: [sg.id],
             ...(args.subnetId ? { subnetId: args.subnetId } : {}),
             ...(args.keyName ? { keyName: args.keyName } : {}),
+            // IMDSv2 only; hop limit 2 so a process in a bridged container still gets a token.
             metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 2 },
-            rootBlockDevice: { encrypted: true, volumeSize: args.rootVolumeSizeGiB, volumeType: "gp3", deleteOnTermination: true },
+            rootBlockDevice: { encrypted: true, volumeSize: args.rootVolumeSizeGiB, volumeType: "gp3", deleteOnTermination: true, tags },
             tags: { ...tags, Name: name },
         }, {
             parent: this,
-            // A looked-up AMI moves with every Flatcar release; Flatcar updates a running host itself.
-            // Only a pinned AMI is a change the user asked for.
+            // The host fetches the artifact at boot: its read grant must name the new object first.
+            dependsOn: [readArtifact],
+            // A looked-up AMI moves with every Flatcar release; without this, any `up` after a release
+            // would replace the host. Flatcar updates a running host itself. The cost: a replacement
+            // (user-data change) reuses the AMI recorded in state, which Flatcar unpublishes after
+            // about nine months; the create then fails and the old host keeps running. Set `ami` to
+            // a current id to move on: a pinned AMI is not ignored, so changing it replaces the host.
             ignoreChanges: args.ami ? [] : ["ami"],
         });
 
@@ -131,6 +172,6 @@ export class CoreOsHost extends pulumi.ComponentResource {
         this.instanceId = instance.id;
         this.publicIp = eip.publicIp;
         this.securityGroupId = sg.id;
-        this.registerOutputs({ instanceId: this.instanceId, publicIp: this.publicIp, amiId: this.amiId });
+        this.registerOutputs({ instanceId: this.instanceId, publicIp: this.publicIp, amiId: this.amiId, securityGroupId: this.securityGroupId });
     }
 }

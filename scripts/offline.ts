@@ -3,7 +3,8 @@
 // Used by `npm start` (scripts/plan.ts), by the tests and by `npm run diff`. The mocks echo each
 // resource's inputs back as its state, add the few computed attributes the program reads (ids,
 // ARNs, the bucket name, the public IP) derived deterministically from the resource's name, answer
-// the one data source the program calls (the AMI lookup) and throw on any other call.
+// the data sources the program calls (the AMI lookup; the subnet lookup when a subnet is set) and
+// throw on any other call.
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -11,12 +12,40 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..");
+export const PROJECT = "coreos-containers";
+
+/**
+ * Resource options the engine would act on. The mocks never see options, so the offline plan
+ * reads them off the registration request; only those a resource sets are listed.
+ */
+export interface PlannedOptions {
+    readonly ignoreChanges?: string[];
+    readonly replaceOnChanges?: string[];
+    readonly deleteBeforeReplace?: boolean;
+    readonly protect?: boolean;
+    readonly retainOnDelete?: boolean;
+}
 
 /** One resource the program registered. */
 export interface PlannedResource {
     readonly type: string;
     readonly name: string;
     readonly inputs: Record<string, unknown>;
+    /** What the mocks computed on top of the inputs (id, ARN, name…), so tests can follow references. */
+    readonly computed: Record<string, unknown>;
+    readonly options: PlannedOptions;
+}
+
+/** One data-source call the program made, e.g. the AMI lookup. */
+export interface PlannedCall {
+    readonly token: string;
+    readonly inputs: Record<string, unknown>;
+}
+
+/** A unit as the host receives it, read back from the user-data. */
+export interface PlannedUnit {
+    readonly name: string;
+    readonly content: string;
 }
 
 export interface OfflinePlan {
@@ -25,14 +54,22 @@ export interface OfflinePlan {
     readonly preview: boolean;
     /** Resources in a stable order (type, then name). */
     readonly resources: PlannedResource[];
+    /** Data-source calls in a stable order. */
+    readonly calls: PlannedCall[];
     /** The program's stack outputs, resolved. */
     readonly outputs: Record<string, unknown>;
     /** Exactly the user-data the instance would receive. */
     readonly userData: string;
+    /** The units in the user-data (`coreos.units`), in its order. */
+    readonly units: PlannedUnit[];
 }
 
-/** A fake AMI per (channel, architecture), stable across runs. */
+/** Fake AMI ids start with this; the rest is a hash of the lookup's filters. */
 export const FAKE_AMI_PREFIX = "ami-0f1a7c0a";
+/** The public IP every fake Elastic IP gets (TEST-NET-3). */
+export const FAKE_PUBLIC_IP = "203.0.113.10";
+/** An output the mocks could not resolve (should not happen: the mocks return every value). */
+export const UNKNOWN = "<unknown>";
 
 const short = (text: string, n = 8) => crypto.createHash("sha256").update(text).digest("hex").slice(0, n);
 
@@ -77,28 +114,67 @@ function computed(type: string, name: string, inputs: Record<string, unknown>): 
         case "aws:ec2/instance:Instance":
             return { id: `i-${short(name, 17)}`, privateIp: "10.0.0.10" };
         case "aws:ec2/eip:Eip":
-            return { id: `eipalloc-${short(name, 17)}`, publicIp: "203.0.113.10", allocationId: `eipalloc-${short(name, 17)}` };
+            return { id: `eipalloc-${short(name, 17)}`, publicIp: FAKE_PUBLIC_IP, allocationId: `eipalloc-${short(name, 17)}` };
         default:
             return { id: `${name}-${id}` };
     }
 }
 
-function mocks(record: PlannedResource[]): pulumi.runtime.Mocks {
+/** The mocks: echo inputs plus computed attributes; answer the known data sources; throw on anything else. */
+export function offlineMocks(resources: Omit<PlannedResource, "options">[], calls: PlannedCall[]): pulumi.runtime.Mocks {
     return {
         newResource(args) {
-            record.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown> });
             const extra = computed(args.type, args.name, args.inputs);
-            const id = String(extra["id"]);
-            return { id, state: { ...args.inputs, ...extra } };
+            resources.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown>, computed: extra });
+            return { id: String(extra["id"]), state: { ...args.inputs, ...extra } };
         },
         call(args) {
-            if (args.token === "aws:ec2/getAmi:getAmi") {
-                const filters = (args.inputs["filters"] ?? []) as { name: string; values: string[] }[];
-                const key = JSON.stringify(filters.map((f) => [f.name, f.values]));
-                return { id: `${FAKE_AMI_PREFIX}${short(key, 9)}`, architecture: filters.find((f) => f.name === "architecture")?.values[0] };
+            calls.push({ token: args.token, inputs: args.inputs as Record<string, unknown> });
+            switch (args.token) {
+                case "aws:ec2/getAmi:getAmi": {
+                    const filters = (args.inputs["filters"] ?? []) as { name: string; values: string[] }[];
+                    const key = JSON.stringify(filters.map((f) => [f.name, f.values]));
+                    return { id: `${FAKE_AMI_PREFIX}${short(key, 9)}`, architecture: filters.find((f) => f.name === "architecture")?.values[0] };
+                }
+                case "aws:ec2/getSubnet:getSubnet": {
+                    const id = String(args.inputs["id"]);
+                    return { id, vpcId: `vpc-${short(id, 17)}`, availabilityZone: "eu-west-1a" };
+                }
+                default:
+                    throw new Error(`offline plan: unmocked call ${args.token}; add it to scripts/offline.ts if the program needs it`);
             }
-            throw new Error(`offline plan: unmocked call ${args.token}; add it to scripts/offline.ts if the program needs it`);
         },
+    };
+}
+
+/** The slice of the gRPC RegisterResourceRequest the plan reads (generated protobuf getters). */
+interface RegisterRequest {
+    getType(): string;
+    getName(): string;
+    getIgnorechangesList(): string[];
+    getReplaceonchangesList(): string[];
+    getDeletebeforereplace(): boolean;
+    getProtect(): boolean;
+    getRetainondelete(): boolean;
+}
+type Monitor = { registerResource(req: RegisterRequest, callback: (...args: unknown[]) => void): void };
+
+/** Record each registration's options, then let the mock monitor handle it as usual. */
+function recordOptions(into: Map<string, PlannedOptions>): void {
+    const monitor = pulumi.runtime.getMonitor() as unknown as Monitor | undefined;
+    if (!monitor || typeof monitor.registerResource !== "function") {
+        throw new Error("offline plan: the SDK's mock monitor has no registerResource; update scripts/offline.ts for this @pulumi/pulumi version");
+    }
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req, callback) => {
+        const options: { -readonly [K in keyof PlannedOptions]: PlannedOptions[K] } = {};
+        if (req.getIgnorechangesList().length) options.ignoreChanges = req.getIgnorechangesList();
+        if (req.getReplaceonchangesList().length) options.replaceOnChanges = req.getReplaceonchangesList();
+        if (req.getDeletebeforereplace()) options.deleteBeforeReplace = true;
+        if (req.getProtect()) options.protect = true;
+        if (req.getRetainondelete()) options.retainOnDelete = true;
+        into.set(`${req.getType()}\0${req.getName()}`, options);
+        register(req, callback);
     };
 }
 
@@ -106,17 +182,39 @@ function mocks(record: PlannedResource[]): pulumi.runtime.Mocks {
 export function stable(value: unknown): unknown {
     if (Array.isArray(value)) return value.map(stable);
     if (value && typeof value === "object") {
-        if (pulumi.asset.Asset.isInstance(value as pulumi.asset.Asset) && "path" in (value as object)) {
-            return { asset: "file", path: (value as { path: unknown }).path };
-        }
         return Object.fromEntries(Object.keys(value).sort().map((k) => [k, stable((value as Record<string, unknown>)[k])]));
     }
     return value;
 }
 
-function unwrap(value: unknown): Promise<unknown> {
-    if (pulumi.Output.isInstance(value)) return new Promise((resolve) => (value as pulumi.Output<unknown>).apply(resolve));
-    return Promise.resolve(value);
+/** Replace file assets (whose `path` the SDK keeps as a promise) by `{ asset: "file", path }`. */
+async function resolveAssets(value: unknown): Promise<unknown> {
+    if (Array.isArray(value)) return Promise.all(value.map(resolveAssets));
+    if (value && typeof value === "object") {
+        if (pulumi.asset.Asset.isInstance(value as pulumi.asset.Asset)) {
+            const file = (value as { path?: unknown }).path;
+            if (file === undefined) throw new Error("offline plan: only file assets are supported; add the asset kind to scripts/offline.ts");
+            return { asset: "file", path: await file };
+        }
+        const entries = await Promise.all(Object.entries(value).map(async ([k, v]) => [k, await resolveAssets(v)] as const));
+        return Object.fromEntries(entries);
+    }
+    return value;
+}
+
+/** An output's value; {@link UNKNOWN} when it has none (an `apply` would then never run). */
+async function unwrap(value: unknown): Promise<unknown> {
+    if (!pulumi.Output.isInstance(value)) return value;
+    const output = value as pulumi.Output<unknown>;
+    const known = await (output as unknown as { isKnown?: Promise<boolean> }).isKnown;
+    if (known === false) return UNKNOWN;
+    return new Promise((resolve) => output.apply(resolve));
+}
+
+/** The units in a cloud-config document, as written to the host. */
+export function unitsOf(userData: string): PlannedUnit[] {
+    const doc = parse(userData) as { coreos?: { units?: { name: string; content?: string }[] } } | null;
+    return (doc?.coreos?.units ?? []).map((u) => ({ name: u.name, content: u.content ?? "" }));
 }
 
 export interface OfflineOptions {
@@ -125,32 +223,46 @@ export interface OfflineOptions {
     readonly config?: Readonly<Record<string, string>>;
     /** Run the mocks in preview mode (`pulumi preview`), not update mode. */
     readonly preview?: boolean;
-    /** Keys to mark secret, as the CLI would. */
+    /** Keys to mark secret, as the CLI would, e.g. `coreos-containers:containers`. */
     readonly secretKeys?: readonly string[];
 }
 
+const byTypeAndName = <T extends { type: string; name: string }>(a: T, b: T) =>
+    a.type + "\0" + a.name < b.type + "\0" + b.name ? -1 : 1;
+
 /**
  * Plan the program offline. The program module can be loaded once per process (Node caches it),
- * so call this once per process; a second stack needs a second process (see scripts/plan.ts --json).
+ * so call this once per process; a second stack needs a second process (see scripts/plan.ts --json
+ * and test/helpers/plan.ts).
  */
 export async function planOffline(opts: OfflineOptions): Promise<OfflinePlan> {
     const config = { ...loadStackConfig(opts.stack), ...(opts.config ?? {}) };
-    const project = "coreos-containers";
-    const record: PlannedResource[] = [];
-    await pulumi.runtime.setMocks(mocks(record), project, opts.stack, opts.preview ?? false);
+    const preview = opts.preview ?? false;
+    const recorded: Omit<PlannedResource, "options">[] = [];
+    const recordedCalls: PlannedCall[] = [];
+    const options = new Map<string, PlannedOptions>();
+    await pulumi.runtime.setMocks(offlineMocks(recorded, recordedCalls), PROJECT, opts.stack, preview);
+    recordOptions(options);
     pulumi.runtime.setAllConfig(config, [...(opts.secretKeys ?? [])]);
     const program = (await import("../index")) as Record<string, unknown>;
     const outputs: Record<string, unknown> = {};
     for (const key of Object.keys(program).filter((k) => k !== "default").sort()) {
-        outputs[key] = stable(await unwrap(program[key]));
+        outputs[key] = stable(await resolveAssets(await unwrap(program[key])));
     }
     // Registrations still in flight (children created inside applies) finish before we read the record.
     await pulumi.runtime.disconnect();
-    const resources = record
-        .map((r) => ({ type: r.type, name: r.name, inputs: stable(r.inputs) as Record<string, unknown> }))
-        .sort((a, b) => (a.type + "\0" + a.name < b.type + "\0" + b.name ? -1 : 1));
+    const resources = (await Promise.all(recorded.map(async (r) => ({
+        type: r.type,
+        name: r.name,
+        inputs: stable(await resolveAssets(r.inputs)) as Record<string, unknown>,
+        computed: stable(r.computed) as Record<string, unknown>,
+        options: options.get(`${r.type}\0${r.name}`) ?? {},
+    })))).sort(byTypeAndName);
+    const calls = recordedCalls
+        .map((c) => ({ token: c.token, inputs: stable(c.inputs) as Record<string, unknown> }))
+        .sort((a, b) => (a.token + JSON.stringify(a.inputs) < b.token + JSON.stringify(b.inputs) ? -1 : 1));
     const instance = resources.find((r) => r.type === "aws:ec2/instance:Instance");
     const userData = instance?.inputs["userData"];
     if (typeof userData !== "string") throw new Error("offline plan: the program registered no instance with a userData string");
-    return { project, stack: opts.stack, preview: opts.preview ?? false, resources, outputs, userData };
+    return { project: PROJECT, stack: opts.stack, preview, resources, calls, outputs, userData, units: unitsOf(userData) };
 }

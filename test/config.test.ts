@@ -1,0 +1,220 @@
+// Stack config → typed object: every bad key is named, with its fix, all at once.
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { CONFIG_KEYS, DEFAULTS, PROJECT, StackConfig, canonicalCidr, parseStackConfig } from "../config";
+import { loadStackConfig, stacks } from "../scripts/offline";
+import { defaultContainers } from "../units";
+import { Problem, ValidationError } from "../units/problems";
+import { PROJECT_DIR, runNpmStart } from "./helpers/plan";
+
+const NAMES = defaultContainers.map((c) => c.name);
+const key = (k: string) => `${PROJECT}:${k}`;
+const REGION = { "aws:region": "eu-west-1" };
+
+/** The problems parseStackConfig reports for this raw config (fails the test if it accepts it). */
+function problemsOf(raw: Record<string, string>, secretKeys: string[] = []): readonly Problem[] {
+    try {
+        parseStackConfig({ ...REGION, ...raw }, secretKeys, NAMES);
+    } catch (e) {
+        if (e instanceof ValidationError) return e.problems;
+        throw e;
+    }
+    assert.fail(`parseStackConfig accepted ${JSON.stringify(raw)}`);
+}
+
+function fields(problems: readonly Problem[]): string[] {
+    return problems.map((p) => p.field).sort();
+}
+
+describe("config: parseStackConfig", () => {
+    it("accepts every stack file in the project", () => {
+        assert.deepEqual(stacks(), ["dev", "prod"]);
+        for (const stack of stacks()) {
+            assert.doesNotThrow(() => parseStackConfig(loadStackConfig(stack), [], NAMES), `Pulumi.${stack}.yaml`);
+        }
+    });
+
+    it("gives the defaults when only the region is set", () => {
+        assert.deepEqual(parseStackConfig(REGION), { ...DEFAULTS, region: "eu-west-1" });
+    });
+
+    it("reads typed values: numbers, lists, maps, overrides", () => {
+        const c: StackConfig = parseStackConfig({
+            ...REGION,
+            [key("rootVolumeSizeGiB")]: "64",
+            [key("sshCidrs")]: JSON.stringify(["203.0.113.0/24"]),
+            [key("tags")]: JSON.stringify({ team: "ops" }),
+            [key("containers")]: JSON.stringify({ nginx: { image: { tarball: "nginx.tar", ref: "coreos-containers/nginx:1.27.3" }, env: { A: "1" } } }),
+        }, [], NAMES);
+        assert.equal(c.rootVolumeSizeGiB, 64);
+        assert.deepEqual(c.sshCidrs, ["203.0.113.0/24"]);
+        assert.deepEqual(c.tags, { team: "ops" });
+        assert.deepEqual(c.containers, { nginx: { image: { kind: "tarball", file: "nginx.tar", ref: "coreos-containers/nginx:1.27.3" }, env: { A: "1" } } });
+    });
+
+    it("names an unknown key and lists the known ones as the fix", () => {
+        const [p, ...rest] = problemsOf({ [key("instanceSize")]: "t3.large" });
+        assert.equal(rest.length, 0);
+        assert.equal(p!.field, key("instanceSize"));
+        for (const known of Object.keys(CONFIG_KEYS)) assert.match(p!.fix, new RegExp(`\\b${known}\\b`));
+    });
+
+    it("leaves other namespaces alone (aws:*, other projects)", () => {
+        assert.doesNotThrow(() => parseStackConfig({ ...REGION, "aws:profile": "ops", "other:thing": "x" }));
+    });
+
+    // Each bad value is reported under exactly this field, with a message and a fix.
+    const cases: [string, Record<string, string>, string, RegExp?][] = [
+        ["a size that is not a number", { [key("rootVolumeSizeGiB")]: "big" }, key("rootVolumeSizeGiB")],
+        ["a size below Flatcar's minimum", { [key("rootVolumeSizeGiB")]: "4" }, key("rootVolumeSizeGiB")],
+        ["sshCidrs that is not a list", { [key("sshCidrs")]: "203.0.113.0/24" }, key("sshCidrs"), /list/],
+        ["a CIDR that is not one", { [key("sshCidrs")]: JSON.stringify(["203.0.113.0/24", "10.0.0.0/33"]) }, `${key("sshCidrs")}[1]`],
+        ["a CIDR with host bits", { [key("sshCidrs")]: JSON.stringify(["203.0.113.7/24"]) }, `${key("sshCidrs")}[0]`, /203\.0\.113\.0\/24/],
+        ["SSH from the whole internet", { [key("sshCidrs")]: JSON.stringify(["0.0.0.0/0"]) }, `${key("sshCidrs")}[0]`, /internet/],
+        ["an unpinned image (:latest)", { [key("containers")]: JSON.stringify({ nginx: { image: "nginx:latest" } }) }, `${key("containers")}.nginx.image`],
+        ["an image without a tag", { [key("containers")]: JSON.stringify({ nginx: { image: "nginx" } }) }, `${key("containers")}.nginx.image`],
+        ["a tarball image without a pinned ref", { [key("containers")]: JSON.stringify({ nginx: { image: { tarball: "nginx.tar", ref: "nginx" } } }) }, `${key("containers")}.nginx.image.ref`],
+        ["an override with an unknown key", { [key("containers")]: JSON.stringify({ nginx: { ports: [8080] } }) }, `${key("containers")}.nginx.ports`, /image.*env/],
+        ["an env value that is not a string", { [key("containers")]: JSON.stringify({ elastic: { env: { HEAP: 4 } } }) }, `${key("containers")}.elastic.env.HEAP`, /quote/],
+        ["an override naming no container", { [key("containers")]: JSON.stringify({ ngnix: { env: { A: "1" } } }) }, `${key("containers")}.ngnix`, /nginx/],
+        ["containers that is not a map", { [key("containers")]: "[]" }, key("containers")],
+        ["an absolute artifactDir", { [key("artifactDir")]: "/home/me/artifact" }, key("artifactDir"), /relative/],
+        ["an artifactDir leaving the project", { [key("artifactDir")]: "../artifact" }, key("artifactDir")],
+        ["an unknown Flatcar channel", { [key("flatcarChannel")]: "edge" }, key("flatcarChannel"), /stable/],
+        ["a malformed instance type", { [key("instanceType")]: "large" }, key("instanceType")],
+        ["a malformed AMI id", { [key("ami")]: "flatcar" }, key("ami")],
+        ["a reserved tag key", { [key("tags")]: JSON.stringify({ "aws:team": "ops" }) }, `${key("tags")}.aws:team`],
+        ["retention of zero days", { [key("artifactRetentionDays")]: "0" }, key("artifactRetentionDays")],
+    ];
+    for (const [what, raw, field, fix] of cases) {
+        it(`refuses ${what}, naming ${field}`, () => {
+            const problems = problemsOf(raw);
+            assert.deepEqual(fields(problems), [field]);
+            assert.ok(problems[0]!.message.length > 0 && problems[0]!.fix.length > 0);
+            if (fix) assert.match(`${problems[0]!.message} ${problems[0]!.fix}`, fix);
+        });
+    }
+
+    it("refuses a missing or malformed aws:region", () => {
+        assert.throws(() => parseStackConfig({}), (e: unknown) => e instanceof ValidationError && fields(e.problems).join() === "aws:region");
+        assert.deepEqual(fields(problemsOf({ "aws:region": "Ireland" })), ["aws:region"]);
+    });
+
+    it("refuses secrets in containers (the user-data is plaintext), and accepts the same value as plain config", () => {
+        const raw = { [key("containers")]: JSON.stringify({ elastic: { env: { ELASTIC_PASSWORD: "hunter2" } } }) };
+        const problems = problemsOf(raw, [key("containers")]);
+        assert.deepEqual(fields(problems), [key("containers")]);
+        assert.match(problems[0]!.message, /plaintext/);
+        assert.doesNotThrow(() => parseStackConfig({ ...REGION, ...raw }, [], NAMES));
+    });
+
+    it("reports every problem at once, in one error", () => {
+        const raw = {
+            [key("instanceSize")]: "x",
+            [key("rootVolumeSizeGiB")]: "big",
+            [key("sshCidrs")]: JSON.stringify(["10.0.0.1/8"]),
+            [key("containers")]: JSON.stringify({ nginx: { image: "nginx:latest", extra: 1 }, ngnix: {} }),
+        };
+        const want = [
+            key("containers") + ".nginx.extra",
+            key("containers") + ".nginx.image",
+            key("containers") + ".ngnix",
+            key("instanceSize"),
+            key("rootVolumeSizeGiB"),
+            key("sshCidrs") + "[0]",
+        ];
+        let error: ValidationError | undefined;
+        try {
+            parseStackConfig({ ...REGION, ...raw }, [], NAMES);
+        } catch (e) {
+            error = e as ValidationError;
+        }
+        assert.ok(error instanceof ValidationError, "expected a ValidationError");
+        assert.deepEqual(fields(error.problems), want);
+        for (const f of want) assert.ok(error.message.includes(f), `the message names ${f}`);
+    });
+
+    it("canonicalCidr gives the network address", () => {
+        const cases: [string, string][] = [
+            ["203.0.113.7/24", "203.0.113.0/24"],
+            ["203.0.113.0/24", "203.0.113.0/24"],
+            ["10.1.2.3/8", "10.0.0.0/8"],
+            ["192.168.1.1/32", "192.168.1.1/32"],
+            ["172.16.255.255/12", "172.16.0.0/12"],
+            ["255.255.255.255/0", "0.0.0.0/0"],
+        ];
+        for (const [input, want] of cases) assert.equal(canonicalCidr(input), want, input);
+    });
+});
+
+describe("config: Pulumi.yaml", () => {
+    const project = parse(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), "utf8")) as {
+        name: string;
+        config: Record<string, { type: string; default: unknown; description?: string }>;
+    };
+    // Pulumi.yaml can declare only string, integer, boolean and array keys; maps default to {} in config.ts.
+    const MAP_KEYS = ["containers", "tags"];
+
+    it("is this project", () => {
+        assert.equal(project.name, PROJECT);
+    });
+
+    it("declares defaults equal to config.ts DEFAULTS, for every key but the map-valued ones", () => {
+        const declared = Object.keys(project.config).sort();
+        assert.deepEqual(declared, Object.keys(DEFAULTS).filter((k) => !MAP_KEYS.includes(k)).sort());
+        for (const k of declared) assert.deepEqual(project.config[k]!.default, DEFAULTS[k as keyof typeof DEFAULTS], k);
+        for (const k of MAP_KEYS) assert.deepEqual(DEFAULTS[k as keyof typeof DEFAULTS], {}, k);
+    });
+
+    it("declares only keys config.ts reads, each with a description and a type that fits its default", () => {
+        const typeOf = (v: unknown) => (Array.isArray(v) ? "array" : Number.isInteger(v) ? "integer" : typeof v);
+        for (const [k, spec] of Object.entries(project.config)) {
+            assert.ok(k in CONFIG_KEYS, `${k} is not a key config.ts reads`);
+            assert.ok(spec.description, `${k} has no description`);
+            assert.equal(spec.type, typeOf(spec.default), k);
+        }
+    });
+
+    it("its defaults, as the CLI hands them over, parse to DEFAULTS", () => {
+        const raw = Object.fromEntries(Object.entries(project.config).map(([k, s]) => [key(k), typeof s.default === "string" ? s.default : JSON.stringify(s.default)]));
+        assert.deepEqual(parseStackConfig({ ...REGION, ...raw }), { ...DEFAULTS, region: "eu-west-1" });
+    });
+});
+
+describe("config: npm start with a bad config", function () {
+    this.timeout(60_000);
+
+    it("exits non-zero, lists every problem, and writes nothing", async () => {
+        const parent = fs.mkdtempSync(path.join(os.tmpdir(), "coreos-containers-config-"));
+        const out = path.join(parent, "out");
+        fs.mkdirSync(out);
+        fs.writeFileSync(path.join(out, "sentinel"), "from an earlier plan\n");
+        try {
+            const r = await runNpmStart([
+                "--stack", "dev",
+                "--out", out,
+                "--config-json", JSON.stringify({
+                    [key("instanceSize")]: "t3.large",
+                    [key("rootVolumeSizeGiB")]: "big",
+                    [key("sshCidrs")]: ["10.0.0.1/8"],
+                    [key("containers")]: { elastic: { env: { ELASTIC_PASSWORD: "hunter2" } } },
+                }),
+                "--secret", key("containers"),
+            ]);
+            assert.notEqual(r.code, 0, `npm start succeeded:\n${r.stdout}`);
+            for (const f of [key("instanceSize"), key("rootVolumeSizeGiB"), `${key("sshCidrs")}[0]`, key("containers")]) {
+                assert.ok(r.stderr.includes(f), `stderr names ${f}:\n${r.stderr}`);
+            }
+            assert.match(r.stderr, /4 problems/);
+            assert.match(r.stderr, /Nothing was written/);
+            assert.deepEqual(fs.readdirSync(parent), ["out"], "nothing next to the out folder");
+            assert.deepEqual(fs.readdirSync(out), ["sentinel"], "nothing added to or removed from the out folder");
+            assert.equal(fs.readFileSync(path.join(out, "sentinel"), "utf8"), "from an earlier plan\n");
+        } finally {
+            fs.rmSync(parent, { recursive: true, force: true });
+        }
+    });
+});
