@@ -1,0 +1,83 @@
+// Stack config as the stack files write it, and what differs between two revisions.
+// Pure: takes the files' text, never reads them, never decrypts anything.
+import { parse } from "yaml";
+import { ValueChange, deepEqual, diffValues } from "./values";
+
+export interface ConfigEntry {
+    readonly value: unknown;
+    /** The stack file marks it `secure:` (anywhere inside it): its value is never shown. */
+    readonly secret: boolean;
+    /** `stack`: set in Pulumi.<stack>.yaml; `default`: Pulumi.yaml's default. */
+    readonly source: "stack" | "default";
+}
+
+/** Full key (`project:key`, `aws:region`) → entry. */
+export type ConfigView = Readonly<Record<string, ConfigEntry>>;
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+    return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** A value that is, or contains, Pulumi's `{ secure: <ciphertext> }`. */
+export function containsSecure(v: unknown): boolean {
+    if (Array.isArray(v)) return v.some(containsSecure);
+    if (!isPlainObject(v)) return false;
+    if ("secure" in v && Object.keys(v).length === 1) return true;
+    return Object.values(v).some(containsSecure);
+}
+
+/** Every ciphertext in a value, so a summary can be checked (and scrubbed) for them. */
+export function secureTexts(v: unknown): string[] {
+    if (Array.isArray(v)) return v.flatMap(secureTexts);
+    if (!isPlainObject(v)) return [];
+    if ("secure" in v && Object.keys(v).length === 1) return typeof v["secure"] === "string" ? [v["secure"]] : [];
+    return Object.values(v).flatMap(secureTexts);
+}
+
+/**
+ * The config a stack runs with, as `scripts/offline.ts` assembles it: Pulumi.yaml's defaults, then
+ * the stack file over them. `stackYaml` undefined: the stack has no file in this revision.
+ */
+export function readConfigView(projectYaml: string, stackYaml: string | undefined): ConfigView {
+    const project = (parse(projectYaml) ?? {}) as { name?: string; config?: Record<string, unknown> };
+    const name = project.name ?? "";
+    const full = (key: string) => (key.includes(":") ? key : `${name}:${key}`);
+    const out: Record<string, ConfigEntry> = {};
+    for (const [key, spec] of Object.entries(project.config ?? {})) {
+        if (isPlainObject(spec) && "default" in spec) out[full(key)] = { value: spec["default"], secret: false, source: "default" };
+    }
+    const stack = stackYaml === undefined ? {} : ((parse(stackYaml) ?? {}) as { config?: Record<string, unknown> });
+    for (const [key, value] of Object.entries(stack.config ?? {})) {
+        out[full(key)] = { value, secret: containsSecure(value), source: "stack" };
+    }
+    return out;
+}
+
+export interface ConfigChange {
+    readonly key: string;
+    readonly kind: "added" | "removed" | "changed";
+    readonly secret: boolean;
+    /** For a non-secret key: the leaves that differ (`kibana.env.FOO`); empty for a secret one. */
+    readonly changes: readonly ValueChange[];
+}
+
+/** Keys whose effective value differs, sorted. A secret key's values never leave this function. */
+export function configChanges(base: ConfigView, head: ConfigView): ConfigChange[] {
+    const keys = [...new Set([...Object.keys(base), ...Object.keys(head)])].sort();
+    const out: ConfigChange[] = [];
+    for (const key of keys) {
+        const b = base[key];
+        const h = head[key];
+        if (b && h && deepEqual(b.value, h.value)) continue;
+        const secret = (b?.secret ?? false) || (h?.secret ?? false);
+        const kind = !b ? "added" : !h ? "removed" : "changed";
+        out.push({ key, kind, secret, changes: secret ? [] : diffValues(b?.value, h?.value) });
+    }
+    return out;
+}
+
+/** The effective value of a string key, e.g. `coreos-containers:artifactDir`. */
+export function configString(view: ConfigView, key: string, fallback: string): string {
+    const v = view[key]?.value;
+    return typeof v === "string" ? v : fallback;
+}
