@@ -137,7 +137,12 @@ export class CoreOsHost extends pulumi.ComponentResource {
         //   instance; termination protection would fail every such update halfway.
         // - monitoring (1-minute CloudWatch metrics) and creditSpecification (burstable types only,
         //   t3 defaults to unlimited): cost choices, not correctness; add config when someone needs them.
-        const instance = new aws.ec2.Instance(`${name}-instance`, {
+        // The architecture is part of the instance's name. ignoreChanges (below) makes Pulumi reuse
+        // the AMI recorded in state, even for a replacement; moving to a Graviton type would then boot
+        // an x86_64 image on arm64. A new name is a new resource, created from the fresh lookup.
+        const arch = architectureFor(args.instanceType);
+        const instanceName = arch === "x86_64" ? `${name}-instance` : `${name}-instance-${arch}`;
+        const instance = new aws.ec2.Instance(instanceName, {
             ami: this.amiId,
             instanceType: args.instanceType,
             userData: args.userData,

@@ -1,17 +1,86 @@
 // Reproducible, content-addressed packing of the artifact. No Pulumi.
-// PLACEHOLDER implementation: issue 4 replaces it with the streaming, parallel, cached packer.
-import * as fs from "node:fs";
-import * as path from "node:path";
+//
+// The artifact is a `.tar.gz` named by its SHA-256. Same inputs, same bytes:
+// - tar: entries sorted by UTF-8 name, parent directories as entries of their own, mtime 0,
+//   uid/gid 0, no user or group names, modes 0644 / 0755 (files with any exec bit, directories);
+// - gzip: the tar stream is cut into chunks (layout.ts), each compressed into its own gzip member
+//   (no file name, MTIME 0, OS 3), and the members are concatenated — `tar -xzf` and `gzip -d`
+//   read them as one stream. Chunks compress in parallel on libuv's thread pool (`concurrency` at a
+//   time), at most 2 × `concurrency` chunks are in memory, and members are written in order; no
+//   file is ever read into memory whole.
+// - cache (cache.ts): members are kept under the hash of the bytes they compress, so a re-pack
+//   only reads and hashes its input (on worker threads, hashPool.ts), and compresses just the
+//   chunks that changed. When every chunk hits and a previous pack of the very same members left
+//   its output in place, nothing is written at all.
+//
+// The bytes depend on the deflate implementation: the same inputs give the same artifact with the
+// same zlib build (`process.versions.zlib`; Node bundles Chromium's zlib, whose output also depends
+// on CPU features). Another Node version may name the same inputs differently.
 import * as crypto from "node:crypto";
-import * as zlib from "node:zlib";
-import * as tar from "tar";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { MemberCache } from "./cache";
+import { PackError } from "./errors";
+import { compressMember, deflateFingerprint, looksLikeMember } from "./gzipMember";
+import { Hasher, hashPool, mainThreadHasher } from "./hashPool";
+import { Chunk, PackEntry, TarLayout, planLayout, readChunk } from "./layout";
 
-/** One file in the artifact: where it comes from, and its path inside the tarball. */
-export interface PackEntry {
-    /** Path inside the artifact, `/`-separated, relative, e.g. `log/fluent.conf` or `images/fluentd.tar`. */
-    readonly archivePath: string;
-    /** Path on this machine to read it from. */
-    readonly sourcePath: string;
+export { PackEntry } from "./layout";
+export { PackError, PackErrorCode, PackProblem } from "./errors";
+
+/**
+ * Uncompressed bytes per gzip member. Measured with `npm run bench`'s 564 MB input on 2 cores:
+ * cold packs took 12.3 / 10.9 / 10.0 / 9.7 / 9.8 s with 0.5 / 1 / 2 / 4 / 8 MiB chunks, warm
+ * re-packs 0.45 / 0.40 / 0.34 / 0.31 / 0.32 s, and sizes stayed within 0.02% of each other.
+ * 4 MiB: as fast as any, a cache file per 4 MiB of input, 2 × concurrency × 4 MiB in memory, and
+ * a changed byte costs recompressing 4 MiB.
+ */
+export const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
+
+/** Packs of fewer chunks hash them on the main thread. */
+const WORKER_HASHING_MIN_CHUNKS = 8;
+
+export interface PackOptions {
+    /** gzip level 1–9, e.g. 6 (the default, like `gzip -6`). */
+    readonly level?: number;
+    /** Uncompressed tar bytes per gzip member, e.g. 4 MiB (the default). */
+    readonly chunkBytes?: number;
+    /** Chunks compressed at once, e.g. 2 (default: the number of cores). */
+    readonly concurrency?: number;
+    /** Member cache directory, e.g. `.cache/pack-cache`; `null` disables it. Default `<outDir>/.pack-cache`. */
+    readonly cacheDir?: string | null;
+    /** The cache keeps the members of this many most recently used packs, e.g. 3 (the default). */
+    readonly keepPacks?: number;
+    /**
+     * Re-hash an existing `<sha256>.tar.gz` before keeping it instead of writing a fresh one, e.g.
+     * `true` in CI. Default false: the file was written by a pack under a temporary name and renamed
+     * to its hash, and the host checks the SHA-256 after download anyway.
+     */
+    readonly verifyExisting?: boolean;
+}
+
+export interface PackStats {
+    /** Tar entries, directories included. */
+    readonly entries: number;
+    /** Size of the uncompressed tar stream. */
+    readonly tarBytes: number;
+    /** gzip members in the output. */
+    readonly chunks: number;
+    /** Chunks whose member came from the cache. */
+    readonly cacheHits: number;
+    /** Chunks compressed by this pack. */
+    readonly cacheMisses: number;
+    /** Cached members found missing or damaged when needed, rebuilt from the input. */
+    readonly rebuilt: number;
+    /**
+     * `written`: a new output file. `kept`: the output was assembled, and an identical one (same
+     * name and size) was already there and kept. `reused`: every chunk hit the cache and a previous
+     * pack of exactly these members left its output in place; nothing was assembled.
+     */
+    readonly output: "written" | "kept" | "reused";
+    /** Members the cache deleted after this pack. */
+    readonly evictedMembers: number;
 }
 
 export interface PackResult {
@@ -20,6 +89,7 @@ export interface PackResult {
     readonly bytes: number;
     /** Where the packed file is, e.g. `.cache/artifacts/<sha256>.tar.gz` (relative to `cwd` when given relative). */
     readonly path: string;
+    readonly stats: PackStats;
 }
 
 /** Every regular file under `dir`, as sorted `/`-separated relative paths. */
@@ -36,27 +106,243 @@ export function listFiles(dir: string): string[] {
     return out.sort();
 }
 
+type ChunkResult =
+    /** `member` is read ahead when the output is already being written. */
+    | { readonly hit: true; readonly key: string; readonly member?: Buffer }
+    | { readonly hit: false; readonly key: string | undefined; readonly member: Buffer };
+
 /** Pack entries into `outDir/<sha256>.tar.gz`. */
-export async function pack(entries: readonly PackEntry[], outDir: string): Promise<PackResult> {
+export async function pack(entries: readonly PackEntry[], outDir: string, options: PackOptions = {}): Promise<PackResult> {
+    const level = options.level ?? 6;
+    const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+    const concurrency = options.concurrency ?? os.availableParallelism();
+    const keepPacks = options.keepPacks ?? 3;
+    if (!Number.isInteger(level) || level < 1 || level > 9) throw new RangeError(`[level] must be an integer 1–9, got ${level}`);
+    if (!Number.isInteger(chunkBytes) || chunkBytes < 4096 || chunkBytes > 256 * 1024 * 1024) throw new RangeError(`[chunkBytes] must be 4 KiB–256 MiB, got ${chunkBytes}`);
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`[concurrency] must be a positive integer, got ${concurrency}`);
+    if (!Number.isInteger(keepPacks) || keepPacks < 1) throw new RangeError(`[keepPacks] must be a positive integer, got ${keepPacks}`);
+
+    const layout = planLayout(entries, chunkBytes);
     fs.mkdirSync(outDir, { recursive: true });
-    const sorted = [...entries].sort((a, b) => (a.archivePath < b.archivePath ? -1 : 1));
-    const tmp = path.join(outDir, `.tmp-${process.pid}.tar.gz`);
-    const staging = fs.mkdtempSync(path.join(outDir, ".stage-"));
-    for (const e of sorted) {
-        const dest = path.join(staging, e.archivePath);
-        fs.mkdirSync(path.dirname(dest), { recursive: true });
-        fs.copyFileSync(e.sourcePath, dest);
+    const cacheDir = options.cacheDir === undefined ? path.join(outDir, ".pack-cache") : options.cacheDir;
+    const cache = cacheDir === null ? undefined : new MemberCache(cacheDir, level, deflateFingerprint(level));
+
+    let cacheHits = 0;
+    let cacheMisses = 0;
+    let rebuilt = 0;
+
+    // Starting hash workers costs tens of ms: worth it for an image, not for a few config files.
+    const hashes: Hasher | undefined = !cache ? undefined : layout.chunks.length >= WORKER_HASHING_MIN_CHUNKS ? hashPool(concurrency) : mainThreadHasher;
+    const window = Math.max(2, concurrency * 2);
+    // Chunk buffers, reused: one per chunk in flight, in shared memory so hash workers read them in place.
+    const freeBuffers = Array.from({ length: Math.min(window, layout.chunks.length) }, () => Buffer.from(new SharedArrayBuffer(Math.min(chunkBytes, layout.tarBytes))));
+
+    const compressing = new Semaphore(concurrency);
+    const compress = (data: Buffer) => compressing.run(() => compressMember(data, level));
+
+    const output = new OutputFile(outDir);
+    const processChunk = async (chunk: Chunk): Promise<ChunkResult> => {
+        const buffer = freeBuffers.pop()!; // at most `window` chunks are in flight, so one is always free
+        try {
+            const data = readChunk(layout, chunk, buffer);
+            if (!cache) return { hit: false, key: undefined, member: await compress(data) };
+            const key = cache.memberKey(await hashes!.hash(data));
+            if (await cache.hasMember(key)) return output.isOpen ? { hit: true, key, member: await loadMember(chunk, key) } : { hit: true, key };
+            const member = await compress(data);
+            await cache.writeMember(key, member);
+            return { hit: false, key, member };
+        } finally {
+            freeBuffers.push(buffer);
+        }
+    };
+
+    /** A member that was a cache hit: read it, or rebuild it from the input if it is gone or damaged. */
+    const loadMember = async (chunk: Chunk, key: string): Promise<Buffer> => {
+        const cached = await cache!.readMember(key);
+        if (cached && looksLikeMember(cached, chunk.end - chunk.start, level)) return cached;
+        rebuilt++;
+        const data = readChunk(layout, chunk);
+        if (cache!.memberKey(await hashes!.hash(data)) !== key) {
+            throw new PackError(
+                sourcesIn(layout, chunk).map((archivePath) => ({ code: "changed-while-packing", archivePath, message: "an input in this part of the archive changed while it was being packed; pack again" })),
+            );
+        }
+        const member = await compress(data);
+        await cache!.writeMember(key, member);
+        return member;
+    };
+
+    const keys: string[] = [];
+    /** Hits not yet written: while every chunk hits, nothing is written, in case the output already exists. */
+    const pending: Chunk[] = [];
+    /** Open the output and write the pending hits, reading up to `window` members ahead. */
+    const openAndFlush = async () => {
+        await output.open();
+        const chunks = pending.splice(0);
+        const reads: (Promise<Buffer> | undefined)[] = [];
+        for (let i = 0; i < chunks.length; i++) {
+            while (reads.length < chunks.length && reads.length < i + window) {
+                const c = chunks[reads.length]!;
+                const p = loadMember(c, keys[c.index]!);
+                p.catch(() => undefined); // awaited in order below
+                reads.push(p);
+            }
+            await output.write(await reads[i]!);
+            reads[i] = undefined;
+        }
+    };
+    const inFlight = new Map<number, Promise<ChunkResult>>();
+    let launched = 0;
+    try {
+        for (const chunk of layout.chunks) {
+            while (launched < layout.chunks.length && launched < chunk.index + window) {
+                const p = processChunk(layout.chunks[launched]!);
+                p.catch(() => undefined); // awaited in order below; this only stops an early "unhandled" report
+                inFlight.set(launched++, p);
+            }
+            const r = await inFlight.get(chunk.index)!;
+            inFlight.delete(chunk.index);
+            if (r.key) keys.push(r.key);
+            if (r.hit) {
+                cacheHits++;
+                if (output.isOpen) await output.write(r.member ?? (await loadMember(chunk, r.key)));
+                else pending.push(chunk);
+            } else {
+                cacheMisses++;
+                if (!output.isOpen) await openAndFlush();
+                await output.write(r.member);
+            }
+        }
+
+        const stats = (outputKind: PackStats["output"], evictedMembers: number): PackStats => ({
+            entries: layout.entryCount,
+            tarBytes: layout.tarBytes,
+            chunks: layout.chunks.length,
+            cacheHits,
+            cacheMisses,
+            rebuilt,
+            output: outputKind,
+            evictedMembers,
+        });
+        const packKey = cache?.packKey(keys);
+
+        if (!output.isOpen && cache && packKey) {
+            // Every chunk hit: if a previous pack of these very members left its output, that is the answer.
+            const record = cache.readPack(packKey);
+            if (record) {
+                const final = path.join(outDir, `${record.sha256}.tar.gz`);
+                if (await existingMatches(final, record.bytes, record.sha256, options.verifyExisting ?? false)) {
+                    cache.touchPack(packKey);
+                    const evicted = cache.evict(keepPacks, packKey, keys);
+                    return { sha256: record.sha256, bytes: record.bytes, path: final, stats: stats("reused", evicted) };
+                }
+            }
+            await openAndFlush();
+        }
+
+        const { sha256, bytes } = await output.close();
+        const final = path.join(outDir, `${sha256}.tar.gz`);
+        let kind: PackStats["output"] = "written";
+        if (await existingMatches(final, bytes, sha256, options.verifyExisting ?? false)) {
+            output.discard();
+            kind = "kept";
+        } else {
+            output.moveTo(final);
+        }
+        let evicted = 0;
+        if (cache && packKey) {
+            await cache.writePack(packKey, { sha256, bytes, members: keys });
+            evicted = cache.evict(keepPacks, packKey, keys);
+        }
+        return { sha256, bytes, path: final, stats: stats(kind, evicted) };
+    } catch (err) {
+        await Promise.allSettled(inFlight.values());
+        await output.abort();
+        throw err;
     }
-    const tarBuf = await new Promise<Buffer>((resolve, reject) => {
-        const chunks: Buffer[] = [];
-        tar.create({ cwd: staging, portable: true, mtime: new Date(0), noDirRecurse: true }, sorted.map((e) => e.archivePath))
-            .on("data", (c: Buffer) => chunks.push(c)).on("end", () => resolve(Buffer.concat(chunks))).on("error", reject);
-    });
-    fs.rmSync(staging, { recursive: true, force: true });
-    const gz = zlib.gzipSync(tarBuf, { level: 6 });
-    const sha256 = crypto.createHash("sha256").update(gz).digest("hex");
-    fs.writeFileSync(tmp, gz);
-    const final = path.join(outDir, `${sha256}.tar.gz`);
-    fs.renameSync(tmp, final);
-    return { sha256, bytes: gz.length, path: final };
+}
+
+async function existingMatches(file: string, bytes: number, sha256: string, verify: boolean): Promise<boolean> {
+    const st = await fs.promises.stat(file).catch(() => undefined);
+    if (!st?.isFile() || st.size !== bytes) return false;
+    return !verify || (await sha256File(file)) === sha256;
+}
+
+async function sha256File(file: string): Promise<string> {
+    const hash = crypto.createHash("sha256");
+    for await (const b of fs.createReadStream(file, { highWaterMark: 1024 * 1024 })) hash.update(b as Buffer);
+    return hash.digest("hex");
+}
+
+/** Archive paths of the files whose data lies in a chunk, for error messages. */
+function sourcesIn(layout: TarLayout, chunk: Chunk): string[] {
+    const names = layout.spans.flatMap((s) => (s.kind === "file" && s.start < chunk.end && s.start + s.length > chunk.start ? [s.file.archivePath] : []));
+    return names.length > 0 ? names : ["(tar headers)"];
+}
+
+/** At most `limit` tasks at once; the rest wait their turn in order. */
+class Semaphore {
+    private active = 0;
+    private readonly waiting: (() => void)[] = [];
+    constructor(private readonly limit: number) {}
+
+    async run<T>(task: () => Promise<T>): Promise<T> {
+        if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+        else this.active++;
+        try {
+            return await task();
+        } finally {
+            const next = this.waiting.shift();
+            if (next) next(); // hand the slot over
+            else this.active--;
+        }
+    }
+}
+
+/** The `.tar.gz` being written: a temporary file in `outDir`, hashed as it is written, renamed to its hash at the end. */
+class OutputFile {
+    private handle: fs.promises.FileHandle | undefined;
+    private tmpPath: string | undefined;
+    private readonly hash = crypto.createHash("sha256");
+    private bytes = 0;
+
+    constructor(private readonly dir: string) {}
+
+    get isOpen(): boolean {
+        return this.tmpPath !== undefined;
+    }
+
+    async open(): Promise<void> {
+        this.tmpPath = path.join(this.dir, `.tmp-${process.pid}-${crypto.randomBytes(6).toString("hex")}.tar.gz`);
+        this.handle = await fs.promises.open(this.tmpPath, "wx");
+    }
+
+    async write(b: Buffer): Promise<void> {
+        this.hash.update(b);
+        let done = 0;
+        while (done < b.length) done += (await this.handle!.write(b, done, b.length - done)).bytesWritten;
+        this.bytes += b.length;
+    }
+
+    async close(): Promise<{ sha256: string; bytes: number }> {
+        await this.handle!.close();
+        this.handle = undefined;
+        return { sha256: this.hash.digest("hex"), bytes: this.bytes };
+    }
+
+    moveTo(final: string): void {
+        fs.renameSync(this.tmpPath!, final);
+        this.tmpPath = undefined;
+    }
+
+    discard(): void {
+        fs.rmSync(this.tmpPath!, { force: true });
+        this.tmpPath = undefined;
+    }
+
+    async abort(): Promise<void> {
+        await this.handle?.close().catch(() => undefined);
+        this.handle = undefined;
+        if (this.tmpPath) this.discard();
+    }
 }

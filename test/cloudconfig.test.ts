@@ -315,6 +315,7 @@ describe("cloud-config rendering", () => {
                 "        -e \"GREETING=hello world\" \\",
                 "        nginx:1.27.2-alpine",
                 "      ExecStop=/usr/bin/docker stop -t 2 web",
+                "      TimeoutStopSec=17",
                 "",
                 "      [Install]",
                 "      WantedBy=multi-user.target",

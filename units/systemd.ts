@@ -22,6 +22,8 @@ export interface RenderedUnit {
 
 export const DEFAULT_RESTART_SEC = 5;
 export const DEFAULT_STOP_TIMEOUT_SEC = 2;
+/** How much longer systemd waits than `docker stop -t`, for Docker to tear the container down. */
+export const STOP_TIMEOUT_MARGIN_SEC = 15;
 /** Long enough for a first pull of a large image or a `docker load` of a large tarball. */
 export const CONTAINER_TIMEOUT_START_SEC = 900;
 
@@ -84,6 +86,7 @@ function dockerRun(unit: ContainerUnit): string {
 
 /** systemd text for a container unit. */
 export function renderContainerUnit(unit: ContainerUnit): RenderedUnit {
+    const stopTimeout = unit.stopTimeoutSec ?? DEFAULT_STOP_TIMEOUT_SEC;
     const requires = ["docker.service", NETWORK_UNIT];
     if (needsArtifact(unit)) requires.push(PROVISION_UNIT);
     for (const dep of unit.dependsOn ?? []) requires.push(containerUnitName(dep.name));
@@ -100,7 +103,9 @@ export function renderContainerUnit(unit: ContainerUnit): RenderedUnit {
         `ExecStartPre=-${execLine([DOCKER, "rm", "-f", unit.name])}`,
         ...imagePreparation(unit).map((l) => `ExecStartPre=${l}`),
         `ExecStart=${dockerRun(unit)}`,
-        `ExecStop=${execLine([DOCKER, "stop", "-t", String(unit.stopTimeoutSec ?? DEFAULT_STOP_TIMEOUT_SEC), unit.name])}`,
+        `ExecStop=${execLine([DOCKER, "stop", "-t", String(stopTimeout), unit.name])}`,
+        // systemd's own stop timeout (90 s by default) must outlast docker's, or it kills `docker stop`.
+        `TimeoutStopSec=${stopTimeout + STOP_TIMEOUT_MARGIN_SEC}`,
         "",
         "[Install]",
         "WantedBy=multi-user.target",

@@ -1,0 +1,472 @@
+// The artifact packer, checked against real GNU tar and gzip: reproducible bytes, fixed metadata,
+// multi-member gzip, a cache that never trusts anything but content hashes, and clear refusals.
+import * as assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as zlib from "node:zlib";
+import { PackEntry, PackError, PackOptions, listFiles, pack } from "../packing/pack";
+import { planLayout, readChunk } from "../packing/layout";
+import { encodeHeader, paxRecord } from "../packing/tarHeader";
+import { HashPool } from "../packing/hashPool";
+
+const KiB = 1024;
+const isRoot = process.getuid?.() === 0;
+
+let tmp: string;
+before(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "pack-test-"));
+});
+after(() => {
+    fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+let dirCount = 0;
+/** A fresh directory under the test's temp dir, e.g. `fresh("a/b")` → `<tmp>/3/a/b`. */
+function fresh(sub = ""): string {
+    const d = path.join(tmp, String(dirCount++), sub);
+    fs.mkdirSync(d, { recursive: true });
+    return d;
+}
+
+interface FileSpec {
+    readonly content: string | Buffer;
+    readonly mode?: number;
+}
+
+function writeTree(root: string, files: Record<string, FileSpec>): void {
+    for (const [rel, spec] of Object.entries(files)) {
+        const p = path.join(root, rel);
+        fs.mkdirSync(path.dirname(p), { recursive: true });
+        fs.writeFileSync(p, spec.content);
+        fs.chmodSync(p, spec.mode ?? 0o644);
+    }
+}
+
+function entriesOf(root: string): PackEntry[] {
+    return listFiles(root).map((rel) => ({ archivePath: rel, sourcePath: path.join(root, rel) }));
+}
+
+/** Deterministic bytes that compress about 2×: text runs between random runs. */
+function mixedBytes(size: number, seed: number): Buffer {
+    const random = crypto.createCipheriv("aes-128-ctr", Buffer.alloc(16, seed), Buffer.alloc(16)).update(Buffer.alloc(size));
+    const text = Buffer.from("ExecStart=/usr/bin/docker run --rm --name app image:1.2.3\n".repeat(Math.ceil(size / 58)));
+    for (let at = 0; at < size; at += 8 * KiB) if ((at / (8 * KiB)) % 2 === 0) text.copy(random, at, at, Math.min(size, at + 8 * KiB));
+    return random;
+}
+
+const SMALL_TREE: Record<string, FileSpec> = {
+    "nginx/nginx.conf": { content: "server { listen 80; }\n" },
+    "log/fluent.conf": { content: "<source>\n  @type forward\n</source>\n" },
+    "bin/start.sh": { content: "#!/bin/sh\nexec app\n", mode: 0o755 },
+    "prometheus/rules/alerts.yml": { content: "groups: []\n" },
+    "README": { content: "" },
+    "images/app.tar": { content: mixedBytes(300 * KiB, 1) },
+};
+
+/** SHA-256 of the uncompressed tar stream of SMALL_TREE: the tar format (not zlib's output) must not drift. */
+const GOLDEN_TAR_SHA256 = "4a527e18c3a4a11d0affab2d7ab689b4dc0fb5f6f6f8d5d0e622c499836b5544";
+
+const tar = (...args: string[]) => execFileSync("tar", args, { encoding: "utf8", env: { ...process.env, TZ: "UTC", LC_ALL: "C" } });
+
+function unpack(file: string): string {
+    const dest = fresh("unpacked");
+    tar("-xzf", file, "-C", dest);
+    return dest;
+}
+
+/** Walk concatenated gzip members: each one's header, and how many there are. */
+function gzipMembers(file: Buffer): Buffer[] {
+    const headers: Buffer[] = [];
+    let at = 0;
+    while (at < file.length) {
+        const header = file.subarray(at, at + 10);
+        assert.equal(header.readUInt16BE(0), 0x1f8b, `member ${headers.length} starts with the gzip magic`);
+        assert.equal(header[3]! & 0x1f, 0, `member ${headers.length} has no FNAME/FEXTRA/FCOMMENT/FHCRC`);
+        headers.push(header);
+        const { engine } = zlib.inflateRawSync(file.subarray(at + 10), { info: true }) as unknown as { engine: { bytesWritten: number } };
+        at += 10 + engine.bytesWritten + 8;
+    }
+    return headers;
+}
+
+async function packTree(root: string, options: PackOptions = {}, outDir = fresh("out")) {
+    return pack(entriesOf(root), outDir, { cacheDir: null, ...options });
+}
+
+describe("pack", () => {
+    describe("reproducible bytes", () => {
+        it("gives the same SHA-256 for the same tree at different paths, times, owners and permission bits", async () => {
+            const a = fresh("a");
+            const b = fresh("somewhere/else/b");
+            writeTree(a, SMALL_TREE);
+            writeTree(b, {
+                ...SMALL_TREE,
+                "nginx/nginx.conf": { content: SMALL_TREE["nginx/nginx.conf"]!.content, mode: 0o600 },
+                "bin/start.sh": { content: SMALL_TREE["bin/start.sh"]!.content, mode: 0o700 },
+            });
+            for (const rel of listFiles(b)) {
+                fs.utimesSync(path.join(b, rel), new Date("2021-03-04T05:06:07Z"), new Date("2022-07-08T09:10:11Z"));
+                if (isRoot) fs.chownSync(path.join(b, rel), 1234, 5678);
+            }
+            fs.chmodSync(path.join(b, "nginx"), 0o700);
+            const ra = await packTree(a);
+            const rb = await packTree(b);
+            assert.equal(rb.sha256, ra.sha256);
+            assert.equal(rb.bytes, ra.bytes);
+            assert.equal(path.basename(ra.path), `${ra.sha256}.tar.gz`);
+            assert.equal(crypto.createHash("sha256").update(fs.readFileSync(ra.path)).digest("hex"), ra.sha256, "the file is named by the SHA-256 of its bytes");
+        });
+
+        it("changes the SHA-256 when a file's exec bit changes", async () => {
+            const a = fresh();
+            writeTree(a, SMALL_TREE);
+            const before = await packTree(a);
+            fs.chmodSync(path.join(a, "nginx/nginx.conf"), 0o744);
+            assert.notEqual((await packTree(a)).sha256, before.sha256);
+        });
+
+        it("gives the same bytes with or without the cache, and at any concurrency", async () => {
+            const a = fresh();
+            writeTree(a, SMALL_TREE);
+            // 4 KiB chunks: ~80 distinct chunks, so a cache key that ignored part of a chunk's hash
+            // would collide and serve one chunk's member for another.
+            const plain = await packTree(a, { chunkBytes: 4 * KiB, concurrency: 1 });
+            const cached = await packTree(a, { chunkBytes: 4 * KiB, concurrency: 4, cacheDir: fresh("cache") });
+            assert.ok(cached.stats.chunks > 50);
+            assert.equal(cached.sha256, plain.sha256);
+        });
+
+        it("does not depend on the order of the entries given", async () => {
+            const a = fresh();
+            writeTree(a, SMALL_TREE);
+            const outDir = fresh("out");
+            const sorted = await pack(entriesOf(a), outDir, { cacheDir: null });
+            const reversed = await pack(entriesOf(a).reverse(), fresh("out"), { cacheDir: null });
+            assert.equal(reversed.sha256, sorted.sha256);
+        });
+    });
+
+    describe("tar stream format", () => {
+        it("is pinned: the uncompressed tar of a fixed tree has a known SHA-256 (bump CACHE_FORMAT when it changes)", async () => {
+            const a = fresh();
+            writeTree(a, SMALL_TREE);
+            const tarBytes = zlib.gunzipSync(fs.readFileSync((await packTree(a, { chunkBytes: 64 * KiB })).path));
+            assert.equal(crypto.createHash("sha256").update(tarBytes).digest("hex"), GOLDEN_TAR_SHA256);
+        });
+    });
+
+    describe("what GNU tar sees", () => {
+        it("lists sorted names, parent directories, uid/gid 0, mtime 1970-01-01 and normalised modes", async () => {
+            const a = fresh();
+            writeTree(a, { ...SMALL_TREE, "nginx/nginx.conf": { content: "x", mode: 0o600 }, "bin/start.sh": { content: "y", mode: 0o710 } });
+            const r = await packTree(a);
+            const lines = tar("--full-time", "-tvzf", r.path).trimEnd().split("\n");
+            const rows = lines.map((l) => {
+                const m = /^(\S+) (\S+)\s+(\d+) (\S+ \S+) (.+)$/.exec(l);
+                assert.ok(m, `unexpected tar -tv line: ${l}`);
+                return { mode: m[1]!, owner: m[2]!, size: Number(m[3]), time: m[4]!, name: m[5]! };
+            });
+            const names = rows.map((row) => row.name);
+            assert.deepEqual(names, [...names].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y))));
+            assert.deepEqual(names, [
+                "README",
+                "bin/",
+                "bin/start.sh",
+                "images/",
+                "images/app.tar",
+                "log/",
+                "log/fluent.conf",
+                "nginx/",
+                "nginx/nginx.conf",
+                "prometheus/",
+                "prometheus/rules/",
+                "prometheus/rules/alerts.yml",
+            ]);
+            for (const row of rows) {
+                assert.equal(row.owner, "0/0", `${row.name} is owned by 0/0 with no user or group name`);
+                assert.equal(row.time, "1970-01-01 00:00:00", `${row.name} has mtime 0`);
+                const expected = row.name.endsWith("/") ? "drwxr-xr-x" : row.name === "bin/start.sh" ? "-rwxr-xr-x" : "-rw-r--r--";
+                assert.equal(row.mode, expected, `${row.name} has a normalised mode`);
+            }
+        });
+
+        it("unpacks with tar -xzf to exactly the input", async () => {
+            const a = fresh();
+            writeTree(a, SMALL_TREE);
+            const dest = unpack((await packTree(a)).path);
+            assert.deepEqual(listFiles(dest), listFiles(a));
+            for (const rel of listFiles(a)) {
+                assert.ok(fs.readFileSync(path.join(dest, rel)).equals(fs.readFileSync(path.join(a, rel))), `${rel} has the same content`);
+            }
+            assert.equal(fs.statSync(path.join(dest, "bin/start.sh")).mode & 0o777, 0o755);
+            assert.equal(fs.statSync(path.join(dest, "prometheus/rules")).mode & 0o777, 0o755);
+            assert.equal(fs.statSync(path.join(dest, "log/fluent.conf")).mtimeMs, 0);
+        });
+
+        it("keeps long and non-ASCII names (ustar prefix and pax path)", async () => {
+            const a = fresh();
+            const prefixed = `${"d".repeat(90)}/${"e".repeat(40)}/${"f".repeat(90)}.conf`; // 222 bytes: splits into ustar prefix + name
+            const paxed = `${"g".repeat(120)}/${"h".repeat(120)}/${"i".repeat(110)}.conf`; // a 110-byte last part: needs pax
+            const unicode = "cfg/naïve-日本.yml";
+            writeTree(a, { [prefixed]: { content: "1" }, [paxed]: { content: "2" }, [unicode]: { content: "3" } });
+            const r = await packTree(a);
+            const listed = tar("--quoting-style=literal", "-tzf", r.path).trimEnd().split("\n");
+            for (const name of [prefixed, paxed, unicode]) assert.ok(listed.includes(name), `tar lists ${name}`);
+            const dest = unpack(r.path);
+            assert.equal(fs.readFileSync(path.join(dest, paxed), "utf8"), "2");
+            assert.equal(fs.readFileSync(path.join(dest, prefixed), "utf8"), "1");
+            assert.equal(fs.readFileSync(path.join(dest, unicode), "utf8"), "3");
+        });
+    });
+
+    describe("gzip", () => {
+        it("writes headers without a file name, with MTIME 0 and OS 3, like gzip -n", async () => {
+            const a = fresh();
+            writeTree(a, SMALL_TREE);
+            const file = fs.readFileSync((await packTree(a)).path);
+            assert.equal(file.subarray(0, 10).toString("hex"), "1f8b0800000000000003");
+            for (const level of [1, 9]) {
+                const xfl = fs.readFileSync((await packTree(a, { level })).path)[8];
+                assert.equal(xfl, level === 9 ? 2 : 4, `XFL at level ${level}`);
+            }
+        });
+
+        it("writes several members when the tar is larger than a chunk, and they still unpack", async () => {
+            const a = fresh();
+            writeTree(a, SMALL_TREE);
+            const r = await packTree(a, { chunkBytes: 64 * KiB });
+            const headers = gzipMembers(fs.readFileSync(r.path));
+            assert.equal(headers.length, r.stats.chunks);
+            assert.ok(headers.length >= 5, `expected several members, got ${headers.length}`);
+            for (const h of headers) assert.equal(h.toString("hex"), "1f8b0800000000000003");
+            execFileSync("gzip", ["-t", r.path]);
+            const dest = unpack(r.path);
+            assert.ok(fs.readFileSync(path.join(dest, "images/app.tar")).equals(fs.readFileSync(path.join(a, "images/app.tar"))));
+        });
+
+        it("starts a large file's data in a member of its own, so a change elsewhere leaves its members alone", async () => {
+            const a = fresh();
+            writeTree(a, SMALL_TREE);
+            const cacheDir = fresh("cache");
+            await packTree(a, { chunkBytes: 64 * KiB, cacheDir });
+            fs.writeFileSync(path.join(a, "README"), "now longer than before\n"); // shifts everything after it
+            const r = await packTree(a, { chunkBytes: 64 * KiB, cacheDir });
+            assert.equal(r.stats.cacheMisses, 1, "only the chunk before the image is new; the image's chunks and the tail after it are unchanged");
+            assert.equal(r.stats.cacheHits, r.stats.chunks - 1);
+        });
+    });
+
+    describe("cache", () => {
+        it("serves an unchanged re-pack from the cache without assembling the output again", async () => {
+            const a = fresh();
+            writeTree(a, SMALL_TREE);
+            const options = { chunkBytes: 64 * KiB, cacheDir: fresh("cache") };
+            const outDir = fresh("out");
+            const cold = await packTree(a, options, outDir);
+            assert.equal(cold.stats.cacheHits, 0);
+            assert.equal(cold.stats.cacheMisses, cold.stats.chunks);
+            assert.equal(cold.stats.output, "written");
+            const inode = fs.statSync(cold.path).ino;
+
+            const warm = await packTree(a, options, outDir);
+            assert.equal(warm.sha256, cold.sha256);
+            assert.equal(warm.stats.cacheHits, warm.stats.chunks);
+            assert.equal(warm.stats.cacheMisses, 0);
+            assert.equal(warm.stats.output, "reused");
+            assert.equal(fs.statSync(warm.path).ino, inode, "the existing output file is not rewritten");
+
+            fs.rmSync(cold.path);
+            const reassembled = await packTree(a, options, outDir);
+            assert.equal(reassembled.sha256, cold.sha256);
+            assert.equal(reassembled.stats.cacheMisses, 0);
+            assert.equal(reassembled.stats.output, "written");
+        });
+
+        it("changes the SHA-256 when one byte of a large file changes, even with its size and mtime kept", async () => {
+            const a = fresh();
+            writeTree(a, SMALL_TREE);
+            const image = path.join(a, "images/app.tar");
+            const options = { chunkBytes: 64 * KiB, cacheDir: fresh("cache") };
+            const outDir = fresh("out");
+            const mtime = new Date("2024-01-02T03:04:05Z"); // whole seconds, so it can be set back exactly
+            fs.utimesSync(image, mtime, mtime);
+            const before = await packTree(a, options, outDir);
+            await packTree(a, options, outDir); // warm: every member and the pack record are cached
+
+            const { size } = fs.statSync(image);
+            const fd = fs.openSync(image, "r+");
+            const old = Buffer.alloc(1);
+            fs.readSync(fd, old, 0, 1, 150 * KiB);
+            fs.writeSync(fd, Buffer.from([old[0]! ^ 0x01]), 0, 1, 150 * KiB);
+            fs.closeSync(fd);
+            fs.utimesSync(image, mtime, mtime);
+            assert.equal(fs.statSync(image).size, size);
+            assert.equal(fs.statSync(image, { bigint: true }).mtimeNs, BigInt(mtime.getTime()) * 1_000_000n);
+
+            const after = await packTree(a, options, outDir);
+            assert.notEqual(after.sha256, before.sha256);
+            assert.equal(after.stats.cacheMisses, 1, "only the chunk holding the changed byte is compressed again");
+            assert.equal(after.stats.cacheHits, after.stats.chunks - 1);
+            const dest = unpack(after.path);
+            assert.ok(fs.readFileSync(path.join(dest, "images/app.tar")).equals(fs.readFileSync(image)), "the archive holds the new content");
+        });
+
+        it("keeps an existing output of the same name instead of writing it again", async () => {
+            const a = fresh();
+            writeTree(a, SMALL_TREE);
+            const outDir = fresh("out");
+            const first = await packTree(a, {}, outDir);
+            const inode = fs.statSync(first.path).ino;
+            const again = await packTree(a, { cacheDir: fresh("cache"), verifyExisting: true }, outDir);
+            assert.equal(again.stats.output, "kept");
+            assert.equal(fs.statSync(again.path).ino, inode);
+            assert.deepEqual(fs.readdirSync(outDir).filter((f) => f.startsWith(".tmp-")), [], "no temporary file left behind");
+        });
+
+        it("rebuilds a cached member that vanished or was damaged", async () => {
+            const a = fresh();
+            writeTree(a, SMALL_TREE);
+            const cacheDir = fresh("cache");
+            const options = { chunkBytes: 64 * KiB, cacheDir };
+            const outDir = fresh("out");
+            const cold = await packTree(a, options, outDir);
+            fs.rmSync(cold.path);
+            const members = fs.readdirSync(path.join(cacheDir, "members")).sort();
+            fs.rmSync(path.join(cacheDir, "members", members[0]!));
+            fs.truncateSync(path.join(cacheDir, "members", members[1]!), 20);
+            const r = await packTree(a, options, outDir);
+            assert.equal(r.sha256, cold.sha256);
+            assert.equal(r.stats.rebuilt, 1, "the vanished member was hashed as missing, the damaged one was found on reading");
+            assert.equal(r.stats.cacheMisses, 1);
+        });
+
+        it("keeps only the members of the most recent packs", async () => {
+            const a = fresh();
+            const b = fresh();
+            writeTree(a, SMALL_TREE);
+            writeTree(b, { ...SMALL_TREE, "images/app.tar": { content: mixedBytes(300 * KiB, 2) } });
+            const cacheDir = fresh("cache");
+            const outDir = fresh("out");
+            await packTree(a, { chunkBytes: 64 * KiB, cacheDir, keepPacks: 2 }, outDir);
+            const rb = await packTree(b, { chunkBytes: 64 * KiB, cacheDir, keepPacks: 2 }, outDir);
+            assert.equal(rb.stats.evictedMembers, 0, "two packs fit");
+            assert.equal((await packTree(a, { chunkBytes: 64 * KiB, cacheDir, keepPacks: 2 }, outDir)).stats.cacheMisses, 0);
+
+            const rb1 = await packTree(b, { chunkBytes: 64 * KiB, cacheDir, keepPacks: 1 }, outDir);
+            assert.ok(rb1.stats.evictedMembers > 0, "a's own members go when only one pack is kept");
+            const packs = fs.readdirSync(path.join(cacheDir, "packs")).filter((f) => f.endsWith(".json"));
+            assert.equal(packs.length, 1);
+            const ra = await packTree(a, { chunkBytes: 64 * KiB, cacheDir, keepPacks: 1 }, fresh("out"));
+            assert.ok(ra.stats.cacheMisses > 0, "a is compressed again");
+        });
+    });
+
+    describe("refusals", () => {
+        const source = () => {
+            const d = fresh();
+            writeTree(d, { "f.txt": { content: "x" } });
+            return path.join(d, "f.txt");
+        };
+
+        async function refusal(entries: PackEntry[]): Promise<PackError> {
+            try {
+                await pack(entries, fresh("out"), { cacheDir: null });
+            } catch (err) {
+                assert.ok(err instanceof PackError, `expected a PackError, got ${String(err)}`);
+                return err;
+            }
+            assert.fail("pack did not refuse");
+        }
+
+        const cases: [string, (src: string) => PackEntry[], string, string][] = [
+            ["a duplicate archive path", (s) => [{ archivePath: "a/x", sourcePath: s }, { archivePath: "a/x", sourcePath: s }], "duplicate-path", "[a/x]"],
+            ["an absolute archive path", (s) => [{ archivePath: "/etc/passwd", sourcePath: s }], "absolute-path", "[/etc/passwd]"],
+            ["a `..` archive path", (s) => [{ archivePath: "a/../../x", sourcePath: s }], "parent-path", "[a/../../x]"],
+            ["an empty component", (s) => [{ archivePath: "a//x", sourcePath: s }], "invalid-path", "[a//x]"],
+            ["a file that other entries need as a directory", (s) => [{ archivePath: "a", sourcePath: s }, { archivePath: "a/x", sourcePath: s }], "path-conflict", "[a]"],
+            ["a directory as source", (s) => [{ archivePath: "d", sourcePath: path.dirname(s) }], "not-a-file", "[d]"],
+            ["a missing source", (s) => [{ archivePath: "m", sourcePath: `${s}.missing` }], "missing-source", "[m]"],
+        ];
+        for (const [what, entries, code, named] of cases) {
+            it(`refuses ${what}, naming the entry`, async () => {
+                const err = await refusal(entries(source()));
+                assert.equal(err.code, code);
+                assert.ok(err.message.includes(named), `message names ${named}: ${err.message}`);
+            });
+        }
+
+        it("refuses a fifo as source", async function () {
+            const fifo = path.join(fresh(), "fifo");
+            try {
+                execFileSync("mkfifo", [fifo]);
+            } catch {
+                this.skip();
+            }
+            const err = await refusal([{ archivePath: "p", sourcePath: fifo }]);
+            assert.equal(err.code, "not-a-file");
+        });
+
+        it("reports every bad entry at once", async () => {
+            const s = source();
+            const err = await refusal([
+                { archivePath: "/abs", sourcePath: s },
+                { archivePath: "../up", sourcePath: s },
+                { archivePath: "ok", sourcePath: s },
+                { archivePath: "ok", sourcePath: s },
+            ]);
+            assert.deepEqual(err.problems.map((p) => p.code).sort(), ["absolute-path", "duplicate-path", "parent-path"]);
+        });
+
+        it("stops when a source changes between planning and reading", () => {
+            const d = fresh();
+            writeTree(d, { "grows.log": { content: "a".repeat(1000) } });
+            const layout = planLayout(entriesOf(d), 64 * KiB);
+            fs.appendFileSync(path.join(d, "grows.log"), "more");
+            assert.throws(() => readChunk(layout, layout.chunks[0]!), (err: unknown) => err instanceof PackError && err.code === "changed-while-packing" && err.message.includes("[grows.log]"));
+        });
+    });
+
+    describe("hash workers", () => {
+        it("hash chunks in shared memory on worker threads, as crypto does", async () => {
+            const pool = new HashPool();
+            try {
+                pool.grow(2);
+                assert.equal(pool.size, 2);
+                const shared = Buffer.from(new SharedArrayBuffer(256 * KiB));
+                mixedBytes(256 * KiB, 3).copy(shared);
+                const views = [shared.subarray(0, 1000), shared.subarray(7, 200 * KiB), shared.subarray(100 * KiB), shared.subarray(0, 0)];
+                const hexes = await Promise.all(views.map((v) => pool.hash(v)));
+                assert.deepEqual(hexes, views.map((v) => crypto.createHash("sha256").update(v).digest("hex")));
+            } finally {
+                await pool.close();
+            }
+        });
+    });
+
+    describe("tar headers", () => {
+        it("uses a pax size record for files of 8 GiB and more", () => {
+            const size = 9 * 1024 ** 3;
+            const h = encodeHeader({ name: "images/huge.tar", type: "file", mode: 0o644, size });
+            assert.equal(h.length, 3 * 512, "pax header, one block of records, ustar header");
+            assert.equal(String.fromCharCode(h[156]!), "x");
+            assert.ok(h.subarray(512, 1024).toString("utf8").startsWith(paxRecord("size", String(size))));
+            assert.equal(h.subarray(1024 + 124, 1024 + 135).toString("ascii"), "00000000000");
+            for (const block of [h.subarray(0, 512), h.subarray(1024)]) {
+                const stored = parseInt(block.subarray(148, 154).toString("ascii"), 8);
+                let sum = 0;
+                for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 0x20 : block[i]!;
+                assert.equal(stored, sum, "header checksum");
+            }
+        });
+
+        it("counts a pax record's own length digits", () => {
+            for (const value of ["x", "x".repeat(93), "x".repeat(94), "x".repeat(995)]) {
+                const rec = paxRecord("path", value);
+                assert.equal(Number(rec.split(" ")[0]), Buffer.byteLength(rec));
+            }
+        });
+    });
+});
