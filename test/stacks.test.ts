@@ -216,6 +216,10 @@ describe("stacks: plans in child processes", function () {
         const filters = lookup?.inputs["filters"] as { name: string; values: string[] }[];
         assert.deepEqual(filters.find((f) => f.name === "architecture")?.values, ["arm64"]);
         assert.notEqual(resource(g, INSTANCE).inputs["ami"], resource(base, INSTANCE).inputs["ami"]);
+        // ignoreChanges keeps the AMI in state even through a replacement; a new architecture must be
+        // a new instance resource, or an x86_64 image would boot on an arm64 type.
+        assert.equal(resource(base, INSTANCE).name, "host-instance");
+        assert.equal(resource(g, INSTANCE).name, "host-instance-arm64");
 
         const subnetLookup = g.calls.find((c) => c.token === "aws:ec2/getSubnet:getSubnet");
         assert.deepEqual(subnetLookup?.inputs, { id: "subnet-0123456789abcdef0" });
