@@ -6,6 +6,7 @@
 import { ImageSource } from "./units/model";
 import { Problem, ValidationError } from "./units/problems";
 import { ContainerOverride } from "./units/stack";
+import { CONTAINER_ENV_NAME, unpinnedReason } from "./units/validate";
 
 export const PROJECT = "coreos-containers";
 
@@ -123,15 +124,13 @@ function readStringMap(v: unknown, key: string, keyPattern: RegExp, what: string
     return ok ? out : undefined;
 }
 
-/** A registry reference with a pinned tag or digest (not `:latest`, not tag-less). */
-export const PINNED_REF = /^[a-z0-9][a-z0-9._\-/:]*(?::(?!latest$)[\w][\w.\-]{0,127}|@sha256:[0-9a-f]{64})$/;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_.]*$/;
 const TARBALL_FILE = /^[A-Za-z0-9._-]+\.tar$/;
 
 function readImage(v: unknown, key: string, problems: Problem[]): ImageSource | undefined {
     if (typeof v === "string") {
-        if (!PINNED_REF.test(v) || !/[:@]/.test(v.split("/").pop() ?? "")) {
-            problems.push(problem(key, `${JSON.stringify(v)} is not an image reference with a pinned tag`, "use e.g. \"nginx:1.27.2-alpine\" (no :latest, no missing tag)"));
+        const unpinned = unpinnedReason(v);
+        if (unpinned) {
+            problems.push(problem(key, unpinned, "use e.g. \"nginx:1.27.2-alpine\" (no :latest, no missing tag)"));
             return undefined;
         }
         return { kind: "registry", ref: v };
@@ -145,8 +144,9 @@ function readImage(v: unknown, key: string, problems: Problem[]): ImageSource | 
             problems.push(problem(`${key}.tarball`, `${JSON.stringify(tarball)} is not a tarball file name`, "name the file in the image folder, e.g. \"fluentd.tar\""));
             ok = false;
         }
-        if (typeof ref !== "string" || !PINNED_REF.test(ref)) {
-            problems.push(problem(`${key}.ref`, `${JSON.stringify(ref)} is not an image reference with a pinned tag`, "give the tag the tarball carries, e.g. \"coreos-containers/fluentd:1.17.1\""));
+        const unpinned = typeof ref === "string" ? unpinnedReason(ref) : `${JSON.stringify(ref)} is not an image reference`;
+        if (unpinned) {
+            problems.push(problem(`${key}.ref`, unpinned, "give the tag the tarball carries, e.g. \"coreos-containers/fluentd:1.17.1\""));
             ok = false;
         }
         return ok ? { kind: "tarball", file: tarball as string, ref: ref as string } : undefined;
@@ -173,7 +173,7 @@ const containers: Reader<Record<string, ContainerOverride>> = (raw, key, problem
             problems.push(problem(`${at}.${k}`, "is not a known key", "a container override has only `image` and `env`"));
         }
         const image = entry["image"] === undefined ? undefined : readImage(entry["image"], `${at}.image`, problems);
-        const env = entry["env"] === undefined ? undefined : readStringMap(entry["env"], `${at}.env`, ENV_NAME, "an environment variable name (letters, digits, _ and ., not starting with a digit)", problems);
+        const env = entry["env"] === undefined ? undefined : readStringMap(entry["env"], `${at}.env`, CONTAINER_ENV_NAME, "an environment variable name (letters, digits, _ and ., not starting with a digit)", problems);
         out[name] = { ...(image ? { image } : {}), ...(env ? { env } : {}) };
     }
     return out;

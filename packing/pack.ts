@@ -58,6 +58,11 @@ export interface PackOptions {
      * to its hash, and the host checks the SHA-256 after download anyway.
      */
     readonly verifyExisting?: boolean;
+    /**
+     * Old `<sha256>.tar.gz` outputs in `outDir` to keep besides this one, newest first, e.g. 4 (the
+     * default). Outputs written in the last hour are always kept: another pack may be using them.
+     */
+    readonly keepOutputs?: number;
 }
 
 export interface PackStats {
@@ -234,6 +239,7 @@ export async function pack(entries: readonly PackEntry[], outDir: string, option
                 if (await existingMatches(final, record.bytes, record.sha256, options.verifyExisting ?? false)) {
                     cache.touchPack(packKey);
                     const evicted = cache.evict(keepPacks, packKey, keys);
+                    pruneOutputs(outDir, final, options.keepOutputs ?? 4);
                     return { sha256: record.sha256, bytes: record.bytes, path: final, stats: stats("reused", evicted) };
                 }
             }
@@ -254,12 +260,33 @@ export async function pack(entries: readonly PackEntry[], outDir: string, option
             await cache.writePack(packKey, { sha256, bytes, members: keys });
             evicted = cache.evict(keepPacks, packKey, keys);
         }
+        pruneOutputs(outDir, final, options.keepOutputs ?? 4);
         return { sha256, bytes, path: final, stats: stats(kind, evicted) };
     } catch (err) {
         await Promise.allSettled(inFlight.values());
         await output.abort();
         throw err;
     }
+}
+
+const OUTPUT_NAME = /^[0-9a-f]{64}\.tar\.gz$/;
+const RECENT_MS = 60 * 60 * 1000;
+
+/**
+ * Delete old outputs: an artifact with images is hundreds of MB, and every changed pack leaves one.
+ * `current` is touched so it counts as newest; the `keep` newest others and anything written in
+ * the last hour stay. Returns the names deleted.
+ */
+export function pruneOutputs(outDir: string, current: string, keep: number, now = Date.now()): string[] {
+    const touched = new Date(now);
+    fs.utimesSync(current, touched, touched);
+    const others = fs.readdirSync(outDir)
+        .filter((name) => OUTPUT_NAME.test(name) && name !== path.basename(current))
+        .map((name) => ({ name, mtimeMs: fs.statSync(path.join(outDir, name), { throwIfNoEntry: false })?.mtimeMs ?? now }))
+        .sort((a, b) => b.mtimeMs - a.mtimeMs || (a.name < b.name ? -1 : 1));
+    const doomed = others.slice(keep).filter((o) => now - o.mtimeMs > RECENT_MS).map((o) => o.name);
+    for (const name of doomed) fs.rmSync(path.join(outDir, name), { force: true });
+    return doomed;
 }
 
 async function existingMatches(file: string, bytes: number, sha256: string, verify: boolean): Promise<boolean> {

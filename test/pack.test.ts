@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
-import { PackEntry, PackError, PackOptions, listFiles, pack } from "../packing/pack";
+import { PackEntry, PackError, PackOptions, listFiles, pack, pruneOutputs } from "../packing/pack";
 import { planLayout, readChunk } from "../packing/layout";
 import { encodeHeader, paxRecord } from "../packing/tarHeader";
 import { HashPool } from "../packing/hashPool";
@@ -466,6 +466,29 @@ describe("pack", () => {
             for (const value of ["x", "x".repeat(93), "x".repeat(94), "x".repeat(995)]) {
                 const rec = paxRecord("path", value);
                 assert.equal(Number(rec.split(" ")[0]), Buffer.byteLength(rec));
+            }
+        });
+    });
+    describe("old outputs", () => {
+        it("keeps the current output, the newest others and anything recent; deletes the rest", () => {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "prune-"));
+            try {
+                const now = Date.parse("2026-11-25T12:00:00Z");
+                const name = (i: number) => `${i.toString(16).padStart(64, "0")}.tar.gz`;
+                // Outputs 1..6, aged 6..1 days; 7 written a minute ago; 8 is the one just packed.
+                for (let i = 1; i <= 8; i++) {
+                    fs.writeFileSync(path.join(dir, name(i)), `artifact ${i}`);
+                    const age = i <= 6 ? (7 - i) * 86_400_000 : i === 7 ? 60_000 : 30 * 86_400_000;
+                    fs.utimesSync(path.join(dir, name(i)), new Date(now - age), new Date(now - age));
+                }
+                fs.writeFileSync(path.join(dir, "notes.txt"), "not an output");
+                const deleted = pruneOutputs(dir, path.join(dir, name(8)), 3, now);
+                // Newest others: 7 (recent), 6, 5 → kept; 4, 3, 2, 1 are older than an hour → deleted.
+                assert.deepEqual(deleted.sort(), [name(1), name(2), name(3), name(4)]);
+                assert.deepEqual(fs.readdirSync(dir).sort(), [name(5), name(6), name(7), name(8), "notes.txt"].sort());
+                assert.equal(fs.statSync(path.join(dir, name(8))).mtimeMs, now, "the current output counts as newest");
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
             }
         });
     });
