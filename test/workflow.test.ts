@@ -89,6 +89,9 @@ describe("the pull request workflow (.github/workflows/preview.yml)", function (
         if (!job.container) assert.match(job.steps[apt]!.run!, /sudo apt-get install/);
         assert.match(job.steps[apt]!.run!, /\bgit\b/, "git for the diff tests' throw-away repos");
         assert.match(job.steps[apt]!.run!, /\bcurl\b/, "curl for the provision script's tests");
+        assert.match(job.steps[apt]!.run!, /\bsystemd-container\b/, "systemd-nspawn for the boot test");
+        // The boot test mounts an overlay and boots systemd: a job container must be privileged.
+        if (job.container) assert.match(JSON.stringify(job.container), /--privileged/);
     });
 
     it("previews each stack in a matrix [dev, prod] after the tests, each with a full-history checkout and npm ci", function () {
