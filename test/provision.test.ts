@@ -125,7 +125,7 @@ describe("provision script (real bash, curl, tar, sha256sum against fake IMDS an
             HOME: tmp, // no ~/.curlrc
             TAR_LOG: tarLog,
             CURL_ARGV_LOG: path.join(tmp, "curl-argv.log"),
-            PROVISION_IMDS_ENDPOINT: imds.endpoint,
+            PROVISION_IMDS_ENDPOINT: imds.origin,
             PROVISION_S3_ENDPOINT: s3.endpoint(BUCKET),
             PROVISION_BACKOFF_MS: "20",
             PROVISION_MAX_SECONDS: "10",
@@ -357,7 +357,7 @@ describe("provision script (real bash, curl, tar, sha256sum against fake IMDS an
         const proxy = await new FakeConnectProxy().start();
         closers.push(() => proxy.close());
         const sha = sha256(artifactA);
-        const env = envFor(sha, { PROVISION_MAX_SECONDS: "1", http_proxy: imds.endpoint, https_proxy: proxy.url });
+        const env = envFor(sha, { PROVISION_MAX_SECONDS: "1", http_proxy: imds.origin, https_proxy: proxy.origin });
         delete env.PROVISION_IMDS_ENDPOINT;
         delete env.PROVISION_S3_ENDPOINT;
         const r = await run(path.join(bin, "provision"), [], env);

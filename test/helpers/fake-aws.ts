@@ -110,17 +110,29 @@ export function sigV4Signature(i: SigningInput): string {
 
 // ---- common server plumbing ----
 
-async function listen(server: http.Server): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => resolve());
-    });
-    return (server.address() as AddressInfo).port;
-}
+/** An HTTP server on a random loopback port; subclasses give it its handler. */
+abstract class LoopbackServer {
+    protected abstract readonly server: http.Server;
+    port = 0;
 
-async function close(server: http.Server): Promise<void> {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    /** `http://127.0.0.1:<port>` */
+    get origin(): string {
+        return `http://127.0.0.1:${this.port}`;
+    }
+
+    async start(): Promise<this> {
+        await new Promise<void>((resolve, reject) => {
+            this.server.once("error", reject);
+            this.server.listen(0, "127.0.0.1", () => resolve());
+        });
+        this.port = (this.server.address() as AddressInfo).port;
+        return this;
+    }
+
+    async close(): Promise<void> {
+        this.server.closeAllConnections();
+        await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    }
 }
 
 function headerValue(req: http.IncomingMessage, name: string): string | undefined {
@@ -146,7 +158,7 @@ export interface FakeImdsOptions {
     readonly maxRequests?: number;
 }
 
-export class FakeImds {
+export class FakeImds extends LoopbackServer {
     readonly counts = { requests: 0, token: 0, roleList: 0, credentials: 0, unauthorized: 0, notFound: 0 };
     /** The Host header of every request (tells whether a client came through a proxy for 169.254.169.254). */
     readonly hosts: string[] = [];
@@ -155,29 +167,16 @@ export class FakeImds {
     private readonly tokens = new Map<string, number>(); // token → expiry (ms)
     private credentialsUnavailable: number;
     private tokenUnavailable: number;
-    private readonly server = http.createServer((req, res) => this.handle(req, res));
-    port = 0;
+    protected readonly server = http.createServer((req, res) => this.handle(req, res));
 
     constructor(private readonly opts: FakeImdsOptions) {
+        super();
         this.credentialsUnavailable = opts.credentialsUnavailable ?? 0;
         this.tokenUnavailable = opts.tokenUnavailable ?? 0;
     }
 
     get roleName(): string {
         return this.opts.roleName ?? "coreos-containers-host";
-    }
-
-    get endpoint(): string {
-        return `http://127.0.0.1:${this.port}`;
-    }
-
-    async start(): Promise<this> {
-        this.port = await listen(this.server);
-        return this;
-    }
-
-    close(): Promise<void> {
-        return close(this.server);
     }
 
     private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -278,11 +277,11 @@ export interface FakeS3Options {
     readonly maxSkewMs?: number;
 }
 
-export class FakeS3 {
+export class FakeS3 extends LoopbackServer {
     readonly requests: S3RequestRecord[] = [];
     private readonly objects = new Map<string, Buffer>();
     private readonly faults: S3Fault[] = [];
-    private readonly server = http.createServer((req, res) => {
+    protected readonly server = http.createServer((req, res) => {
         try {
             this.handle(req, res);
         } catch (e) {
@@ -291,17 +290,9 @@ export class FakeS3 {
         }
     });
     private seen = 0;
-    port = 0;
 
-    constructor(private readonly opts: FakeS3Options) {}
-
-    async start(): Promise<this> {
-        this.port = await listen(this.server);
-        return this;
-    }
-
-    close(): Promise<void> {
-        return close(this.server);
+    constructor(private readonly opts: FakeS3Options) {
+        super();
     }
 
     /**
@@ -441,15 +432,15 @@ export class FakeS3 {
 // ---- CONNECT proxy ----
 
 /** An HTTPS proxy that records `CONNECT host:port` targets and refuses them (no TLS, no DNS needed). */
-export class FakeConnectProxy {
+export class FakeConnectProxy extends LoopbackServer {
     readonly targets: string[] = [];
-    private readonly server = http.createServer((_req, res) => {
+    protected readonly server = http.createServer((_req, res) => {
         res.writeHead(405);
         res.end();
     });
-    port = 0;
 
     constructor(private readonly maxRequests = 300) {
+        super();
         this.server.on("connect", (req: http.IncomingMessage, socket) => {
             if (this.targets.length >= this.maxRequests) {
                 socket.destroy();
@@ -458,18 +449,5 @@ export class FakeConnectProxy {
             this.targets.push(req.url ?? "");
             socket.end("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
         });
-    }
-
-    get url(): string {
-        return `http://127.0.0.1:${this.port}`;
-    }
-
-    async start(): Promise<this> {
-        this.port = await listen(this.server);
-        return this;
-    }
-
-    close(): Promise<void> {
-        return close(this.server);
     }
 }
