@@ -168,7 +168,7 @@ describe("validateCloudConfig (coreos-cloudinit -validate, ported)", () => {
 
         it("the dev stack's user-data (its image and env overrides) has no findings", () => {
             const { containers } = applyOverrides(defaultContainers, {
-                fluentd: { image: { kind: "registry", ref: "fluent/fluentd:v1.17.1-debian-1.0" } },
+                fluentd: { image: { kind: "registry", ref: "fluent/fluentd-kubernetes-daemonset:v1.17-debian-elasticsearch8-1" } },
                 nginx: { image: { kind: "registry", ref: "nginx:1.27.2-alpine" } },
                 elastic: { env: { ES_JAVA_OPTS: "-Xms512m -Xmx512m" } },
             });
