@@ -9,7 +9,8 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { parse } from "yaml";
+import { readCloudConfig } from "./diff/cloudconfig";
+import { stackFileConfig } from "./stackFiles";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..");
 export const PROJECT = "coreos-containers";
@@ -75,22 +76,12 @@ const short = (text: string, n = 8) => crypto.createHash("sha256").update(text).
 
 /** The stack's config as Pulumi hands it to the program: `project:key` → string (objects as JSON). */
 export function loadStackConfig(stack: string, projectDir = PROJECT_DIR): Record<string, string> {
-    const project = parse(fs.readFileSync(path.join(projectDir, "Pulumi.yaml"), "utf8")) as {
-        name: string;
-        config?: Record<string, { default?: unknown }>;
-    };
     const file = path.join(projectDir, `Pulumi.${stack}.yaml`);
     if (!fs.existsSync(file)) throw new Error(`no stack file ${path.basename(file)}: pass --stack with one of ${stacks(projectDir).join(", ")}`);
-    const stackDoc = (parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
-    const out: Record<string, string> = {};
-    const put = (key: string, value: unknown) => {
-        out[key.includes(":") ? key : `${project.name}:${key}`] = typeof value === "string" ? value : JSON.stringify(value);
-    };
-    for (const [key, spec] of Object.entries(project.config ?? {})) {
-        if (spec && typeof spec === "object" && "default" in spec) put(key, spec.default);
-    }
-    for (const [key, value] of Object.entries(stackDoc.config ?? {})) put(key, value);
-    return out;
+    const entries = stackFileConfig(fs.readFileSync(path.join(projectDir, "Pulumi.yaml"), "utf8"), fs.readFileSync(file, "utf8"));
+    return Object.fromEntries(
+        Object.entries(entries).map(([key, { value }]) => [key, typeof value === "string" ? value : JSON.stringify(value)]),
+    );
 }
 
 /** Stack names with a `Pulumi.<stack>.yaml` file. */
@@ -213,8 +204,7 @@ async function unwrap(value: unknown): Promise<unknown> {
 
 /** The units in a cloud-config document, as written to the host. */
 export function unitsOf(userData: string): PlannedUnit[] {
-    const doc = parse(userData) as { coreos?: { units?: { name: string; content?: string }[] } } | null;
-    return (doc?.coreos?.units ?? []).map((u) => ({ name: u.name, content: u.content ?? "" }));
+    return readCloudConfig(userData).units.map((u) => ({ name: u.name, content: u.content }));
 }
 
 export interface OfflineOptions {

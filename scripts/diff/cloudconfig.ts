@@ -1,6 +1,6 @@
 // The parts of a rendered cloud-config document a reviewer cares about, read back from the YAML.
 // Pure: no Pulumi, no I/O.
-import { parse } from "yaml";
+import { parseUserData } from "../../units/cloudconfig";
 
 export interface DocUnit {
     readonly name: string;
@@ -34,7 +34,8 @@ function without(entry: Record<string, unknown>, ...keys: string[]): Record<stri
 
 /** Parse `#cloud-config` user-data. Throws when it is not a YAML map. */
 export function readCloudConfig(userData: string): CloudConfigView {
-    const doc: unknown = parse(userData);
+    // Read as the host reads it: coreos-cloudinit types YAML 1.1.
+    const doc: unknown = parseUserData(userData);
     if (!isPlainObject(doc)) throw new Error("the user-data is not a cloud-config map");
     const coreos = isPlainObject(doc["coreos"]) ? doc["coreos"] : {};
     const rawUnits = Array.isArray(coreos["units"]) ? coreos["units"] : [];

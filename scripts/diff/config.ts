@@ -1,6 +1,6 @@
 // Stack config as the stack files write it, and what differs between two revisions.
 // Pure: takes the files' text, never reads them, never decrypts anything.
-import { parse } from "yaml";
+import { stackFileConfig } from "../stackFiles";
 import { ValueChange, deepEqual, diffValues } from "./values";
 
 export interface ConfigEntry {
@@ -39,16 +39,9 @@ export function secureTexts(v: unknown): string[] {
  * the stack file over them. `stackYaml` undefined: the stack has no file in this revision.
  */
 export function readConfigView(projectYaml: string, stackYaml: string | undefined): ConfigView {
-    const project = (parse(projectYaml) ?? {}) as { name?: string; config?: Record<string, unknown> };
-    const name = project.name ?? "";
-    const full = (key: string) => (key.includes(":") ? key : `${name}:${key}`);
     const out: Record<string, ConfigEntry> = {};
-    for (const [key, spec] of Object.entries(project.config ?? {})) {
-        if (isPlainObject(spec) && "default" in spec) out[full(key)] = { value: spec["default"], secret: false, source: "default" };
-    }
-    const stack = stackYaml === undefined ? {} : ((parse(stackYaml) ?? {}) as { config?: Record<string, unknown> });
-    for (const [key, value] of Object.entries(stack.config ?? {})) {
-        out[full(key)] = { value, secret: containsSecure(value), source: "stack" };
+    for (const [key, { value, source }] of Object.entries(stackFileConfig(projectYaml, stackYaml))) {
+        out[key] = { value, secret: source === "stack" && containsSecure(value), source };
     }
     return out;
 }
