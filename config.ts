@@ -4,10 +4,12 @@
 // text) and returns a typed object, or every problem at once. `index.ts` passes it
 // `pulumi.runtime.allConfig()`; tests and the offline plan pass the same map.
 import { ImageSource } from "./units/model";
-import { Problem, ValidationError } from "./units/problems";
+import { Problem, ProblemCode, ValidationError } from "./units/problems";
 import { ContainerOverride } from "./units/stack";
 import { CONTAINER_ENV_NAME, unpinnedReason } from "./units/validate";
+import { isPlainObject } from "./units/values";
 
+/** The project's name: Pulumi.yaml's `name` and the namespace of its config keys. */
 export const PROJECT = "coreos-containers";
 
 /** Flatcar release channels (`Flatcar-<channel>-*` AMIs). */
@@ -17,7 +19,9 @@ export type FlatcarChannel = (typeof FLATCAR_CHANNELS)[number];
 export interface StackConfig {
     /** AWS region (`aws:region`), e.g. `eu-west-1`. */
     readonly region: string;
-    /** Per-container overrides, by container name. Unknown names are checked against the units. */
+    /** Folder of the user's host files, relative to the project, e.g. `hosts`. */
+    readonly hostsDir: string;
+    /** Per-container overrides, by container name. Unknown names are checked against the host's containers. */
     readonly containers: Readonly<Record<string, ContainerOverride>>;
     /** EC2 instance type, e.g. `t3.large`. Graviton types (`m7g.large`) get an arm64 AMI. */
     readonly instanceType: string;
@@ -52,22 +56,22 @@ interface KeySpec {
     readonly read: Reader<unknown>;
 }
 
-function problem(key: string, message: string, fix: string): Problem {
-    return { where: "config", field: key, message, fix };
+function problem(code: ProblemCode, key: string, message: string, fix: string): Problem {
+    return { code, where: "config", field: key, message, fix };
 }
 
 function parseJson(raw: string, key: string, problems: Problem[], expected: string): unknown {
     try {
         return JSON.parse(raw);
     } catch {
-        problems.push(problem(key, `is not ${expected}: ${JSON.stringify(raw.slice(0, 60))}`, `set it as ${expected} in Pulumi.<stack>.yaml`));
+        problems.push(problem("CONFIG_NOT_JSON", key, `is not ${expected}: ${JSON.stringify(raw.slice(0, 60))}`, `set it as ${expected} in Pulumi.<stack>.yaml`));
         return undefined;
     }
 }
 
 const str = (pattern?: RegExp, what?: string): Reader<string> => (raw, key, problems) => {
     if (pattern && !pattern.test(raw)) {
-        problems.push(problem(key, `${JSON.stringify(raw)} is not ${what}`, `set ${what}`));
+        problems.push(problem("CONFIG_INVALID_VALUE", key, `${JSON.stringify(raw)} is not ${what}`, `set ${what}`));
         return undefined;
     }
     return raw;
@@ -76,7 +80,7 @@ const str = (pattern?: RegExp, what?: string): Reader<string> => (raw, key, prob
 const int = (min: number, max: number): Reader<number> => (raw, key, problems) => {
     const n = Number(raw);
     if (!/^\d+$/.test(raw.trim()) || !Number.isInteger(n) || n < min || n > max) {
-        problems.push(problem(key, `${JSON.stringify(raw)} is not a whole number from ${min} to ${max}`, `set a whole number from ${min} to ${max}`));
+        problems.push(problem("CONFIG_INVALID_VALUE", key, `${JSON.stringify(raw)} is not a whole number from ${min} to ${max}`, `set a whole number from ${min} to ${max}`));
         return undefined;
     }
     return n;
@@ -86,11 +90,11 @@ const stringList = (item: RegExp, what: string): Reader<string[]> => (raw, key, 
     const v = parseJson(raw, key, problems, "a list of strings");
     if (v === undefined) return undefined;
     if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) {
-        problems.push(problem(key, "is not a list of strings", "set a YAML list of strings"));
+        problems.push(problem("CONFIG_WRONG_TYPE", key, "is not a list of strings", "set a YAML list of strings"));
         return undefined;
     }
     const bad = v.map((x, i) => [x as string, i] as const).filter(([x]) => !item.test(x));
-    for (const [x, i] of bad) problems.push(problem(`${key}[${i}]`, `${JSON.stringify(x)} is not ${what}`, `use ${what}`));
+    for (const [x, i] of bad) problems.push(problem("CONFIG_INVALID_VALUE", `${key}[${i}]`, `${JSON.stringify(x)} is not ${what}`, `use ${what}`));
     return bad.length ? undefined : (v as string[]);
 };
 
@@ -99,23 +103,19 @@ const stringMap = (keyPattern: RegExp, what: string): Reader<Record<string, stri
     return v === undefined ? undefined : readStringMap(v, key, keyPattern, what, problems);
 };
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-    return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
 function readStringMap(v: unknown, key: string, keyPattern: RegExp, what: string, problems: Problem[]): Record<string, string> | undefined {
     if (!isPlainObject(v)) {
-        problems.push(problem(key, "is not a map", "set a YAML map of strings"));
+        problems.push(problem("CONFIG_WRONG_TYPE", key, "is not a map", "set a YAML map of strings"));
         return undefined;
     }
     const out: Record<string, string> = {};
     let ok = true;
     for (const [k, val] of Object.entries(v)) {
         if (!keyPattern.test(k)) {
-            problems.push(problem(`${key}.${k}`, `${JSON.stringify(k)} is not ${what}`, `rename it to ${what}`));
+            problems.push(problem("CONFIG_INVALID_VALUE", `${key}.${k}`, `${JSON.stringify(k)} is not ${what}`, `rename it to ${what}`));
             ok = false;
         } else if (typeof val !== "string") {
-            problems.push(problem(`${key}.${k}`, `is a ${val === null ? "null" : typeof val}, not a string`, `quote the value in YAML, e.g. "${String(val)}"`));
+            problems.push(problem("CONFIG_WRONG_TYPE", `${key}.${k}`, `is a ${val === null ? "null" : typeof val}, not a string`, `quote the value in YAML, e.g. "${String(val)}"`));
             ok = false;
         } else {
             out[k] = val;
@@ -130,28 +130,28 @@ function readImage(v: unknown, key: string, problems: Problem[]): ImageSource | 
     if (typeof v === "string") {
         const unpinned = unpinnedReason(v);
         if (unpinned) {
-            problems.push(problem(key, unpinned, "use e.g. \"nginx:1.27.2-alpine\" (no :latest, no missing tag)"));
+            problems.push(problem("IMAGE_REF_UNPINNED", key, unpinned, "use e.g. \"nginx:1.27.2-alpine\" (no :latest, no missing tag)"));
             return undefined;
         }
         return { kind: "registry", ref: v };
     }
     if (isPlainObject(v)) {
         const extra = Object.keys(v).filter((k) => k !== "tarball" && k !== "ref");
-        for (const k of extra) problems.push(problem(`${key}.${k}`, "is not a known key", "an image is a string (registry) or { tarball, ref }"));
+        for (const k of extra) problems.push(problem("CONFIG_UNKNOWN_KEY", `${key}.${k}`, "is not a known key", "an image is a string (registry) or { tarball, ref }"));
         const { tarball, ref } = v;
         let ok = extra.length === 0;
         if (typeof tarball !== "string" || !TARBALL_FILE.test(tarball)) {
-            problems.push(problem(`${key}.tarball`, `${JSON.stringify(tarball)} is not a tarball file name`, "name the file in the image folder, e.g. \"fluentd.tar\""));
+            problems.push(problem("CONFIG_INVALID_VALUE", `${key}.tarball`, `${JSON.stringify(tarball)} is not a tarball file name`, "name the file in the image folder, e.g. \"fluentd.tar\""));
             ok = false;
         }
         const unpinned = typeof ref === "string" ? unpinnedReason(ref) : `${JSON.stringify(ref)} is not an image reference`;
         if (unpinned) {
-            problems.push(problem(`${key}.ref`, unpinned, "give the tag the tarball carries, e.g. \"coreos-containers/fluentd:1.17.1\""));
+            problems.push(problem("IMAGE_REF_UNPINNED", `${key}.ref`, unpinned, "give the tag the tarball carries, e.g. \"coreos-containers/fluentd:1.17.1\""));
             ok = false;
         }
         return ok ? { kind: "tarball", file: tarball as string, ref: ref as string } : undefined;
     }
-    problems.push(problem(key, "is neither an image reference nor { tarball, ref }", "use e.g. \"nginx:1.27.2-alpine\" or { tarball: nginx.tar, ref: \"coreos-containers/nginx:1.27.2\" }"));
+    problems.push(problem("CONFIG_WRONG_TYPE", key, "is neither an image reference nor { tarball, ref }", "use e.g. \"nginx:1.27.2-alpine\" or { tarball: nginx.tar, ref: \"coreos-containers/nginx:1.27.2\" }"));
     return undefined;
 }
 
@@ -159,18 +159,18 @@ const containers: Reader<Record<string, ContainerOverride>> = (raw, key, problem
     const v = parseJson(raw, key, problems, "a map of container names");
     if (v === undefined) return undefined;
     if (!isPlainObject(v)) {
-        problems.push(problem(key, "is not a map of container names", "set a YAML map: <container>: { image, env }"));
+        problems.push(problem("CONFIG_WRONG_TYPE", key, "is not a map of container names", "set a YAML map: <container>: { image, env }"));
         return undefined;
     }
     const out: Record<string, ContainerOverride> = {};
     for (const [name, entry] of Object.entries(v)) {
         const at = `${key}.${name}`;
         if (!isPlainObject(entry)) {
-            problems.push(problem(at, "is not a map", "set { image: ..., env: { ... } }"));
+            problems.push(problem("CONFIG_WRONG_TYPE", at, "is not a map", "set { image: ..., env: { ... } }"));
             continue;
         }
         for (const k of Object.keys(entry).filter((k) => k !== "image" && k !== "env")) {
-            problems.push(problem(`${at}.${k}`, "is not a known key", "a container override has only `image` and `env`"));
+            problems.push(problem("CONFIG_UNKNOWN_KEY", `${at}.${k}`, "is not a known key", "a container override has only `image` and `env`"));
         }
         const image = entry["image"] === undefined ? undefined : readImage(entry["image"], `${at}.image`, problems);
         const env = entry["env"] === undefined ? undefined : readStringMap(entry["env"], `${at}.env`, CONTAINER_ENV_NAME, "an environment variable name (letters, digits, _ and ., not starting with a digit)", problems);
@@ -197,10 +197,10 @@ const sshCidrs: Reader<string[]> = (raw, key, problems) => {
     list.forEach((cidr, i) => {
         const canonical = canonicalCidr(cidr);
         if (cidr.endsWith("/0")) {
-            problems.push(problem(`${key}[${i}]`, `${cidr} opens SSH to the whole internet`, "list your office or VPN range, e.g. 203.0.113.0/24"));
+            problems.push(problem("CONFIG_CIDR_OPEN_TO_WORLD", `${key}[${i}]`, `${cidr} opens SSH to the whole internet`, "list your office or VPN range, e.g. 203.0.113.0/24"));
             ok = false;
         } else if (canonical !== cidr) {
-            problems.push(problem(`${key}[${i}]`, `${cidr} has host bits set; EC2 refuses it`, `use ${canonical}`));
+            problems.push(problem("CONFIG_CIDR_HOST_BITS", `${key}[${i}]`, `${cidr} has host bits set; EC2 refuses it`, `use ${canonical}`));
             ok = false;
         }
     });
@@ -211,7 +211,7 @@ const tags: Reader<Record<string, string>> = (raw, key, problems) => {
     const map = stringMap(/^(?!aws:)[\w .:/=+\-@]{1,128}$/, "a valid AWS tag key (1-128 characters, not starting with aws:)")(raw, key, problems);
     if (map === undefined) return undefined;
     const long = Object.entries(map).filter(([, v]) => v.length > 256);
-    for (const [k, v] of long) problems.push(problem(`${key}.${k}`, `is ${v.length} characters; AWS allows 256`, "shorten the value"));
+    for (const [k, v] of long) problems.push(problem("CONFIG_INVALID_VALUE", `${key}.${k}`, `is ${v.length} characters; AWS allows 256`, "shorten the value"));
     return long.length ? undefined : map;
 };
 
@@ -221,6 +221,7 @@ const RELATIVE_DIR = /^(?!\/)(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._\-/]+$/;
 
 /** The project's keys: `coreos-containers:<key>`. Anything else under the namespace is an error. */
 export const CONFIG_KEYS: Readonly<Record<string, KeySpec>> = {
+    hostsDir: { description: "folder of the user's host files, relative to the project", read: str(RELATIVE_DIR, "a folder path relative to the project, inside it (e.g. hosts)") },
     containers: { description: "per-container image and env overrides: <name>: { image, env }", read: containers },
     instanceType: { description: "EC2 instance type, e.g. t3.large", read: str(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an instance type like t3.large") },
     rootVolumeSizeGiB: { description: "root volume size in GiB, e.g. 30", read: int(8, 16384) },
@@ -237,6 +238,7 @@ export const CONFIG_KEYS: Readonly<Record<string, KeySpec>> = {
 };
 
 export const DEFAULTS = {
+    hostsDir: "hosts",
     containers: {},
     instanceType: "t3.large",
     rootVolumeSizeGiB: 30,
@@ -252,45 +254,66 @@ export const DEFAULTS = {
 /** Keys whose values must never reach the user-data; a secret there would be written in plaintext. */
 const NO_SECRETS = ["containers", "sshAuthorizedKeys"];
 
+export interface CheckedConfig {
+    /** The typed config; a key with a problem keeps its default, so later checks can still run. */
+    readonly config: StackConfig;
+    readonly problems: readonly Problem[];
+}
+
 /**
- * Parse the raw config map (`project:key` → string). Returns the typed config, or throws a
- * ValidationError naming every bad key. `containerNames`, when given, are the containers that
- * `containers` overrides may name, so a misspelt one is reported with the rest.
+ * Read the raw config map (`project:key` → string, as Pulumi hands it to the program). Every bad
+ * key is a problem; none is thrown, so the caller can add the host's problems and report them all.
  */
-export function parseStackConfig(
-    raw: Readonly<Record<string, string>>,
-    secretKeys: readonly string[] = [],
-    containerNames?: readonly string[],
-): StackConfig {
+export function checkStackConfig(raw: Readonly<Record<string, string>>, secretKeys: readonly string[] = []): CheckedConfig {
     const problems: Problem[] = [];
     const values: Record<string, unknown> = {};
     for (const [fullKey, value] of Object.entries(raw).sort(([a], [b]) => (a < b ? -1 : 1))) {
         const [ns, key] = splitKey(fullKey);
         if (ns !== PROJECT) continue;
-        const spec = CONFIG_KEYS[key];
+        // An own property only: a key named like an Object.prototype member (toString, __proto__) is unknown too.
+        const spec = Object.hasOwn(CONFIG_KEYS, key) ? CONFIG_KEYS[key] : undefined;
         if (!spec) {
-            problems.push(problem(fullKey, "is not a key of this project", `remove it, or use one of: ${Object.keys(CONFIG_KEYS).join(", ")}`));
+            problems.push(problem("CONFIG_UNKNOWN_KEY", fullKey, "is not a key of this project", `remove it, or use one of: ${Object.keys(CONFIG_KEYS).join(", ")}`));
             continue;
         }
         if (NO_SECRETS.includes(key) && secretKeys.includes(fullKey)) {
-            problems.push(problem(fullKey, "is a secret, but its values are written into the instance's user-data in plaintext", "set it without --secret; keep secrets out of container env (fetch them on the host at run time)"));
+            problems.push(problem("CONFIG_SECRET_NOT_ALLOWED", fullKey, "is a secret, but its values are written into the instance's user-data in plaintext", "set it without --secret; keep secrets out of container env (fetch them on the host at run time)"));
             continue;
         }
         const parsed = spec.read(value, fullKey, problems);
         if (parsed !== undefined) values[key] = parsed;
     }
-    const overrides = values["containers"] as Record<string, ContainerOverride> | undefined;
-    if (overrides && containerNames) {
-        for (const name of Object.keys(overrides).filter((n) => !containerNames.includes(n))) {
-            problems.push(problem(`${PROJECT}:containers.${name}`, `there is no container named ${JSON.stringify(name)}`, `use one of: ${containerNames.join(", ")}`));
-        }
-    }
     const region = raw["aws:region"];
     if (!region || !/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) {
-        problems.push({ where: "config", field: "aws:region", message: region ? `${JSON.stringify(region)} is not an AWS region` : "is not set", fix: "pulumi config set aws:region eu-west-1" });
+        problems.push({
+            code: region ? "CONFIG_INVALID_VALUE" : "CONFIG_REGION_MISSING",
+            where: "config",
+            field: "aws:region",
+            message: region ? `${JSON.stringify(region)} is not an AWS region` : "is not set",
+            fix: "pulumi config set aws:region eu-west-1",
+        });
     }
-    if (problems.length) throw new ValidationError(problems, "the stack config");
-    return { ...DEFAULTS, ...values, region: region! } as StackConfig;
+    return { config: { ...DEFAULTS, ...values, region: region ?? "" } as StackConfig, problems };
+}
+
+/** Overrides under `containers` that name no container of the host. */
+export function unknownContainerProblems(overrides: Readonly<Record<string, ContainerOverride>>, containerNames: readonly string[]): Problem[] {
+    return Object.keys(overrides)
+        .filter((n) => !containerNames.includes(n))
+        .map((name) =>
+            problem("CONFIG_UNKNOWN_CONTAINER", `${PROJECT}:containers.${name}`, `there is no container named ${JSON.stringify(name)}`, `use one of: ${containerNames.join(", ")}`),
+        );
+}
+
+/**
+ * Parse the raw config map. Returns the typed config, or throws a ValidationError naming every bad
+ * key. `containerNames`, when given, are the containers that `containers` overrides may name.
+ */
+export function parseStackConfig(raw: Readonly<Record<string, string>>, secretKeys: readonly string[] = [], containerNames?: readonly string[]): StackConfig {
+    const { config, problems } = checkStackConfig(raw, secretKeys);
+    const all = [...problems, ...(containerNames ? unknownContainerProblems(config.containers, containerNames) : [])];
+    if (all.length) throw new ValidationError(all, "the stack config");
+    return config;
 }
 
 function splitKey(fullKey: string): [string, string] {

@@ -1,25 +1,17 @@
-// The Pulumi program: config → typed units → artifact → host.
+// The Pulumi program: config → the user's host (hosts/) → typed units → artifact → host.
 //
 // `pulumi up` runs this file; `npm start` runs this same file under the SDK's mock runtime.
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { parseStackConfig } from "./config";
-import {
-    ARTIFACT_IMAGES_DIR,
-    ArtifactLocation,
-    FileChecks,
-    Problem,
-    applyOverrides,
-    buildHost,
-    defaultContainers,
-    renderHost,
-    throwIfProblems,
-    ValidationError,
-} from "./units";
+import { checkStackConfig, unknownContainerProblems } from "./config";
+import { ARTIFACT_IMAGES_DIR, ArtifactLocation, FileChecks, Problem, ValidationError, applyOverrides, buildHost, renderHost } from "./units";
 import { ArtifactBundle, CoreOsHost, artifactKey, publishedPorts } from "./components";
+import { readHostScripts } from "./host-scripts";
 import { PackEntry, listFiles, pack } from "./packing/pack";
+import { PlanProblems } from "./program/errors";
+import { loadHosts } from "./program/hosts";
 
 // Paths are resolved against the project folder and kept relative in state, so a plan made on a
 // laptop and one made in CI agree.
@@ -33,8 +25,11 @@ function secretConfigKeys(): string[] {
     return isSecret ? Object.keys(pulumi.runtime.allConfig()).filter((k) => isSecret(k)) : [];
 }
 
-const config = parseStackConfig(pulumi.runtime.allConfig(), secretConfigKeys(), defaultContainers.map((c) => c.name));
-const { containers, problems: overrideProblems } = applyOverrides(defaultContainers, config.containers);
+const { config, problems: configProblems } = checkStackConfig(pulumi.runtime.allConfig(), secretConfigKeys());
+const loaded = loadHosts(fromProject(config.hostsDir), PROJECT_DIR);
+const hostSpec = loaded.hosts[0]?.spec;
+const containers = hostSpec ? applyOverrides(hostSpec.containers, config.containers) : [];
+const scripts = readHostScripts();
 
 const artifactDir = fromProject(config.artifactDir);
 const imageDir = fromProject(config.imageDir);
@@ -52,14 +47,17 @@ const WORST_CASE_ARTIFACT: ArtifactLocation = {
     region: config.region,
 };
 function checkBeforeDeploy(): void {
-    const problems: Problem[] = [...overrideProblems];
-    try {
-        renderHost(buildHost({ containers, artifact: WORST_CASE_ARTIFACT, sshAuthorizedKeys: config.sshAuthorizedKeys }), files);
-    } catch (e) {
-        if (!(e instanceof ValidationError)) throw e;
-        problems.push(...e.problems);
+    const problems: Problem[] = [...configProblems, ...loaded.problems];
+    if (hostSpec) {
+        problems.push(...unknownContainerProblems(config.containers, hostSpec.containers.map((c) => c.name)));
+        try {
+            renderHost(buildHost({ containers, artifact: WORST_CASE_ARTIFACT, sshAuthorizedKeys: config.sshAuthorizedKeys, scripts }), files);
+        } catch (e) {
+            if (!(e instanceof ValidationError)) throw e;
+            problems.push(...e.problems);
+        }
     }
-    throwIfProblems(problems);
+    if (problems.length) throw new PlanProblems(problems);
 }
 checkBeforeDeploy();
 
@@ -87,7 +85,7 @@ const artifact = new ArtifactBundle("artifact", {
 
 const rendered = pulumi.all([artifact.bucketName, artifact.key, artifact.sha256]).apply(([bucket, key, sha256]) =>
     renderHost(
-        buildHost({ containers, artifact: { bucket, key, sha256, region: config.region }, sshAuthorizedKeys: config.sshAuthorizedKeys }),
+        buildHost({ containers, artifact: { bucket, key, sha256, region: config.region }, sshAuthorizedKeys: config.sshAuthorizedKeys, scripts }),
         files,
     ),
 );

@@ -13,13 +13,14 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { parseArgs as parseArgv } from "node:util";
+import { PROJECT as NS } from "../config";
 import { ConfigView, configString } from "./diff/config";
 import { PlanError, hashTree, readProjectConfig, runPlan } from "./diff/io";
 import { COMMENT_BUDGET, JOB_SUMMARY_BUDGET, code } from "./diff/markdown";
 import { SummaryOptions, summarize } from "./diff/summary";
 
 const PROJECT_DIR = path.resolve(__dirname, "..");
-const NS = "coreos-containers";
 const USAGE = "usage: npm run diff -- --base <git-ref> [--stack NAME] [--out FILE] [--full-out FILE] [--json-out FILE] [--budget CHARS] [--context LINES]";
 
 class UsageError extends Error {}
@@ -36,33 +37,42 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-    let base: string | undefined;
-    const args: Omit<Args, "base"> = { stack: "dev", budget: COMMENT_BUDGET, context: 3 };
-    for (let i = 0; i < argv.length; i++) {
-        const a = argv[i]!;
-        const value = () => {
-            const v = argv[++i];
-            if (v === undefined || v.startsWith("--")) throw new UsageError(`${a} needs a value\n${USAGE}`);
-            return v;
-        };
-        const count = (what: string) => {
-            const v = value();
-            if (!/^\d+$/.test(v)) throw new UsageError(`${what} must be a whole number, not ${JSON.stringify(v)}`);
-            return Number(v);
-        };
-        if (a === "--base") base = value();
-        else if (a === "--stack") args.stack = value();
-        else if (a === "--out") args.out = value();
-        else if (a === "--full-out") args.fullOut = value();
-        else if (a === "--json-out") args.jsonOut = value();
-        else if (a === "--budget") args.budget = count("--budget");
-        else if (a === "--context") args.context = count("--context");
-        else if (a === "--help" || a === "-h") throw new UsageError(USAGE);
-        else throw new UsageError(`unknown argument ${a}\n${USAGE}`);
+    let values;
+    try {
+        ({ values } = parseArgv({
+            args: argv,
+            options: {
+                base: { type: "string" },
+                stack: { type: "string", default: "dev" },
+                out: { type: "string" },
+                "full-out": { type: "string" },
+                "json-out": { type: "string" },
+                budget: { type: "string", default: String(COMMENT_BUDGET) },
+                context: { type: "string", default: "3" },
+                help: { type: "boolean", short: "h", default: false },
+            },
+            strict: true,
+            allowPositionals: false,
+        }));
+    } catch (e) {
+        throw new UsageError(`${(e as Error).message}\n${USAGE}`);
     }
-    if (!base) throw new UsageError(`--base is required\n${USAGE}`);
-    if (!/^[A-Za-z0-9._-]+$/.test(args.stack)) throw new UsageError(`--stack ${JSON.stringify(args.stack)} is not a stack name`);
-    return { ...args, base };
+    if (values.help) throw new UsageError(USAGE);
+    const count = (flag: string, v: string) => {
+        if (!/^\d+$/.test(v)) throw new UsageError(`--${flag} must be a whole number, not ${JSON.stringify(v)}`);
+        return Number(v);
+    };
+    if (!values.base) throw new UsageError(`--base is required\n${USAGE}`);
+    if (!/^[A-Za-z0-9._-]+$/.test(values.stack)) throw new UsageError(`--stack ${JSON.stringify(values.stack)} is not a stack name`);
+    return {
+        base: values.base,
+        stack: values.stack,
+        ...(values.out !== undefined ? { out: values.out } : {}),
+        ...(values["full-out"] !== undefined ? { fullOut: values["full-out"] } : {}),
+        ...(values["json-out"] !== undefined ? { jsonOut: values["json-out"] } : {}),
+        budget: count("budget", values.budget),
+        context: count("context", values.context),
+    };
 }
 
 function git(args: string[], cwd = PROJECT_DIR): string {

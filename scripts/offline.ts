@@ -9,11 +9,12 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { PROJECT } from "../config";
 import { readCloudConfig } from "./diff/cloudconfig";
 import { stackFileConfig } from "./stackFiles";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..");
-export const PROJECT = "coreos-containers";
+export { PROJECT };
 
 /**
  * Resource options the engine would act on. The mocks never see options, so the offline plan
@@ -74,11 +75,14 @@ export const UNKNOWN = "<unknown>";
 
 const short = (text: string, n = 8) => crypto.createHash("sha256").update(text).digest("hex").slice(0, n);
 
-/** The stack's config as Pulumi hands it to the program: `project:key` → string (objects as JSON). */
+/**
+ * The stack's config as Pulumi hands it to the program: `project:key` → string (objects as JSON).
+ * A stack without a `Pulumi.<stack>.yaml` runs on the project's defaults, as `pulumi` allows.
+ */
 export function loadStackConfig(stack: string, projectDir = PROJECT_DIR): Record<string, string> {
     const file = path.join(projectDir, `Pulumi.${stack}.yaml`);
-    if (!fs.existsSync(file)) throw new Error(`no stack file ${path.basename(file)}: pass --stack with one of ${stacks(projectDir).join(", ")}`);
-    const entries = stackFileConfig(fs.readFileSync(path.join(projectDir, "Pulumi.yaml"), "utf8"), fs.readFileSync(file, "utf8"));
+    const stackYaml = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : undefined;
+    const entries = stackFileConfig(fs.readFileSync(path.join(projectDir, "Pulumi.yaml"), "utf8"), stackYaml);
     return Object.fromEntries(
         Object.entries(entries).map(([key, { value }]) => [key, typeof value === "string" ? value : JSON.stringify(value)]),
     );

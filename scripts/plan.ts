@@ -7,11 +7,16 @@
 // settings. Nothing is written on failure. `--json` prints the plan to stdout instead (tests use it).
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { parseArgs as parseArgv } from "node:util";
+import * as pulumi from "@pulumi/pulumi";
+import { USER_DATA_LIMIT } from "../units/cloudconfig";
 import { ValidationError } from "../units/problems";
 import { OfflinePlan, PROJECT_DIR, PlannedResource, planOffline, stable } from "./offline";
 
 const USAGE = "usage: npm start -- [--stack NAME] [--out DIR] [--preview] [--config-json JSON] [--secret KEY]... [--json]";
-const USER_DATA_LIMIT = 16384;
+
+/** A mistake on the command line: printed with the usage, exit 2. */
+export class UsageError extends Error {}
 
 interface Args {
     stack: string;
@@ -23,32 +28,37 @@ interface Args {
 }
 
 export function parseArgs(argv: readonly string[]): Args {
-    const args: Args = { stack: "dev", preview: false, json: false, config: {}, secretKeys: [] };
-    for (let i = 0; i < argv.length; i++) {
-        const a = argv[i]!;
-        const value = () => {
-            const v = argv[++i];
-            if (v === undefined) throw new Error(`${a} needs a value; ${USAGE}`);
-            return v;
-        };
-        if (a === "--stack") args.stack = value();
-        else if (a === "--out") args.out = value();
-        else if (a === "--preview") args.preview = true;
-        else if (a === "--json") args.json = true;
-        else if (a === "--secret") args.secretKeys.push(value());
-        else if (a === "--config-json") {
-            let parsed: unknown;
-            const text = value();
-            try {
-                parsed = JSON.parse(text);
-            } catch (e) {
-                throw new Error(`--config-json is not JSON (${(e as Error).message}); pass an object like '{"coreos-containers:instanceType":"t3.large"}'`);
-            }
-            if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error(`--config-json must be a JSON object of "project:key" to value`);
-            for (const [k, v] of Object.entries(parsed)) args.config[k] = typeof v === "string" ? v : JSON.stringify(v);
-        } else throw new Error(`unknown argument ${a}; ${USAGE}`);
+    let values;
+    try {
+        ({ values } = parseArgv({
+            args: [...argv],
+            options: {
+                stack: { type: "string", default: "dev" },
+                out: { type: "string" },
+                preview: { type: "boolean", default: false },
+                json: { type: "boolean", default: false },
+                secret: { type: "string", multiple: true, default: [] },
+                "config-json": { type: "string" },
+            },
+            strict: true,
+            allowPositionals: false,
+        }));
+    } catch (e) {
+        throw new UsageError(`${(e as Error).message}\n${USAGE}`);
     }
-    return args;
+    if (!/^[\w.-]+$/.test(values.stack)) throw new UsageError(`--stack ${JSON.stringify(values.stack)} is not a stack name\n${USAGE}`);
+    const config: Record<string, string> = {};
+    if (values["config-json"] !== undefined) {
+        let parsed: unknown;
+        try {
+            parsed = JSON.parse(values["config-json"]);
+        } catch (e) {
+            throw new UsageError(`--config-json is not JSON (${(e as Error).message}); pass an object like '{"coreos-containers:instanceType":"t3.large"}'`);
+        }
+        if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new UsageError(`--config-json must be a JSON object of "project:key" to value`);
+        for (const [k, v] of Object.entries(parsed)) config[k] = typeof v === "string" ? v : JSON.stringify(v);
+    }
+    return { stack: values.stack, ...(values.out !== undefined ? { out: values.out } : {}), preview: values.preview, json: values.json, config, secretKeys: values.secret };
 }
 
 /** Everything the plan writes, by path relative to the out folder. */
@@ -185,10 +195,15 @@ async function main(): Promise<void> {
     console.log(summarize(plan, shown.startsWith("..") ? outDir : shown || "."));
 }
 
+/** The text for a failure: expected ones (bad input, bad arguments) as their message alone; a bug with its stack. */
+export function failureText(e: unknown): string {
+    if (e instanceof UsageError || e instanceof ValidationError || pulumi.RunError.isInstance(e)) return (e as Error).message;
+    return e instanceof Error ? (e.stack ?? e.message) : String(e);
+}
+
 if (require.main === module) {
     main().catch((e: unknown) => {
-        const message = e instanceof ValidationError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e);
-        console.error(`npm start: ${message}\nNothing was written.`);
-        process.exit(1);
+        console.error(`npm start: ${failureText(e)}\nNothing was written.`);
+        process.exit(e instanceof UsageError ? 2 : 1);
     });
 }

@@ -1,5 +1,6 @@
-// What a project's files say its stack config is: Pulumi.yaml's declared defaults, overlaid by
-// Pulumi.<stack>.yaml, with keys qualified by the project name as the CLI does. Pure: text in.
+// What a project's files say its stack config is: Pulumi.yaml's project-level values and declared
+// defaults, overlaid by Pulumi.<stack>.yaml, with keys qualified by the project name as the CLI does.
+// Pure: text in.
 // The offline plan turns it into the strings Pulumi hands a program; `npm run diff` compares it.
 import { parse } from "yaml";
 
@@ -15,8 +16,9 @@ export function stackFileConfig(projectYaml: string, stackYaml: string | undefin
     const qualified = (key: string) => (key.includes(":") ? key : `${project.name ?? ""}:${key}`);
     const out: Record<string, StackFileEntry> = {};
     for (const [key, spec] of Object.entries(project.config ?? {})) {
-        if (spec !== null && typeof spec === "object" && "default" in spec) {
-            out[qualified(key)] = { value: (spec as { default: unknown }).default, source: "default" };
+        // `value` sets a key for every stack (project-level config, e.g. aws:region); `default` declares a project key's default.
+        if (spec !== null && typeof spec === "object" && ("value" in spec || "default" in spec)) {
+            out[qualified(key)] = { value: "value" in spec ? (spec as { value: unknown }).value : (spec as { default: unknown }).default, source: "default" };
         }
     }
     const stack = stackYaml === undefined ? {} : ((parse(stackYaml) ?? {}) as { config?: Record<string, unknown> });

@@ -16,11 +16,11 @@ import { strict as assert } from "node:assert";
 import { existsSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { renderHost } from "../units/cloudconfig";
-import { defaultContainers } from "../units/containers";
+import { FIXTURE_ARTIFACT_DIR, HOST_SCRIPTS, seedContainers } from "./helpers/fixtures";
 import { buildHost } from "../units/host";
-import { ARTIFACT_IMAGES_DIR, ARTIFACT_ROOT, DOCKER, NETWORK_NAME, NETWORK_UNIT, PROVISION_UNIT, containerUnitName } from "../units/layout";
+import { ARTIFACT_IMAGES_DIR, ARTIFACT_ROOT, DOCKER, ENSURE_IMAGE, NETWORK_NAME, NETWORK_UNIT, PROVISION_UNIT, containerUnitName } from "../units/layout";
 import { ContainerUnit } from "../units/model";
-import { ENSURE_IMAGE, needsArtifact } from "../units/systemd";
+import { needsArtifact } from "../units/systemd";
 import { dumpUnits } from "./helpers/systemd";
 import {
     DockerCall,
@@ -90,14 +90,14 @@ describe("boot: the default host under real systemd (systemd-nspawn)", function 
         const t0 = Date.now();
         assertNspawnUsable();
 
-        // Render as the stack does, with the repo's own artifact folder; image tarballs are faked below.
-        const host = buildHost({ containers: defaultContainers, artifact: ARTIFACT, sshAuthorizedKeys: [] });
+        // Render as the stack does, with the fixture artifact folder; image tarballs are faked below.
+        const host = buildHost({ containers: seedContainers, artifact: ARTIFACT, sshAuthorizedKeys: [], scripts: HOST_SCRIPTS });
         const rendered = renderHost(host, {
-            artifactFileExists: (p) => existsSync(path.join(REPO, "artifact", p)),
+            artifactFileExists: (p) => existsSync(path.join(REPO, FIXTURE_ARTIFACT_DIR, p)),
             imageFileExists: () => true,
         });
         const unitNames = rendered.units.map((u) => u.name);
-        const containers = new Map(defaultContainers.map((c) => [containerUnitName(c.name), c]));
+        const containers = new Map(seedContainers.map((c) => [containerUnitName(c.name), c]));
         // What systemd parses from the very same unit text (systemd --test): the argv each command gets.
         const parsed = dumpUnits(rendered.units).units;
         const argvs = (unit: string, kind: string) => (parsed.get(unit)?.commands.get(kind) ?? []).map((x) => [...x.argv]);
@@ -109,11 +109,11 @@ describe("boot: the default host under real systemd (systemd-nspawn)", function 
         const applied = applyCloudConfig(r, rendered.userData);
         assert.deepEqual(applied.units.map((u) => u.name), unitNames, "the user-data's units are the rendered ones, in order");
         assert.ok(applied.files.length > 0, "the user-data writes the host scripts");
-        const tarballs = defaultContainers.flatMap((c) => (c.image.kind === "tarball" ? [{ file: c.image.file, ref: c.image.ref }] : []));
-        seedArtifact(r, { artifactRoot: ARTIFACT_ROOT, sha256: SHA, sourceDir: path.join(REPO, "artifact"), images: tarballs, imagesDir: ARTIFACT_IMAGES_DIR });
+        const tarballs = seedContainers.flatMap((c) => (c.image.kind === "tarball" ? [{ file: c.image.file, ref: c.image.ref }] : []));
+        seedArtifact(r, { artifactRoot: ARTIFACT_ROOT, sha256: SHA, sourceDir: path.join(REPO, FIXTURE_ARTIFACT_DIR), images: tarballs, imagesDir: ARTIFACT_IMAGES_DIR });
         installStandIns(r, {
             units: [...unitNames, "docker.service", "network-online.target", "multi-user.target"],
-            containers: defaultContainers.map((c) => c.name),
+            containers: seedContainers.map((c) => c.name),
         });
         const prepared = Date.now();
 
@@ -268,7 +268,7 @@ describe("boot: the default host under real systemd (systemd-nspawn)", function 
                 assert.doesNotMatch(journalOfBoot, /timed out|Killing process|Failed with result/, `${L}: container units stopped cleanly`);
 
                 // Dependencies, e.g. fluentd and kibana after elastic, nginx after kibana and grafana.
-                const edges = defaultContainers.flatMap((c) => (c.dependsOn ?? []).map((d): [ContainerUnit, ContainerUnit] => [c, d]));
+                const edges = seedContainers.flatMap((c) => (c.dependsOn ?? []).map((d): [ContainerUnit, ContainerUnit] => [c, d]));
                 const named = new Set(edges.map(([c, d]) => `${c.name}>${d.name}`));
                 for (const e of ["fluentd>elastic", "kibana>elastic", "nginx>kibana", "nginx>grafana", "grafana>prometheus"]) assert.ok(named.has(e), `the default host has ${e}`);
                 for (const [c, d] of edges) {

@@ -16,14 +16,14 @@ import {
 import { FileChecks } from "../units/validate";
 import { buildHost } from "../units/host";
 import { ArtifactLocation } from "../units/provision";
-import { defaultContainers } from "../units/containers";
+import { HOST_SCRIPTS, seedContainers } from "./helpers/fixtures";
 
 const allFiles: FileChecks = { artifactFileExists: () => true, imageFileExists: () => true };
 const ARTIFACT: ArtifactLocation = { bucket: "x".repeat(63), key: `artifacts/${"0".repeat(64)}.tar.gz`, sha256: "0".repeat(64), region: "eu-west-1" };
 const hostOf = (containers: readonly ContainerUnit[], sshAuthorizedKeys: string[] = []): HostDefinition =>
-    buildHost({ containers, artifact: ARTIFACT, sshAuthorizedKeys });
+    buildHost({ containers, artifact: ARTIFACT, sshAuthorizedKeys, scripts: HOST_SCRIPTS });
 
-const byName = (name: string) => defaultContainers.find((c) => c.name === name)!;
+const byName = (name: string) => seedContainers.find((c) => c.name === name)!;
 const containerOrder = (host: HostDefinition) =>
     orderedUnits(host).filter((u) => u.name.startsWith("docker-")).map((u) => u.name.replace(/^docker-|\.service$/g, ""));
 
@@ -67,7 +67,7 @@ function contentScalars(userData: string): { path: string; type: string | undefi
 describe("cloud-config rendering", () => {
     describe("unit order", () => {
         it("puts one-shots first, then containers after their dependencies, keeping declaration order", () => {
-            const names = orderedUnits(hostOf(defaultContainers)).map((u) => u.name);
+            const names = orderedUnits(hostOf(seedContainers)).map((u) => u.name);
             assert.deepEqual(names, [
                 "coreos-containers-network.service",
                 "provision.service",
@@ -84,7 +84,7 @@ describe("cloud-config rendering", () => {
         });
 
         it("orders a reversed declaration topologically, ties going to the container declared first", () => {
-            const reversed = [...defaultContainers].reverse();
+            const reversed = [...seedContainers].reverse();
             // Declared: nginx grafana prometheus alertmanager cadvisor node-exporter kibana fluentd elastic.
             assert.deepEqual(containerOrder(hostOf(reversed)), [
                 "alertmanager", "cadvisor", "node-exporter", "prometheus", "grafana", "elastic", "kibana", "nginx", "fluentd",
@@ -100,7 +100,7 @@ describe("cloud-config rendering", () => {
 
         it("always yields a dependency order for any shuffle, with one-shots first and stable output", () => {
             for (let seed = 1; seed <= 25; seed++) {
-                const host = hostOf(shuffled(defaultContainers, seed));
+                const host = hostOf(shuffled(seedContainers, seed));
                 const units = orderedUnits(host).map((u) => u.name);
                 assert.deepEqual(units.slice(0, 2), host.oneshots.map((u) => u.name), `seed ${seed}`);
                 const position = new Map(units.map((n, i) => [n, i]));
@@ -114,8 +114,8 @@ describe("cloud-config rendering", () => {
         });
 
         it("compares dependencies by name, so copies made by config overrides order the same", () => {
-            const copies = [...defaultContainers].reverse().map((c) => ({ ...c }));
-            assert.deepEqual(containerOrder(hostOf(copies)), containerOrder(hostOf([...defaultContainers].reverse())));
+            const copies = [...seedContainers].reverse().map((c) => ({ ...c }));
+            assert.deepEqual(containerOrder(hostOf(copies)), containerOrder(hostOf([...seedContainers].reverse())));
         });
 
         it("terminates on a cycle (validation reports it), placing the rest in declaration order", () => {
@@ -158,7 +158,7 @@ describe("cloud-config rendering", () => {
 
         function roundTrip(content: string): { userData: string; parsed: Record<string, unknown> } {
             const host: HostDefinition = { containers: [], oneshots: [], files: [{ path: "/etc/x", permissions: "0644", content }], sshAuthorizedKeys: [] };
-            const units: RenderedUnit[] = [{ name: "x.service", content, enable: true }];
+            const units: RenderedUnit[] = [{ name: "x.service", content }];
             const userData = serializeCloudConfig(cloudConfigObject(host, units));
             return { userData, parsed: parseUserData(userData) as Record<string, unknown> };
         }
@@ -170,7 +170,7 @@ describe("cloud-config rendering", () => {
                 const files = parsed["write_files"] as { content: string }[];
                 assert.equal(units[0]!.content, content, userData);
                 assert.equal(files[0]!.content, content, userData);
-                assert.deepEqual(roundTripProblems(cloudConfigObject({ containers: [], oneshots: [], files: [{ path: "/etc/x", permissions: "0644", content }], sshAuthorizedKeys: [] }, [{ name: "x.service", content, enable: true }]), userData), []);
+                assert.deepEqual(roundTripProblems(cloudConfigObject({ containers: [], oneshots: [], files: [{ path: "/etc/x", permissions: "0644", content }], sshAuthorizedKeys: [] }, [{ name: "x.service", content }]), userData), []);
             });
         }
 
@@ -183,7 +183,7 @@ describe("cloud-config rendering", () => {
         });
 
         it("keeps every unit and script of the default host as an exact literal block", () => {
-            const host = hostOf(defaultContainers, ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKey ops@example"]);
+            const host = hostOf(seedContainers, ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKey ops@example"]);
             const { units, userData } = renderHost(host, allFiles);
             const scalars = contentScalars(userData);
             const expected = [...host.files.map((f) => f.content), ...units.map((u) => u.content)];
@@ -195,10 +195,11 @@ describe("cloud-config rendering", () => {
         });
 
         it("reports text that does not survive against its unit", () => {
-            const units: RenderedUnit[] = [{ name: "a.service", content: "[Unit]\nDescription=A\n", enable: true }];
+            const units: RenderedUnit[] = [{ name: "a.service", content: "[Unit]\nDescription=A\n" }];
             const doc = cloudConfigObject({ containers: [], oneshots: [], files: [], sshAuthorizedKeys: [] }, units);
             const tampered = serializeCloudConfig(doc).replace("Description=A", "Description=B");
             assert.deepEqual(roundTripProblems(doc, tampered), [{
+                code: "USER_DATA_ROUND_TRIP",
                 where: "a.service",
                 field: "content",
                 message: 'does not survive the YAML round trip: differs from character 19: expected "A\\n", read back "B\\n"',
@@ -209,19 +210,19 @@ describe("cloud-config rendering", () => {
 
     describe("bytes", () => {
         it("renders twice to identical bytes", () => {
-            const first = renderHost(hostOf(defaultContainers), allFiles).userData;
-            const second = renderHost(hostOf(defaultContainers.map((c) => ({ ...c }))), allFiles).userData;
+            const first = renderHost(hostOf(seedContainers), allFiles).userData;
+            const second = renderHost(hostOf(seedContainers.map((c) => ({ ...c }))), allFiles).userData;
             assert.equal(second, first);
         });
 
         it("starts with the #cloud-config header and ends with one newline", () => {
-            const { userData } = renderHost(hostOf(defaultContainers), allFiles);
+            const { userData } = renderHost(hostOf(seedContainers), allFiles);
             assert.ok(userData.startsWith("#cloud-config\n"));
             assert.match(userData, /[^\n]\n$/);
         });
 
         it("fails a host whose user-data is over EC2's 16,384 bytes, naming the size", () => {
-            const base = hostOf(defaultContainers);
+            const base = hostOf(seedContainers);
             const big: HostDefinition = { ...base, files: [...base.files, { path: "/etc/big.txt", permissions: "0644", content: "y".repeat(10000) + "\n" }] };
             const bytes = Buffer.byteLength(serializeCloudConfig(cloudConfigObject(big, orderedUnits(big))), "utf8");
             assert.ok(bytes > USER_DATA_LIMIT, `the fixture must be over the limit (${bytes})`);
@@ -236,7 +237,7 @@ describe("cloud-config rendering", () => {
         });
 
         it("accepts the default host, which fits", () => {
-            const { userData } = renderHost(hostOf(defaultContainers), allFiles);
+            const { userData } = renderHost(hostOf(seedContainers), allFiles);
             assert.ok(Buffer.byteLength(userData) <= USER_DATA_LIMIT);
         });
     });

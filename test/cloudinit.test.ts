@@ -4,7 +4,7 @@ import { gzipSync } from "node:zlib";
 import { cloudConfigFindings, decodesAs, isCloudConfig, resolvePlainScalar, validateCloudConfig } from "../units/cloudinit";
 import { renderHost } from "../units/cloudconfig";
 import { buildHost } from "../units/host";
-import { defaultContainers } from "../units/containers";
+import { seedContainers, HOST_SCRIPTS } from "./helpers/fixtures";
 import { applyOverrides } from "../units/stack";
 
 const H = "#cloud-config\n";
@@ -146,12 +146,14 @@ describe("validateCloudConfig (coreos-cloudinit -validate, ported)", () => {
     it("turns each finding into a Problem: where user-data, field `line N: path`, the level in the message, a fix", () => {
         const problems = validateCloudConfig(H + "coreos:\n  units:\n  - name: a.service\n    command: lol\n");
         assert.deepEqual(problems, [{
+            code: "CLOUDINIT_INVALID_VALUE",
             where: "user-data",
             field: "line 5: coreos.units[0].command",
             message: "error: invalid value lol",
             fix: "set command to one of: start, stop, restart, reload, try-restart, reload-or-restart, reload-or-try-restart (coreos-cloudinit checks ^(start|stop|restart|reload|try-restart|reload-or-restart|reload-or-try-restart)$)",
         }]);
         const unknown = validateCloudConfig(H + "coreos:\n  unit:\n  - name: a\n")[0]!;
+        assert.equal(unknown.code, "CLOUDINIT_UNKNOWN_KEY");
         assert.equal(unknown.message, 'warning: unrecognized key "unit"');
         assert.match(unknown.fix, /remove unit or correct its spelling; coreos-cloudinit knows: .*units/);
     });
@@ -161,18 +163,18 @@ describe("validateCloudConfig (coreos-cloudinit -validate, ported)", () => {
         const artifact = { bucket: "x".repeat(63), key: `artifacts/${"0".repeat(64)}.tar.gz`, sha256: "0".repeat(64), region: "eu-west-1" };
 
         it("the default host's user-data has no findings at all", () => {
-            const { userData } = renderHost(buildHost({ containers: defaultContainers, artifact, sshAuthorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBase64Key ops@example"] }), files);
+            const { userData } = renderHost(buildHost({ containers: seedContainers, artifact, sshAuthorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBase64Key ops@example"], scripts: HOST_SCRIPTS }), files);
             assert.ok(isCloudConfig(userData));
             assert.deepEqual(validateCloudConfig(userData), []);
         });
 
         it("the dev stack's user-data (its image and env overrides) has no findings", () => {
-            const { containers } = applyOverrides(defaultContainers, {
+            const containers = applyOverrides(seedContainers, {
                 fluentd: { image: { kind: "registry", ref: "fluent/fluentd-kubernetes-daemonset:v1.17-debian-elasticsearch8-1" } },
                 nginx: { image: { kind: "registry", ref: "nginx:1.27.2-alpine" } },
                 elastic: { env: { ES_JAVA_OPTS: "-Xms512m -Xmx512m" } },
             });
-            const { userData } = renderHost(buildHost({ containers, artifact, sshAuthorizedKeys: [] }), files);
+            const { userData } = renderHost(buildHost({ containers, artifact, sshAuthorizedKeys: [], scripts: HOST_SCRIPTS }), files);
             assert.deepEqual(validateCloudConfig(userData), []);
         });
     });

@@ -6,11 +6,11 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { CONFIG_KEYS, DEFAULTS, PROJECT, StackConfig, canonicalCidr, parseStackConfig } from "../config";
 import { loadStackConfig, stacks } from "../scripts/offline";
-import { defaultContainers } from "../units";
+import { FIXTURE_CONFIG, seedContainers } from "./helpers/fixtures";
 import { Problem, ValidationError } from "../units/problems";
 import { PROJECT_DIR, runNpmStart } from "./helpers/plan";
 
-const NAMES = defaultContainers.map((c) => c.name);
+const NAMES = seedContainers.map((c) => c.name);
 const key = (k: string) => `${PROJECT}:${k}`;
 const REGION = { "aws:region": "eu-west-1" };
 
@@ -162,8 +162,16 @@ describe("config: Pulumi.yaml", () => {
         assert.equal(project.name, PROJECT);
     });
 
+    // Keys of other namespaces (aws:region) are project-level values for every stack, not this project's keys.
+    const ownKeys = () => Object.keys(project.config).filter((k) => !k.includes(":"));
+
+    it("sets aws:region for every stack, so a stack without a stack file plans", () => {
+        assert.deepEqual(Object.keys(project.config).filter((k) => k.includes(":")), ["aws:region"]);
+        assert.deepEqual(project.config["aws:region"], { value: "eu-west-1" });
+    });
+
     it("declares defaults equal to config.ts DEFAULTS, for every key but the map-valued ones", () => {
-        const declared = Object.keys(project.config).sort();
+        const declared = ownKeys().sort();
         assert.deepEqual(declared, Object.keys(DEFAULTS).filter((k) => !MAP_KEYS.includes(k)).sort());
         for (const k of declared) assert.deepEqual(project.config[k]!.default, DEFAULTS[k as keyof typeof DEFAULTS], k);
         for (const k of MAP_KEYS) assert.deepEqual(DEFAULTS[k as keyof typeof DEFAULTS], {}, k);
@@ -171,15 +179,16 @@ describe("config: Pulumi.yaml", () => {
 
     it("declares only keys config.ts reads, each with a description and a type that fits its default", () => {
         const typeOf = (v: unknown) => (Array.isArray(v) ? "array" : Number.isInteger(v) ? "integer" : typeof v);
-        for (const [k, spec] of Object.entries(project.config)) {
-            assert.ok(k in CONFIG_KEYS, `${k} is not a key config.ts reads`);
+        for (const k of ownKeys()) {
+            const spec = project.config[k]!;
+            assert.ok(Object.hasOwn(CONFIG_KEYS, k), `${k} is not a key config.ts reads`);
             assert.ok(spec.description, `${k} has no description`);
             assert.equal(spec.type, typeOf(spec.default), k);
         }
     });
 
     it("its defaults, as the CLI hands them over, parse to DEFAULTS", () => {
-        const raw = Object.fromEntries(Object.entries(project.config).map(([k, s]) => [key(k), typeof s.default === "string" ? s.default : JSON.stringify(s.default)]));
+        const raw = Object.fromEntries(ownKeys().map((k) => [key(k), typeof project.config[k]!.default === "string" ? String(project.config[k]!.default) : JSON.stringify(project.config[k]!.default)]));
         assert.deepEqual(parseStackConfig({ ...REGION, ...raw }), { ...DEFAULTS, region: "eu-west-1" });
     });
 });
@@ -197,6 +206,7 @@ describe("config: npm start with a bad config", function () {
                 "--stack", "dev",
                 "--out", out,
                 "--config-json", JSON.stringify({
+                    ...FIXTURE_CONFIG,
                     [key("instanceSize")]: "t3.large",
                     [key("rootVolumeSizeGiB")]: "big",
                     [key("sshCidrs")]: ["10.0.0.1/8"],
@@ -208,7 +218,14 @@ describe("config: npm start with a bad config", function () {
             for (const f of [key("instanceSize"), key("rootVolumeSizeGiB"), `${key("sshCidrs")}[0]`, key("containers")]) {
                 assert.ok(r.stderr.includes(f), `stderr names ${f}:\n${r.stderr}`);
             }
-            assert.match(r.stderr, /4 problems/);
+            // The four config problems, and what the secret `containers` could not override: dev's images stay the host's tarballs, which are not built here.
+            assert.deepEqual(
+                [...r.stderr.matchAll(/^ {2}- \[([A-Z_]+)\]/gm)].map((m) => m[1]),
+                ["CONFIG_SECRET_NOT_ALLOWED", "CONFIG_UNKNOWN_KEY", "CONFIG_INVALID_VALUE", "CONFIG_CIDR_HOST_BITS", "IMAGE_FILE_MISSING", "IMAGE_FILE_MISSING"],
+                r.stderr,
+            );
+            assert.match(r.stderr, /6 problems/);
+            assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
             assert.match(r.stderr, /Nothing was written/);
             assert.deepEqual(fs.readdirSync(parent), ["out"], "nothing next to the out folder");
             assert.deepEqual(fs.readdirSync(out), ["sentinel"], "nothing added to or removed from the out folder");

@@ -10,6 +10,7 @@ import { readConfigView } from "../scripts/diff/config";
 import { PlanLike, LOOKED_UP_AMI_PREFIX, Summary, summarize } from "../scripts/diff/summary";
 import { hashTree, runPlan, tsxNodeArgs } from "../scripts/diff/io";
 import { INSTANCE_INPUTS, ruleFor } from "../scripts/diff/instance";
+import { FIXTURE_ARTIFACT_DIR, FIXTURE_CONFIG, FIXTURE_HOSTS_DIR } from "./helpers/fixtures";
 
 const ROOT = path.resolve(__dirname, "..");
 const NS = "coreos-containers";
@@ -29,7 +30,10 @@ function git(cwd: string, ...args: string[]): string {
     }).trim();
 }
 
-/** A repo with this project's files (tracked and not ignored) at HEAD~1, and HEAD adding one container. */
+/**
+ * A repo with this project's files (tracked and not ignored) at HEAD~1, its stacks pointed at the test
+ * fixtures (host and artifact), and HEAD adding one container to the fixture host.
+ */
 function makeRepo(): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "coreos-containers-diff-test-"));
     const files = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" })
@@ -40,16 +44,22 @@ function makeRepo(): string {
         fs.copyFileSync(path.join(ROOT, f), path.join(dir, f));
     }
     fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"), "dir");
+    for (const stack of ["dev", "prod"]) {
+        const file = path.join(dir, `Pulumi.${stack}.yaml`);
+        const doc = parse(fs.readFileSync(file, "utf8")) as { config: Record<string, unknown> };
+        Object.assign(doc.config, FIXTURE_CONFIG);
+        fs.writeFileSync(file, stringify(doc));
+    }
     git(dir, "init", "-q");
     fs.appendFileSync(path.join(dir, ".git", "info", "exclude"), "node_modules\n");
     git(dir, "add", "-A");
     git(dir, "commit", "-q", "-m", "base");
 
-    const file = path.join(dir, "units", "containers.ts");
+    const file = path.join(dir, FIXTURE_HOSTS_DIR, "seed.ts");
     const src = fs.readFileSync(file, "utf8");
-    const at = src.indexOf("export const defaultContainers");
+    const at = src.indexOf("export const seedContainers");
     const close = src.indexOf("];", at);
-    assert.ok(at >= 0 && close > at, "units/containers.ts no longer declares `export const defaultContainers = [...]`; update this test");
+    assert.ok(at >= 0 && close > at, `${FIXTURE_HOSTS_DIR}/seed.ts no longer declares \`export const seedContainers = [...]\`; update this test`);
     const whoami = `export const whoami: ContainerUnit = {\n    kind: "container",\n    name: "whoami",\n    description: "whoami, added by the diff test",\n    image: { kind: "registry", ref: "traefik/whoami:v1.10.3" },\n};\n\n`;
     fs.writeFileSync(file, src.slice(0, at) + whoami + src.slice(at, close) + "    whoami,\n" + src.slice(close));
     git(dir, "commit", "-q", "-am", "add whoami");
@@ -122,7 +132,7 @@ describe("npm run diff (offline plans → a reviewer's summary)", function () {
     before(async function () {
         // (d) a modified copy of the artifact folder, inside the project (config.ts requires a relative path).
         artifactCopy = path.join(".cache", `test-artifact-${crypto.randomBytes(6).toString("hex")}`);
-        fs.cpSync(path.join(ROOT, "artifact"), path.join(ROOT, artifactCopy), { recursive: true });
+        fs.cpSync(path.join(ROOT, FIXTURE_ARTIFACT_DIR), path.join(ROOT, artifactCopy), { recursive: true });
         fs.appendFileSync(path.join(ROOT, artifactCopy, "nginx", "nginx.conf"), "\n# changed by test/diff.test.ts\n");
 
         repo = makeRepo();
@@ -132,10 +142,10 @@ describe("npm run diff (offline plans → a reviewer's summary)", function () {
         retentionDays = 1234;
         // Every plan and CLI run at once: they are separate processes, and most of the time is theirs.
         const [base, kibanaEnv, artifact, retention, added, same, badRef, badStack] = await Promise.all([
-            runPlan(ROOT, "dev"),
-            runPlan(ROOT, "dev", { [`${NS}:containers`]: devContainersWithKibanaEnv() }),
-            runPlan(ROOT, "dev", { [`${NS}:artifactDir`]: artifactCopy }),
-            runPlan(ROOT, "dev", { [`${NS}:artifactRetentionDays`]: retentionDays }),
+            runPlan(ROOT, "dev", FIXTURE_CONFIG),
+            runPlan(ROOT, "dev", { ...FIXTURE_CONFIG, [`${NS}:containers`]: devContainersWithKibanaEnv() }),
+            runPlan(ROOT, "dev", { ...FIXTURE_CONFIG, [`${NS}:artifactDir`]: artifactCopy }),
+            runPlan(ROOT, "dev", { ...FIXTURE_CONFIG, [`${NS}:artifactRetentionDays`]: retentionDays }),
             runCli(repo, ["--base", "HEAD~1", "--stack", "dev"]),
             runCli(repo, ["--base", "HEAD", "--stack", "dev"]),
             runCli(repo, ["--base", "no-such-ref", "--stack", "dev"]),
@@ -218,7 +228,7 @@ describe("npm run diff (offline plans → a reviewer's summary)", function () {
     it("(d) an artifact file changed: key before → after, replaced because of the artifact, only provision.service changed", function () {
         const s = summarize(plans.base, plans.artifact, {
             stack: "dev",
-            artifactFiles: { base: hashTree(path.join(ROOT, "artifact")), head: hashTree(path.join(ROOT, artifactCopy)), baseDir: "artifact", headDir: artifactCopy },
+            artifactFiles: { base: hashTree(path.join(ROOT, FIXTURE_ARTIFACT_DIR)), head: hashTree(path.join(ROOT, artifactCopy)), baseDir: FIXTURE_ARTIFACT_DIR, headDir: artifactCopy },
         });
         const before = plans.base.outputs["artifactObjectKey"] as string;
         const after = plans.artifact.outputs["artifactObjectKey"] as string;

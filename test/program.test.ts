@@ -11,7 +11,8 @@ import { parseStackConfig } from "../config";
 import { FLATCAR_OWNER } from "../components";
 import { FAKE_AMI_PREFIX, OfflinePlan, PlannedResource, loadStackConfig, offlineMocks, planOffline } from "../scripts/offline";
 import { planFiles, summarize } from "../scripts/plan";
-import { applyOverrides, containerUnitName, defaultContainers } from "../units";
+import { applyOverrides, containerUnitName } from "../units";
+import { FIXTURE_CONFIG, seedContainers } from "./helpers/fixtures";
 import { PROJECT_DIR } from "./helpers/plan";
 
 const sha256 = (data: string | Buffer) => crypto.createHash("sha256").update(data).digest("hex");
@@ -53,7 +54,7 @@ describe("program: the dev stack, in-process with mocks", function () {
     const computed = (type: string, name: string): unknown => one(type).computed[name];
 
     before(async () => {
-        plan = await planOffline({ stack: STACK });
+        plan = await planOffline({ stack: STACK, config: FIXTURE_CONFIG });
     });
 
     describe("the instance", () => {
@@ -124,7 +125,7 @@ describe("program: the dev stack, in-process with mocks", function () {
         const ingress = () => input<Rule[]>(T.sg, "ingress");
 
         it("opens exactly the host ports the unit definitions publish, tcp and udp apart, to anyone", () => {
-            const { containers } = applyOverrides(defaultContainers, config.containers);
+            const containers = applyOverrides(seedContainers, config.containers);
             const expected = new Set(containers.flatMap((c) => (c.ports ?? []).map((p) => `${p.host}/${p.protocol ?? "tcp"}`)));
             assert.ok(expected.size > 0, "precondition: some container publishes a port");
             const opened = ingress().map((r) => {
@@ -219,7 +220,7 @@ describe("program: the dev stack, in-process with mocks", function () {
             assert.ok(plan.userData.startsWith("#cloud-config\n"));
             assert.ok(parse(plan.userData), "parses as YAML");
             const names = plan.units.map((u) => u.name);
-            for (const c of defaultContainers) assert.ok(names.includes(containerUnitName(c.name)), containerUnitName(c.name));
+            for (const c of seedContainers) assert.ok(names.includes(containerUnitName(c.name)), containerUnitName(c.name));
             assert.equal(new Set(names).size, names.length, "unit names are unique");
         });
 

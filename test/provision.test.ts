@@ -1,5 +1,6 @@
-// The scripts cloud-config writes, run for real (bash, curl, tar, sha256sum) against local fakes of
-// IMDSv2 and S3 (test/helpers/fake-aws.ts). The script text comes from hostScripts(), never a copy.
+// The scripts written onto the host (host-scripts/), run for real (bash, curl, tar, sha256sum) against
+// local fakes of IMDSv2 and S3 (test/helpers/fake-aws.ts). The script text is what the program reads
+// from host-scripts/ and hostScripts() writes, never a copy.
 import { strict as assert } from "node:assert";
 import { spawn, spawnSync } from "node:child_process";
 import * as crypto from "node:crypto";
@@ -8,22 +9,17 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import * as tarStream from "tar-stream";
-import {
-    ENSURE_IMAGE_SCRIPT,
-    IMAGE_CLEANUP_SCRIPT,
-    PROVISION_RETRY_SECONDS,
-    PROVISION_SCRIPT,
-    hostScripts,
-    provisionUnit,
-} from "../units/provision";
+import { BIN_DIR, ENSURE_IMAGE } from "../units/layout";
+import { PROVISION_RETRY_SECONDS, PROVISION_SCRIPT, hostScripts, provisionUnit } from "../units/provision";
 import { renderOneShotUnit } from "../units/systemd";
+import { HOST_SCRIPTS } from "./helpers/fixtures";
 import { CredentialStore, EMPTY_SHA256, FakeConnectProxy, FakeImds, FakeImdsOptions, FakeS3, sigV4Signature } from "./helpers/fake-aws";
 
 const REGION = "eu-west-1";
 const BUCKET = "coreos-containers-test-1a2b3c";
 
 function scriptText(p: string): string {
-    const f = hostScripts().find((x) => x.path === p);
+    const f = hostScripts(HOST_SCRIPTS).find((x) => x.path === p);
     assert.ok(f, `hostScripts() has no ${p}`);
     return f.content;
 }
@@ -125,9 +121,9 @@ describe("provision script (real bash, curl, tar, sha256sum against fake IMDS an
             HOME: tmp, // no ~/.curlrc
             TAR_LOG: tarLog,
             CURL_ARGV_LOG: path.join(tmp, "curl-argv.log"),
-            PROVISION_IMDS_ENDPOINT: imds.origin,
+            IMDS_ENDPOINT: imds.origin,
             PROVISION_S3_ENDPOINT: s3.endpoint(BUCKET),
-            PROVISION_BACKOFF_MS: "20",
+            RETRY_BACKOFF_MS: "20",
             PROVISION_MAX_SECONDS: "10",
             ...extra,
         };
@@ -186,7 +182,7 @@ describe("provision script (real bash, curl, tar, sha256sum against fake IMDS an
         root = path.join(tmp, "artifact");
         tarLog = path.join(tmp, "tar.log");
         fs.mkdirSync(bin);
-        for (const f of hostScripts()) fs.writeFileSync(path.join(bin, path.basename(f.path)), f.content, { mode: 0o755 });
+        for (const f of hostScripts(HOST_SCRIPTS)) fs.writeFileSync(path.join(bin, path.basename(f.path)), f.content, { mode: parseInt(f.permissions, 8) });
         // A tar that records its calls, to prove when unpacking did (not) happen.
         fs.mkdirSync(path.join(tmp, "shim"));
         fs.writeFileSync(path.join(tmp, "shim", "tar"), `#!/bin/bash\necho "$*" >>"$TAR_LOG"\nexec ${realTar} "$@"\n`, { mode: 0o755 });
@@ -358,7 +354,7 @@ describe("provision script (real bash, curl, tar, sha256sum against fake IMDS an
         closers.push(() => proxy.close());
         const sha = sha256(artifactA);
         const env = envFor(sha, { PROVISION_MAX_SECONDS: "1", http_proxy: imds.origin, https_proxy: proxy.origin });
-        delete env.PROVISION_IMDS_ENDPOINT;
+        delete env.IMDS_ENDPOINT;
         delete env.PROVISION_S3_ENDPOINT;
         const r = await run(path.join(bin, "provision"), [], env);
         assert.notEqual(r.code, 0, r.output);
@@ -488,13 +484,13 @@ esac
         fs.mkdirSync(state);
         fs.mkdirSync(bin);
         for (const f of ["images", "dangling", "calls"]) fs.writeFileSync(path.join(state, f), "");
-        for (const f of hostScripts()) fs.writeFileSync(path.join(bin, path.basename(f.path)), f.content, { mode: 0o755 });
+        for (const f of hostScripts(HOST_SCRIPTS)) fs.writeFileSync(path.join(bin, path.basename(f.path)), f.content, { mode: parseInt(f.permissions, 8) });
         fs.writeFileSync(path.join(tmp, "docker"), FAKE_DOCKER, { mode: 0o755 });
     });
     afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
     const ensure = (args: string[], extra: Record<string, string> = {}) =>
-        run(path.join(bin, path.basename(ENSURE_IMAGE_SCRIPT)), args, {
+        run(path.join(bin, path.basename(ENSURE_IMAGE)), args, {
             PATH: process.env.PATH ?? "/usr/bin:/bin",
             DOCKER: path.join(tmp, "docker"),
             FAKE_DOCKER_STATE: state,
@@ -559,7 +555,7 @@ esac
 
     it("image-cleanup removes dangling images through $DOCKER", async () => {
         fs.writeFileSync(path.join(state, "dangling"), "sha256:a\nsha256:b\n");
-        const r = await run(path.join(bin, path.basename(IMAGE_CLEANUP_SCRIPT)), [], {
+        const r = await run(path.join(bin, "image-cleanup"), [], {
             PATH: process.env.PATH ?? "/usr/bin:/bin",
             DOCKER: path.join(tmp, "docker"),
             FAKE_DOCKER_STATE: state,
@@ -578,7 +574,9 @@ describe("provision unit", () => {
         }
         const timeout = Number(/^TimeoutStartSec=(\d+)$/m.exec(unit.content)?.[1]);
         assert.ok(timeout >= PROVISION_RETRY_SECONDS + 300, `TimeoutStartSec=${timeout}`);
-        assert.match(scriptText(PROVISION_SCRIPT), new RegExp(`PROVISION_MAX_SECONDS:-${PROVISION_RETRY_SECONDS}\\}`));
-        assert.ok(!/PROVISION_/.test(unit.content), "the unit must not set test overrides");
+        // The retry budget has one home: the unit passes it; the script has no default of its own.
+        assert.ok(lines.includes(`Environment=PROVISION_MAX_SECONDS=${PROVISION_RETRY_SECONDS}`), unit.content);
+        assert.match(scriptText(PROVISION_SCRIPT), /max=\$\{PROVISION_MAX_SECONDS:\?\}/);
+        assert.ok(!/PROVISION_S3_ENDPOINT|IMDS_ENDPOINT|RETRY_BACKOFF_MS/.test(unit.content), "the unit must not set test overrides");
     });
 });

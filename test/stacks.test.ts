@@ -5,7 +5,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseStackConfig } from "../config";
 import { PROJECT, OfflinePlan, PlannedResource, loadStackConfig } from "../scripts/offline";
-import { ContainerUnit, applyOverrides, containerUnitName, defaultContainers } from "../units";
+import { ContainerUnit, applyOverrides, containerUnitName } from "../units";
+import { FIXTURE_ARTIFACT_DIR, seedContainers } from "./helpers/fixtures";
 import { PROJECT_DIR, ScratchDir, imageFixtures, planInChild, planToDir, scratchDir } from "./helpers/plan";
 
 const key = (k: string) => `${PROJECT}:${k}`;
@@ -78,8 +79,8 @@ describe("stacks: plans in child processes", function () {
         const same = scratchDir("artifact-same");
         const changed = scratchDir("artifact-changed");
         scratch.push(same, changed);
-        fs.cpSync(path.join(PROJECT_DIR, "artifact"), same.abs, { recursive: true });
-        fs.cpSync(path.join(PROJECT_DIR, "artifact"), changed.abs, { recursive: true });
+        fs.cpSync(path.join(PROJECT_DIR, FIXTURE_ARTIFACT_DIR), same.abs, { recursive: true });
+        fs.cpSync(path.join(PROJECT_DIR, FIXTURE_ARTIFACT_DIR), changed.abs, { recursive: true });
         const file = path.join(changed.abs, "nginx", "nginx.conf");
         const bytes = fs.readFileSync(file);
         bytes[0] = bytes[0]! ^ 0x01; // one byte, one bit
@@ -184,7 +185,7 @@ describe("stacks: plans in child processes", function () {
         // Inside the user-data: exactly the units of containers whose image or env differ, plus
         // provision (its artifact holds prod's image tarballs).
         const effective = (raw: Record<string, string>) =>
-            new Map(applyOverrides(defaultContainers, parseStackConfig(raw).containers).containers.map((c: ContainerUnit) => [c.name, JSON.stringify([c.image, c.env ?? {}])]));
+            new Map(applyOverrides(seedContainers, parseStackConfig(raw).containers).map((c: ContainerUnit) => [c.name, JSON.stringify([c.image, c.env ?? {}])]));
         const [ed, ep] = [effective(rawDev), effective(rawProd)];
         const expected = [...ed.keys()].filter((n) => ed.get(n) !== ep.get(n)).map(containerUnitName);
         assert.ok(expected.length > 0, "precondition: the stacks' containers differ");

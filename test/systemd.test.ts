@@ -3,18 +3,20 @@
 // verify with no output at all, and byte-stable output.
 import { strict as assert } from "node:assert";
 import { ContainerUnit, HostDefinition, OneShotUnit } from "../units/model";
-import { CONTAINER_TIMEOUT_START_SEC, ENSURE_IMAGE, RenderedUnit, renderContainerUnit, renderOneShotUnit } from "../units/systemd";
+import { ENSURE_IMAGE } from "../units/layout";
+import { CONTAINER_TIMEOUT_START_SEC, RenderedUnit, renderContainerUnit, renderOneShotUnit } from "../units/systemd";
 import { ARTIFACT_CURRENT, ARTIFACT_IMAGES_DIR, DOCKER, NETWORK_NAME, NETWORK_UNIT, PROVISION_UNIT, containerUnitName } from "../units/layout";
 import { buildHost } from "../units/host";
-import { defaultContainers } from "../units/containers";
+import { HOST_SCRIPTS, seedContainers } from "./helpers/fixtures";
 import { orderedUnits } from "../units/cloudconfig";
 import { Dump, DumpedUnit, dumpUnits, verifyUnits } from "./helpers/systemd";
 
 const HEX = "0123456789abcdef".repeat(4);
 const HOST_INPUT = {
-    containers: defaultContainers,
+    containers: seedContainers,
     artifact: { bucket: "b", key: `artifacts/${HEX}.tar.gz`, sha256: HEX, region: "eu-west-1" },
     sshAuthorizedKeys: [],
+    scripts: HOST_SCRIPTS,
 } as const;
 
 const db: ContainerUnit = { kind: "container", name: "db", image: { kind: "registry", ref: "postgres:16.4" } };
@@ -113,7 +115,6 @@ describe("systemd units (units/systemd.ts)", () => {
                 ].join("\n"),
             );
             assert.equal(renderContainerUnit(web).name, "docker-web.service");
-            assert.equal(renderContainerUnit(web).enable, true);
         });
 
         it("a tarball container with restart settings, extra arguments and a command", () => {
@@ -205,7 +206,7 @@ describe("systemd units (units/systemd.ts)", () => {
             }
         });
 
-        for (const c of defaultContainers) {
+        for (const c of seedContainers) {
             describe(containerUnitName(c.name), () => {
                 const name = containerUnitName(c.name);
                 const unit = () => dump.units.get(name)!;
@@ -263,9 +264,9 @@ describe("systemd units (units/systemd.ts)", () => {
         }
 
         it("the default host has both kinds of image and artifact readers, so the rules above are exercised", () => {
-            assert.ok(defaultContainers.some((c) => c.image.kind === "tarball"));
-            assert.ok(defaultContainers.some((c) => c.image.kind === "registry" && (c.volumes ?? []).some((v) => v.source.kind === "artifact")));
-            assert.ok(defaultContainers.some((c) => c.image.kind === "registry" && !(c.volumes ?? []).some((v) => v.source.kind === "artifact")));
+            assert.ok(seedContainers.some((c) => c.image.kind === "tarball"));
+            assert.ok(seedContainers.some((c) => c.image.kind === "registry" && (c.volumes ?? []).some((v) => v.source.kind === "artifact")));
+            assert.ok(seedContainers.some((c) => c.image.kind === "registry" && !(c.volumes ?? []).some((v) => v.source.kind === "artifact")));
         });
 
         it("one-shots are Type=oneshot, RemainAfterExit=yes", () => {
@@ -289,7 +290,6 @@ describe("systemd units (units/systemd.ts)", () => {
         it("does report what it can see: a missing executable, a missing required unit, an unknown key (self-check)", () => {
             const broken: RenderedUnit = {
                 name: "broken.service",
-                enable: true,
                 content: "[Unit]\nDescription=broken\nRequires=not-there.service\n\n[Service]\nNoSuchKey=1\nExecStart=/usr/bin/not-there\n",
             };
             const result = verifyUnits([broken], [DOCKER]);

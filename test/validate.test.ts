@@ -6,7 +6,7 @@ import { FileChecks, findCycles, parseImageReference, unpinnedReason, validateHo
 import { renderHost } from "../units/cloudconfig";
 import { buildHost } from "../units/host";
 import { ArtifactLocation } from "../units/provision";
-import { cadvisor, defaultContainers, elastic, fluentd, kibana, nginx, nodeExporter } from "../units/containers";
+import { cadvisor, seedContainers, elastic, fluentd, kibana, nginx, nodeExporter, HOST_SCRIPTS } from "./helpers/fixtures";
 
 const ARTIFACT: ArtifactLocation = {
     bucket: "coreos-containers-artifacts-1a2b3c",
@@ -18,10 +18,10 @@ const ARTIFACT: ArtifactLocation = {
 const allFiles: FileChecks = { artifactFileExists: () => true, imageFileExists: () => true };
 
 function hostOf(containers: readonly ContainerUnit[]): HostDefinition {
-    return buildHost({ containers, artifact: ARTIFACT, sshAuthorizedKeys: [] });
+    return buildHost({ containers, artifact: ARTIFACT, sshAuthorizedKeys: [], scripts: HOST_SCRIPTS });
 }
 
-const defaultHost = () => hostOf(defaultContainers);
+const defaultHost = () => hostOf(seedContainers);
 
 /** A plain container that passes every check, to change one thing at a time. */
 function app(name: string, patch: Partial<ContainerUnit> = {}): ContainerUnit {
@@ -63,7 +63,7 @@ describe("validateHost", () => {
 
         it("accepts the default host after config overrides copied every container", () => {
             // applyOverrides returns new objects; dependsOn still points at the originals.
-            const copies = defaultContainers.map((c) => ({ ...c, env: { ...(c.env ?? {}) } }));
+            const copies = seedContainers.map((c) => ({ ...c, env: { ...(c.env ?? {}) } }));
             assert.deepEqual(check(copies), []);
         });
 
@@ -148,7 +148,7 @@ describe("validateHost", () => {
         });
 
         it("reports a cycle once, named by its path", () => {
-            const containers = defaultContainers.map((c) => (c.name === "elastic" ? { ...elastic, dependsOn: [fluentd] } : c));
+            const containers = seedContainers.map((c) => (c.name === "elastic" ? { ...elastic, dependsOn: [fluentd] } : c));
             expectOnly(check(containers), {
                 where: "elastic", field: "dependsOn", message: /^dependency cycle: elastic → fluentd → elastic$/, fix: /remove one dependency/,
             });
@@ -170,7 +170,7 @@ describe("validateHost", () => {
         it("findCycles finds a long cycle and nothing in a DAG", () => {
             const edges = new Map([["w", ["x"]], ["x", ["y"]], ["y", ["z"]], ["z", ["x"]]]);
             assert.deepEqual(findCycles(["w", "x", "y", "z"], edges), { cycles: [["x", "y", "z", "x"]], truncated: false });
-            const dag = new Map(defaultContainers.map((c) => [c.name, (c.dependsOn ?? []).map((d) => d.name)]));
+            const dag = new Map(seedContainers.map((c) => [c.name, (c.dependsOn ?? []).map((d) => d.name)]));
             assert.deepEqual(findCycles([...dag.keys()], dag), { cycles: [], truncated: false });
         });
     });
@@ -411,7 +411,8 @@ describe("validateHost", () => {
         });
 
         it("rejects two files with one path", () => {
-            expectOnly(checkFiles([file({}), file({ content: "y\n" })]), { where: "/etc/app.conf", field: "path", message: /files\[3\] and files\[4\] both write/ });
+            const n = hostOf([]).files.length;
+            expectOnly(checkFiles([file({}), file({ content: "y\n" })]), { where: "/etc/app.conf", field: "path", message: new RegExp(`files\\[${n}\\] and files\\[${n + 1}\\] both write`) });
         });
     });
 

@@ -72,24 +72,23 @@ describe("the pull request workflow (.github/workflows/preview.yml)", function (
         }
     });
 
-    it("tests first: full-history checkout, Node 20 with the npm cache, npm ci, the Debian tools, npm test", function () {
+    it("tests first: git, full-history checkout, the Debian tools from scripts/test-tools.sh, Node 20 with the npm cache, npm ci, npm test", function () {
         const [name, job] = jobWith((s) => runs(s, /^npm test\b/m));
         const i = (p: (s: Step) => boolean) => job.steps.findIndex(p);
         const checkout = i((s) => usesAction(s, "actions/checkout"));
         const node = i((s) => usesAction(s, "actions/setup-node"));
         const ci = i((s) => runs(s, /^npm ci\b/m));
-        const apt = i((s) => runs(s, /apt-get install[^\n]*(\\\n[^\n]*)*\bsystemd\b/));
+        const git = i((s) => runs(s, /apt-get install[^\n]*\bgit\b/));
+        const tools = i((s) => runs(s, /^bash scripts\/test-tools\.sh$/m));
         const test = i((s) => runs(s, /^npm test\b/m));
-        assert.ok([checkout, node, ci, apt, test].every((n) => n >= 0), `${name}: ${JSON.stringify({ checkout, node, ci, apt, test })}`);
-        assert.ok(checkout < node && node < ci && ci < test && apt < test, "in that order");
+        assert.ok([checkout, node, ci, git, tools, test].every((n) => n >= 0), `${name}: ${JSON.stringify({ checkout, node, ci, git, tools, test })}`);
+        assert.ok(git < checkout && checkout < tools && tools < test && checkout < node && node < ci && ci < test, "in that order");
         assert.equal(job.steps[checkout]!.with?.["fetch-depth"], 0);
         assert.equal(String(job.steps[node]!.with?.["node-version"]), "20");
         assert.equal(job.steps[node]!.with?.["cache"], "npm");
-        // A job-level container runs as root; a plain runner needs sudo for apt-get.
-        if (!job.container) assert.match(job.steps[apt]!.run!, /sudo apt-get install/);
-        assert.match(job.steps[apt]!.run!, /\bgit\b/, "git for the diff tests' throw-away repos");
-        assert.match(job.steps[apt]!.run!, /\bcurl\b/, "curl for the provision script's tests");
-        assert.match(job.steps[apt]!.run!, /\bsystemd-container\b/, "systemd-nspawn for the boot test");
+        // The tool script installs with apt-get only as root: a job-level container runs as root.
+        assert.ok(job.container, "the test job runs in a container as root");
+        assert.doesNotMatch(text, /apt-get install[^\n]*\bsystemd-container\b/, "the Debian tools come from scripts/test-tools.sh's one list, not a copy here");
         // The boot test mounts an overlay and boots systemd: a job container must be privileged.
         if (job.container) assert.match(JSON.stringify(job.container), /--privileged/);
     });
@@ -148,13 +147,27 @@ describe("the pull request workflow (.github/workflows/preview.yml)", function (
         assert.match(expand(`$STACK`), /matrix\.stack/, "the script's stack is the matrix stack");
     });
 
-    it("builds prod's image tarballs into build/images before prod is planned", function () {
+    it("builds the stack's image tarballs into build/images before it is planned, from the list the code prints", function () {
         const [, job] = jobWith((s) => usesAction(s, "pulumi/actions"));
+        const list = job.steps.findIndex((s) => runs(s, /npm run --silent images -- --stack "\$STACK" > image-list\.txt/));
         const build = job.steps.findIndex((s) => runs(s, /docker save/));
         const diff = job.steps.findIndex((s) => runs(s, /npm run diff -- /));
-        assert.ok(build >= 0 && build < diff);
-        assert.match(job.steps[build]!.if ?? "", /matrix\.stack == 'prod'/);
-        assert.match(job.steps[build]!.run!, /build\/images/);
+        assert.ok(list >= 0 && list < build && build < diff, `list ${list}, build ${build}, diff ${diff}`);
+        const run = job.steps[build]!.run!;
+        assert.match(run, /done < image-list\.txt/);
+        assert.match(run, /build\/images/);
+        // No hand-kept list: no tarball name or image reference written in the workflow itself.
+        assert.doesNotMatch(text, /\b[\w-]+\.tar [\w./-]+:[\w.-]+/);
+        assert.doesNotMatch(text, /coreos-containers\/(fluentd|nginx):/);
+    });
+
+    it("the image list it reads is what `npm run images` prints for a stack that loads tarballs", async function () {
+        this.timeout(60_000);
+        const { imageLines } = await import("../scripts/images");
+        const { seedContainers } = await import("./helpers/fixtures");
+        const lines = imageLines(seedContainers);
+        assert.deepEqual(lines, ["fluentd.tar coreos-containers/fluentd:1.17.1 images/fluentd", "nginx.tar coreos-containers/nginx:1.27.2 images/nginx"]);
+        assert.deepEqual(imageLines(seedContainers.filter((c) => c.image.kind === "registry")), []);
     });
 
     it("holds no secrets: every token and key comes from ${{ secrets.* }}", function () {

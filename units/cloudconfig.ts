@@ -56,7 +56,7 @@ export function cloudConfigObject(host: HostDefinition, units: readonly Rendered
         }));
     }
     doc["coreos"] = {
-        units: units.map((u) => ({ name: u.name, command: "start", ...(u.enable ? { enable: true } : {}), content: u.content })),
+        units: units.map((u) => ({ name: u.name, command: "start", enable: true, content: u.content })),
     };
     return doc;
 }
@@ -142,7 +142,7 @@ export function roundTripProblems(doc: Record<string, unknown>, userData: string
     try {
         parsed = parseUserData(userData);
     } catch (e) {
-        return [{ where: "user-data", field: "(document)", message: `does not parse back: ${(e as Error).message}`, fix: "report this as a renderer bug" }];
+        return [{ code: "USER_DATA_ROUND_TRIP", where: "user-data", field: "(document)", message: `does not parse back: ${(e as Error).message}`, fix: "report this as a renderer bug" }];
     }
     return differences(doc, parsed).map((d) => {
         const [section, index, ...rest] = d.path;
@@ -157,6 +157,7 @@ export function roundTripProblems(doc: Record<string, unknown>, userData: string
             field = formatPath(rest) || field;
         }
         return {
+            code: "USER_DATA_ROUND_TRIP",
             where,
             field,
             message: `does not survive the YAML round trip: ${describeMismatch(d.expected, d.actual)}`,
@@ -177,6 +178,7 @@ export function sizeProblems(userData: string): Problem[] {
     const bytes = Buffer.byteLength(userData, "utf8");
     if (bytes <= USER_DATA_LIMIT) return [];
     return [{
+        code: "USER_DATA_TOO_LARGE",
         where: "user-data",
         field: "size",
         message: `${bytes} bytes is over EC2's limit of ${USER_DATA_LIMIT} bytes (by ${bytes - USER_DATA_LIMIT})`,

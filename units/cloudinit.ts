@@ -22,12 +22,13 @@
 //     U+0085/U+2028/U+2029 (YAML 1.1 reads them as line breaks, YAML 1.2 writers emit them raw).
 import { Alias, LineCounter, Node as YamlNode, Scalar, isAlias, isMap, isScalar, isSeq, parseDocument } from "yaml";
 import type { Document, YAMLError } from "yaml";
-import { Problem } from "./problems";
+import { Problem, ProblemCode } from "./problems";
 
 export type Level = "error" | "warning" | "info";
 
 /** One finding, as coreos-cloudinit reports it: `line N: level: message`. */
 export interface Finding {
+    readonly code: ProblemCode;
     readonly line: number;
     readonly level: Level;
     /** Where in the document, e.g. `coreos.units[2].command`; `(document)` when it has no path. */
@@ -335,7 +336,7 @@ function isCompatible(n: WeakKind, g: Spec["kind"]): boolean {
     }
 }
 
-type Report = (line: number, level: Level, path: string, message: string, fix: string) => void;
+type Report = (code: ProblemCode, line: number, level: Level, path: string, message: string, fix: string) => void;
 
 function fieldPath(n: WeakNode): string {
     return n.path || "(document)";
@@ -346,7 +347,7 @@ function checkDiscoveryUrl(root: WeakNode, report: Report): void {
     const c = child(child(child(root, "coreos"), "etcd"), "discovery");
     if (!c || c.kind === "null") return;
     if (!isRequestUri(c.text)) {
-        report(c.line, "warning", c.path, "discovery URL is not valid", "use an absolute URL such as https://discovery.etcd.io/<token>");
+        report("CLOUDINIT_DISCOVERY_URL", c.line, "warning", c.path, "discovery URL is not valid", "use an absolute URL such as https://discovery.etcd.io/<token>");
     }
 }
 
@@ -406,7 +407,7 @@ function checkEncoding(root: WeakNode, report: Report): void {
         if (!e || e.kind === "null" || e.children.length > 0) continue;
         const c = child(f, "content");
         if (!decodesAs(c?.text ?? "", e.text)) {
-            report(c?.line ?? f.line, "error", c?.path ?? `${f.path}.content`, `content cannot be decoded as ${JSON.stringify(e.text)}`,
+            report("CLOUDINIT_ENCODING", c?.line ?? f.line, "error", c?.path ?? `${f.path}.content`, `content cannot be decoded as ${JSON.stringify(e.text)}`,
                 `encode the content as ${e.text} says, or set encoding to one of: ${ENCODINGS.join(", ")}`);
         }
     }
@@ -415,21 +416,21 @@ function checkEncoding(root: WeakNode, report: Report): void {
 /** rules.go checkStructure: every key known, every value of a compatible type, deprecated keys flagged. */
 function checkStructure(n: WeakNode, g: Spec, report: Report): void {
     if (!isCompatible(n.kind, g.kind)) {
-        report(n.line, "warning", fieldPath(n), `incorrect type for ${JSON.stringify(n.name)} (want ${humanType(g)})`,
+        report("CLOUDINIT_WRONG_TYPE", n.line, "warning", fieldPath(n), `incorrect type for ${JSON.stringify(n.name)} (want ${humanType(g)})`,
             `give ${n.name} a ${humanType(g)} value`);
         return;
     }
     if (g.kind === "struct") {
         for (const c of n.children) {
-            const cg = g.fields[c.name];
+            const cg = Object.hasOwn(g.fields, c.name) ? g.fields[c.name] : undefined;
             if (!cg) {
                 const known = Object.keys(g.fields).join(", ");
-                report(c.line, "warning", c.path, `unrecognized key ${JSON.stringify(c.name)}`,
+                report("CLOUDINIT_UNKNOWN_KEY", c.line, "warning", c.path, `unrecognized key ${JSON.stringify(c.name)}`,
                     `remove ${c.name} or correct its spelling; coreos-cloudinit knows: ${known}`);
                 continue;
             }
             if (cg.deprecated) {
-                report(c.line, "warning", c.path, `deprecated key ${JSON.stringify(c.name)} (${cg.deprecated})`, `remove ${c.name}`);
+                report("CLOUDINIT_DEPRECATED_KEY", c.line, "warning", c.path, `deprecated key ${JSON.stringify(c.name)} (${cg.deprecated})`, `remove ${c.name}`);
             }
             checkStructure(c, cg, report);
         }
@@ -442,12 +443,12 @@ function checkStructure(n: WeakNode, g: Spec, report: Report): void {
 function checkValidity(n: WeakNode, g: Spec, report: Report): void {
     if ("valid" in g && g.valid && n.children.length === 0 && n.kind !== "null" && n.kind !== "map" && n.kind !== "slice") {
         if (n.text !== "" && !g.valid.test(n.text)) {
-            report(n.line, "error", n.path, `invalid value ${n.text}`, `set ${n.name} to ${g.valid.hint} (coreos-cloudinit checks ${g.valid.pattern})`);
+            report("CLOUDINIT_INVALID_VALUE", n.line, "error", n.path, `invalid value ${n.text}`, `set ${n.name} to ${g.valid.hint} (coreos-cloudinit checks ${g.valid.pattern})`);
         }
     }
     if (g.kind === "struct") {
         for (const c of n.children) {
-            const cg = g.fields[c.name];
+            const cg = Object.hasOwn(g.fields, c.name) ? g.fields[c.name] : undefined;
             if (cg) checkValidity(c, cg, report);
         }
     } else if (g.kind === "slice") {
@@ -487,7 +488,7 @@ function checkWriteFiles(root: WeakNode, report: Report): void {
         const c = child(f, "path");
         if (!c || c.kind === "null" || c.children.length > 0) continue;
         if (goDir(c.text).startsWith("/usr")) {
-            report(c.line, "error", c.path, "file cannot be written to a read-only filesystem",
+            report("CLOUDINIT_READ_ONLY_PATH", c.line, "error", c.path, "file cannot be written to a read-only filesystem",
                 "write the file outside /usr (read-only on Flatcar), e.g. under /opt or /etc");
         }
     }
@@ -497,7 +498,7 @@ function checkWriteFiles(root: WeakNode, report: Report): void {
 function checkWriteFilesUnderCoreos(root: WeakNode, report: Report): void {
     const c = child(child(root, "coreos"), "write_files");
     if (c && c.kind !== "null") {
-        report(c.line, "info", c.path, "write_files doesn't belong under coreos", "move write_files to the top level of the document");
+        report("CLOUDINIT_WRITE_FILES_UNDER_COREOS", c.line, "info", c.path, "write_files doesn't belong under coreos", "move write_files to the top level of the document");
     }
 }
 
@@ -506,7 +507,7 @@ function checkPermissionsQuoted(root: WeakNode, report: Report): void {
     for (const f of child(root, "write_files")?.children ?? []) {
         const p = child(f, "permissions");
         if (!p || p.kind === "null" || p.quoted || p.children.length > 0) continue;
-        report(p.line, "warning", p.path, `permissions ${p.text} is not a quoted string (this project's rule): YAML 1.2 readers take ${p.text} as a number, not octal text`,
+        report("CLOUDINIT_PERMISSIONS_UNQUOTED", p.line, "warning", p.path, `permissions ${p.text} is not a quoted string (this project's rule): YAML 1.2 readers take ${p.text} as a number, not octal text`,
             `quote it, e.g. permissions: "${/^[0-7]+$/.test(p.text) ? p.text.padStart(4, "0") : "0644"}"`);
     }
 }
@@ -534,12 +535,12 @@ function characterFindings(userData: string): Finding[] {
             const cp = ch.codePointAt(0)!;
             const code = `U+${cp.toString(16).toUpperCase().padStart(4, "0")}`;
             if (!isPrintable(cp) || (cp >= 0xd800 && cp <= 0xdfff)) {
-                findings.push({ line: i + 1, level: "error", path: "(document)", message: `control characters are not allowed (${code})`,
+                findings.push({ code: "CLOUDINIT_CONTROL_CHARACTER", line: i + 1, level: "error", path: "(document)", message: `control characters are not allowed (${code})`,
                     fix: "remove the control character, or write it as an escape in a double-quoted string" });
                 return;
             }
             if (cp === 0x85 || cp === 0x2028 || cp === 0x2029) {
-                findings.push({ line: i + 1, level: "error", path: "(document)",
+                findings.push({ code: "CLOUDINIT_LINE_BREAK_CHARACTER", line: i + 1, level: "error", path: "(document)",
                     message: `${code} is a line break to coreos-cloudinit's YAML 1.1 parser but text to YAML 1.2 (this project's rule)`,
                     fix: "remove the character from the unit or file content" });
                 return;
@@ -556,7 +557,7 @@ export function cloudConfigFindings(userData: string): Finding[] {
     if (!isCloudConfig(userData)) {
         const what = userData === "" ? "it is empty" : userData.startsWith("#!") ? "it is a script" : "its first line is not the header";
         return [{
-            line: 1, level: "error", path: "(document)",
+            code: "CLOUDINIT_HEADER", line: 1, level: "error", path: "(document)",
             message: `must be "#cloud-config", multipart mime or begin with "#!" — this project always renders a cloud-config and ${what}`,
             fix: "start the user-data with the line #cloud-config",
         }];
@@ -569,6 +570,7 @@ export function cloudConfigFindings(userData: string): Finding[] {
     // An error found at the end of the input points one line past the last; keep it on a real line.
     const lastLine = userData.split("\n").length - (userData.endsWith("\n") ? 1 : 0);
     const syntaxFinding = (level: Level) => (e: YAMLError): Finding => ({
+        code: "CLOUDINIT_YAML_SYNTAX",
         line: Math.min(e.linePos?.[0].line ?? lines.linePos(e.pos[0]).line, lastLine),
         level,
         path: "(syntax)",
@@ -581,11 +583,11 @@ export function cloudConfigFindings(userData: string): Finding[] {
     const builder = new WeakBuilder(doc, lines);
     const root = builder.build(doc.contents, "", "", builder.lineOf(doc.contents as YamlNode | null) || 1);
     const findings: Finding[] = [...charFindings, ...syntax];
-    const report: Report = (line, level, path, message, fix) => findings.push({ line, level, path, message, fix });
+    const report: Report = (code, line, level, path, message, fix) => findings.push({ code, line, level, path, message, fix });
     // An empty document is an empty map to go-yaml: nothing to check.
     if (root.kind === "null") return findings.sort(byLine);
     if (root.kind !== "map") {
-        report(root.line, "error", "(document)", `the document is a ${root.kind === "slice" ? "list" : "scalar"}, not a map of keys (this project's rule)`,
+        report("CLOUDINIT_NOT_A_MAP", root.line, "error", "(document)", `the document is a ${root.kind === "slice" ? "list" : "scalar"}, not a map of keys (this project's rule)`,
             "write the cloud-config as a map: ssh_authorized_keys, write_files, coreos, …");
         return findings.sort(byLine);
     }
@@ -606,6 +608,7 @@ function byLine(a: Finding, b: Finding): number {
 /** coreos-cloudinit `-validate` as Problems: any finding (error, warning or info) fails the user-data. */
 export function validateCloudConfig(userData: string): Problem[] {
     return cloudConfigFindings(userData).map((f) => ({
+        code: f.code,
         where: "user-data",
         field: `line ${f.line}: ${f.path}`,
         message: `${f.level}: ${f.message}`,

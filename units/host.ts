@@ -1,7 +1,7 @@
 // Assembles everything the host runs: the containers plus the one-shot units and scripts they rely on.
 import { ContainerUnit, HostDefinition, OneShotUnit } from "./model";
 import { DOCKER, NETWORK_NAME, NETWORK_UNIT } from "./layout";
-import { ArtifactLocation, hostScripts, provisionUnit } from "./provision";
+import { ArtifactLocation, HostScriptSources, hostScripts, provisionUnit } from "./provision";
 
 /** The unit that creates the user-defined Docker network (idempotent: it may already exist after a reboot). */
 export function networkUnit(): OneShotUnit {
@@ -18,13 +18,15 @@ export interface HostInput {
     readonly containers: readonly ContainerUnit[];
     readonly artifact: ArtifactLocation;
     readonly sshAuthorizedKeys: readonly string[];
+    /** The scripts of host-scripts/, file name → text (host-scripts/index.ts reads them). */
+    readonly scripts: HostScriptSources;
 }
 
 export function buildHost(input: HostInput): HostDefinition {
     return {
         containers: input.containers,
         oneshots: [networkUnit(), provisionUnit(input.artifact)],
-        files: hostScripts(),
+        files: hostScripts(input.scripts),
         sshAuthorizedKeys: input.sshAuthorizedKeys,
     };
 }

@@ -10,4 +10,3 @@ export * from "./cloudinit";
 export * from "./provision";
 export * from "./host";
 export * from "./stack";
-export { defaultContainers } from "./containers";

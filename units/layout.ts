@@ -12,8 +12,11 @@ export const NETWORK_UNIT = "coreos-containers-network.service";
 /** The one-shot unit that fetches, verifies and unpacks the artifact at boot (the seed's name). */
 export const PROVISION_UNIT = "provision.service";
 
-/** Scripts written by cloud-config. */
+/** Scripts written onto the host (host-scripts/). */
 export const BIN_DIR = "/opt/coreos-containers/bin";
+
+/** The script that pulls or loads an image only when it is missing (host-scripts/ensure-image.sh). */
+export const ENSURE_IMAGE = `${BIN_DIR}/ensure-image`;
 
 /** The artifact's releases (`<sha256>/`) and the `current` symlink the units read from. */
 export const ARTIFACT_ROOT = "/var/lib/coreos-containers/artifact";

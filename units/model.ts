@@ -112,6 +112,19 @@ export interface WriteFile {
 
 export type Unit = ContainerUnit | OneShotUnit;
 
+/**
+ * One host as its owner describes it: a name and the containers it runs. The user's hosts live in
+ * `hosts/`, one file each, whose default export is a HostSpec; the library never imports them.
+ */
+export interface HostSpec {
+    /** The host's name, a lower-case DNS label, e.g. `main`. */
+    readonly name: string;
+    /** One line about what the host is for, e.g. `logs and metrics for the shop`. */
+    readonly description?: string;
+    /** Its containers, in declaration order (the start order among containers that are ready). */
+    readonly containers: readonly ContainerUnit[];
+}
+
 /** Everything the host runs: the input to validation and rendering. */
 export interface HostDefinition {
     readonly containers: readonly ContainerUnit[];

@@ -1,7 +1,104 @@
-// Validation problems: collected, never thrown one at a time.
+// Problems: collected, never thrown one at a time, each with a stable code.
+//
+// The codes are one string-literal union (as eemeli/yaml's ErrorCode): tests and tools match on the
+// code, people read the message. A code is never reused for another meaning; new checks add codes.
+
+/** Every kind of problem the project reports, grouped by where it is found. */
+export const PROBLEM_CODES = [
+    // The user's host files (hosts/).
+    "HOSTS_DIR_MISSING",
+    "HOSTS_NONE",
+    "HOSTS_MORE_THAN_ONE",
+    "HOST_FILE_FAILED",
+    "HOST_EXPORT_INVALID",
+    "HOST_NAME_INVALID",
+    "HOST_NAME_DUPLICATE",
+    // Containers and one-shot units (units/validate.ts).
+    "CONTAINER_NAME_INVALID",
+    "CONTAINER_NAME_NOT_DNS_LABEL",
+    "CONTAINER_NAME_DUPLICATE",
+    "UNIT_NAME_DUPLICATE",
+    "UNIT_NAME_CLASH",
+    "IMAGE_KIND_UNKNOWN",
+    "IMAGE_REF_UNPINNED",
+    "IMAGE_FILE_INVALID",
+    "IMAGE_FILE_MISSING",
+    "PORT_INVALID",
+    "PORT_PROTOCOL_INVALID",
+    "PORT_RESERVED",
+    "PORT_CLASH",
+    "VOLUME_SOURCE_KIND_UNKNOWN",
+    "VOLUME_PATH_INVALID",
+    "VOLUME_PATH_COLON",
+    "VOLUME_TARGET_DUPLICATE",
+    "ARTIFACT_FILE_MISSING",
+    "ENV_NAME_INVALID",
+    "VALUE_NOT_STRING",
+    "VALUE_HAS_NUL",
+    "RESTART_POLICY_INVALID",
+    "SECONDS_INVALID",
+    "EXTRA_ARG_MANAGED",
+    "DEPENDENCY_SELF",
+    "DEPENDENCY_UNKNOWN",
+    "DEPENDENCY_DUPLICATE",
+    "DEPENDENCY_CYCLE",
+    "DEPENDENCY_CYCLES_TRUNCATED",
+    "UNIT_REQUIRES_UNDEFINED",
+    "ONESHOT_NAME_INVALID",
+    "ONESHOT_NOT_SERVICE",
+    "ONESHOT_TEMPLATE",
+    "ONESHOT_NO_EXEC",
+    "EXEC_NOT_ABSOLUTE",
+    "UNIT_REFERENCE_INVALID",
+    "FILE_PATH_INVALID",
+    "FILE_UNDER_USR",
+    "FILE_PERMISSIONS_INVALID",
+    "FILE_OWNER_INVALID",
+    "FILE_PATH_DUPLICATE",
+    // The rendered user-data.
+    "USER_DATA_ROUND_TRIP",
+    "USER_DATA_TOO_LARGE",
+    // coreos-cloudinit's `-validate` rules (units/cloudinit.ts), one code per rule.
+    "CLOUDINIT_HEADER",
+    "CLOUDINIT_CONTROL_CHARACTER",
+    "CLOUDINIT_LINE_BREAK_CHARACTER",
+    "CLOUDINIT_YAML_SYNTAX",
+    "CLOUDINIT_NOT_A_MAP",
+    "CLOUDINIT_DISCOVERY_URL",
+    "CLOUDINIT_ENCODING",
+    "CLOUDINIT_UNKNOWN_KEY",
+    "CLOUDINIT_WRONG_TYPE",
+    "CLOUDINIT_DEPRECATED_KEY",
+    "CLOUDINIT_INVALID_VALUE",
+    "CLOUDINIT_READ_ONLY_PATH",
+    "CLOUDINIT_WRITE_FILES_UNDER_COREOS",
+    "CLOUDINIT_PERMISSIONS_UNQUOTED",
+    // Stack config (config.ts).
+    "CONFIG_UNKNOWN_KEY",
+    "CONFIG_SECRET_NOT_ALLOWED",
+    "CONFIG_NOT_JSON",
+    "CONFIG_WRONG_TYPE",
+    "CONFIG_INVALID_VALUE",
+    "CONFIG_UNKNOWN_CONTAINER",
+    "CONFIG_REGION_MISSING",
+    "CONFIG_CIDR_OPEN_TO_WORLD",
+    "CONFIG_CIDR_HOST_BITS",
+    // The artifact packer (packing/).
+    "PACK_INVALID_PATH",
+    "PACK_ABSOLUTE_PATH",
+    "PACK_PARENT_PATH",
+    "PACK_DUPLICATE_PATH",
+    "PACK_PATH_CONFLICT",
+    "PACK_MISSING_SOURCE",
+    "PACK_NOT_A_FILE",
+    "PACK_CHANGED_WHILE_PACKING",
+] as const;
+
+export type ProblemCode = (typeof PROBLEM_CODES)[number];
 
 /** One thing wrong with a definition or with the config, and how to fix it. */
 export interface Problem {
+    readonly code: ProblemCode;
     /** What the problem is in: a unit (`docker-fluentd.service`), a container (`fluentd`), a file, or a config key. */
     readonly where: string;
     /** The field, e.g. `ports[0].host` or `env.MY-VAR`. */
@@ -11,13 +108,17 @@ export interface Problem {
     readonly fix: string;
 }
 
+/** One printed line: `[CODE] where: field: message — fix: fix`. */
 export function formatProblem(p: Problem): string {
-    return `${p.where}: ${p.field}: ${p.message} — fix: ${p.fix}`;
+    return `[${p.code}] ${p.where}: ${p.field}: ${p.message} — fix: ${p.fix}`;
 }
 
 /** All the problems found, reported together. */
 export class ValidationError extends Error {
-    constructor(readonly problems: readonly Problem[], what = "the host definition") {
+    constructor(
+        readonly problems: readonly Problem[],
+        what = "the host definition",
+    ) {
         super(`${problems.length} problem${problems.length === 1 ? "" : "s"} in ${what}:\n` + problems.map((p) => `  - ${formatProblem(p)}`).join("\n"));
         this.name = "ValidationError";
     }

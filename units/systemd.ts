@@ -4,20 +4,18 @@ import { environmentAssignment, execLine, execLines, textValue } from "./quote";
 import {
     ARTIFACT_CURRENT,
     ARTIFACT_IMAGES_DIR,
-    BIN_DIR,
     DOCKER,
+    ENSURE_IMAGE,
     NETWORK_NAME,
     NETWORK_UNIT,
     PROVISION_UNIT,
     containerUnitName,
 } from "./layout";
 
-/** A unit ready for cloud-config: its file name, its text, and whether it is enabled. */
+/** A unit ready for the user-data: its file name and its text. Every unit has an `[Install]` section and is enabled. */
 export interface RenderedUnit {
     readonly name: string;
     readonly content: string;
-    /** True when the unit has an `[Install]` section, so `systemctl enable` means something. */
-    readonly enable: boolean;
 }
 
 export const DEFAULT_RESTART_SEC = 5;
@@ -26,9 +24,6 @@ export const DEFAULT_STOP_TIMEOUT_SEC = 2;
 export const STOP_TIMEOUT_MARGIN_SEC = 15;
 /** Long enough for a first pull of a large image or a `docker load` of a large tarball. */
 export const CONTAINER_TIMEOUT_START_SEC = 900;
-
-/** The script that pulls or loads an image only when it is missing (written by cloud-config). */
-export const ENSURE_IMAGE = `${BIN_DIR}/ensure-image`;
 
 /** Does this container need the artifact on disk before it starts? */
 export function needsArtifact(unit: ContainerUnit): boolean {
@@ -111,7 +106,7 @@ export function renderContainerUnit(unit: ContainerUnit): RenderedUnit {
         "WantedBy=multi-user.target",
         "",
     );
-    return { name: containerUnitName(unit.name), content: lines.join("\n"), enable: true };
+    return { name: containerUnitName(unit.name), content: lines.join("\n") };
 }
 
 /** systemd text for a one-shot unit. */
@@ -127,5 +122,5 @@ export function renderOneShotUnit(unit: OneShotUnit): RenderedUnit {
     for (const [k, v] of sortedEntries(unit.environment)) lines.push(`Environment=${environmentAssignment(k, v)}`);
     for (const argv of unit.exec) lines.push(`ExecStart=${execLine(argv)}`);
     lines.push("", "[Install]", "WantedBy=multi-user.target", "");
-    return { name: unit.name, content: lines.join("\n"), enable: true };
+    return { name: unit.name, content: lines.join("\n") };
 }

@@ -12,7 +12,8 @@ import * as tar from "tar";
 import { parseStackConfig } from "../../config";
 import type { OfflinePlan, PlannedCall, PlannedResource } from "../../scripts/offline";
 import { loadStackConfig, unitsOf } from "../../scripts/offline";
-import { applyOverrides, defaultContainers } from "../../units";
+import { applyOverrides } from "../../units";
+import { FIXTURE_CONFIG, seedContainers } from "./fixtures";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
 const PLAN_SCRIPT = "scripts/plan.ts";
@@ -81,8 +82,10 @@ export function runNpmStart(args: readonly string[]): Promise<RunResult> {
 
 export interface ChildPlanOptions {
     readonly stack: string;
-    /** Config over the stack file, `project:key` → value (objects are passed as JSON). */
+    /** Config over the stack file and {@link FIXTURE_CONFIG}, `project:key` → value (objects are passed as JSON). */
     readonly config?: Readonly<Record<string, unknown>>;
+    /** Plan the user's hosts/ and artifact/ instead of the test fixtures. */
+    readonly userHosts?: boolean;
     /** Plan with the mocks in preview mode. */
     readonly preview?: boolean;
     /** Keys to mark secret, e.g. `coreos-containers:containers`. */
@@ -91,9 +94,10 @@ export interface ChildPlanOptions {
 
 /** The command-line arguments for a plan with these options (`--json` excluded). */
 export function planArgs(opts: ChildPlanOptions): string[] {
+    const config = { ...(opts.userHosts ? {} : FIXTURE_CONFIG), ...(opts.config ?? {}) };
     return [
         "--stack", opts.stack,
-        ...(opts.config && Object.keys(opts.config).length ? ["--config-json", JSON.stringify(opts.config)] : []),
+        ...(Object.keys(config).length ? ["--config-json", JSON.stringify(config)] : []),
         ...(opts.preview ? ["--preview"] : []),
         ...(opts.secretKeys ?? []).flatMap((k) => ["--secret", k]),
     ];
@@ -170,7 +174,7 @@ export function writeImageTarball(dir: string, file: string, ref: string): strin
 /** The tarball images a stack's containers load, `file` → `ref`, from the definitions and the stack's overrides. */
 export function tarballImages(stack: string): Record<string, string> {
     const config = parseStackConfig(loadStackConfig(stack));
-    const { containers } = applyOverrides(defaultContainers, config.containers);
+    const containers = applyOverrides(seedContainers, config.containers);
     return Object.fromEntries(containers.flatMap((c) => (c.image.kind === "tarball" ? [[c.image.file, c.image.ref] as const] : [])));
 }
 

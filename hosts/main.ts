@@ -1,12 +1,14 @@
-// The default host: the seed's nine containers, as typed data.
+// The host `main`: the seed's nine containers, as typed data. This folder is yours: one file per
+// host, each exporting a HostSpec as its default. The program deploys what is here (today exactly
+// one host per stack); the library (units/, packing/, components/) never imports it.
 //
 // Stacks change images and add environment through config (`coreos-containers:containers`);
 // anything else is changed here, in code review.
-import { ContainerUnit } from "./model";
+import type { ContainerUnit, HostSpec } from "../units/model";
 
 const DATA = "/var/lib/coreos-containers/data";
 
-export const elastic: ContainerUnit = {
+const elastic: ContainerUnit = {
     kind: "container",
     name: "elastic",
     description: "Elasticsearch, the log store",
@@ -21,7 +23,7 @@ export const elastic: ContainerUnit = {
     extraArgs: ["--ulimit", "nofile=65535:65535", "--ulimit", "memlock=-1:-1"],
 };
 
-export const fluentd: ContainerUnit = {
+const fluentd: ContainerUnit = {
     kind: "container",
     name: "fluentd",
     description: "Fluentd, ships container logs to Elasticsearch",
@@ -37,7 +39,7 @@ export const fluentd: ContainerUnit = {
     dependsOn: [elastic],
 };
 
-export const kibana: ContainerUnit = {
+const kibana: ContainerUnit = {
     kind: "container",
     name: "kibana",
     description: "Kibana, the log UI",
@@ -50,7 +52,7 @@ export const kibana: ContainerUnit = {
     dependsOn: [elastic],
 };
 
-export const nodeExporter: ContainerUnit = {
+const nodeExporter: ContainerUnit = {
     kind: "container",
     name: "node-exporter",
     description: "Prometheus node exporter, host metrics",
@@ -62,7 +64,7 @@ export const nodeExporter: ContainerUnit = {
     command: ["--path.procfs=/host/proc", "--path.sysfs=/host/sys"],
 };
 
-export const cadvisor: ContainerUnit = {
+const cadvisor: ContainerUnit = {
     kind: "container",
     name: "cadvisor",
     description: "cAdvisor, container metrics",
@@ -76,7 +78,7 @@ export const cadvisor: ContainerUnit = {
     extraArgs: ["--privileged"],
 };
 
-export const alertmanager: ContainerUnit = {
+const alertmanager: ContainerUnit = {
     kind: "container",
     name: "alertmanager",
     description: "Alertmanager, routes Prometheus alerts",
@@ -86,7 +88,7 @@ export const alertmanager: ContainerUnit = {
     ],
 };
 
-export const prometheus: ContainerUnit = {
+const prometheus: ContainerUnit = {
     kind: "container",
     name: "prometheus",
     description: "Prometheus, scrapes metrics",
@@ -99,7 +101,7 @@ export const prometheus: ContainerUnit = {
     dependsOn: [nodeExporter, cadvisor, alertmanager],
 };
 
-export const grafana: ContainerUnit = {
+const grafana: ContainerUnit = {
     kind: "container",
     name: "grafana",
     description: "Grafana, dashboards",
@@ -115,7 +117,7 @@ export const grafana: ContainerUnit = {
     dependsOn: [prometheus],
 };
 
-export const nginx: ContainerUnit = {
+const nginx: ContainerUnit = {
     kind: "container",
     name: "nginx",
     description: "Nginx, the front door",
@@ -128,15 +130,10 @@ export const nginx: ContainerUnit = {
     dependsOn: [kibana, grafana],
 };
 
-/** The default host's containers, in declaration order. */
-export const defaultContainers: readonly ContainerUnit[] = [
-    elastic,
-    fluentd,
-    kibana,
-    nodeExporter,
-    cadvisor,
-    alertmanager,
-    prometheus,
-    grafana,
-    nginx,
-];
+const host: HostSpec = {
+    name: "main",
+    description: "logs (Elasticsearch, Fluentd, Kibana), metrics (Prometheus, Grafana) and the front door (nginx)",
+    containers: [elastic, fluentd, kibana, nodeExporter, cadvisor, alertmanager, prometheus, grafana, nginx],
+};
+
+export default host;

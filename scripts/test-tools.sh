@@ -1,0 +1,58 @@
+#!/bin/bash
+# The Debian tools the tests run for real, in one list: `npm test` checks them first (pretest) and
+# .ci/run installs them. As root with apt-get, missing ones are installed; otherwise this stops at
+# once and prints the exact `apt-get install` line. No test skips itself because a tool is missing.
+#
+#   bash scripts/test-tools.sh           check, and install what is missing when root with apt-get
+#   bash scripts/test-tools.sh --check   check only (exit 1 and print the install line if any is missing)
+#   bash scripts/test-tools.sh --list    print the packages, one per line
+set -uo pipefail
+
+# package  executable it provides  (what uses it)
+TOOLS=(
+  "systemd              /lib/systemd/systemd"   # systemd --test parses the units; systemd-analyze verify
+  "systemd              /usr/bin/systemd-analyze"
+  "systemd-container    /usr/bin/systemd-nspawn" # the boot tests
+  "util-linux           /usr/bin/setpriv"      # systemd --test as an unprivileged user
+  "mount                /bin/mount"            # overlay roots for the boot tests
+  "curl                 /usr/bin/curl"         # the host scripts' HTTP client, against local AWS stand-ins
+  "tar                  /bin/tar"              # the provisioning script unpacks the artifact
+  "gzip                 /bin/gzip"
+  "coreutils            /usr/bin/sha256sum"
+  "shellcheck           /usr/bin/shellcheck"   # lints host-scripts/*.sh
+  "ca-certificates      /etc/ssl/certs/ca-certificates.crt"
+)
+
+packages() { printf '%s\n' "${TOOLS[@]}" | awk '{print $1}' | sort -u; }
+missing() {
+  local line pkg path
+  for line in "${TOOLS[@]}"; do
+    read -r pkg path <<<"$line"
+    [ -e "$path" ] || echo "$pkg"
+  done | sort -u
+}
+
+case "${1:-}" in
+--list) packages; exit 0 ;;
+--check | "") ;;
+*) echo "usage: bash scripts/test-tools.sh [--check|--list]" >&2; exit 2 ;;
+esac
+
+need=$(missing | tr '\n' ' ')
+need=${need% }
+[ -z "$need" ] && exit 0
+
+line="apt-get install -y --no-install-recommends $need"
+if [ "${1:-}" != --check ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "test-tools: installing $need"
+  export DEBIAN_FRONTEND=noninteractive
+  { apt-get install -y -qq --no-install-recommends $need || { apt-get update -qq && apt-get install -y -qq --no-install-recommends $need; }; } >/dev/null ||
+    { echo "test-tools: '$line' failed" >&2; exit 1; }
+  still=$(missing | tr '\n' ' ')
+  [ -z "$still" ] || { echo "test-tools: still missing after install: $still" >&2; exit 1; }
+  exit 0
+fi
+echo "npm test runs these Debian tools for real, and some are missing: $need" >&2
+echo "install them, then run npm test again:" >&2
+echo "  sudo $line" >&2
+exit 1

@@ -1,0 +1,42 @@
+// The tests' own host and artifact, apart from the user's hosts/ and artifact/: editing those never
+// breaks a test. Pure helpers to build a host from the fixture containers, and the config that
+// points a planned stack at the fixtures.
+import * as path from "node:path";
+import { readHostScripts } from "../../host-scripts";
+import { buildHost } from "../../units/host";
+import type { ContainerUnit, HostDefinition } from "../../units/model";
+import type { ArtifactLocation } from "../../units/provision";
+import { seedContainers } from "../fixtures/hosts/seed";
+
+export * from "../fixtures/hosts/seed";
+
+export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
+
+/** The fixture folders, relative to the project (config keys take project-relative folders). */
+export const FIXTURE_HOSTS_DIR = "test/fixtures/hosts";
+export const FIXTURE_ARTIFACT_DIR = "test/fixtures/artifact";
+
+/** Config that plans a stack with the fixture host and artifact instead of the user's. */
+export const FIXTURE_CONFIG: Readonly<Record<string, string>> = {
+    "coreos-containers:hostsDir": FIXTURE_HOSTS_DIR,
+    "coreos-containers:artifactDir": FIXTURE_ARTIFACT_DIR,
+};
+
+/** The scripts of host-scripts/, as the program reads them. */
+export const HOST_SCRIPTS = readHostScripts();
+
+/** A fixed artifact location (any 64 hex digits do). */
+export const FIXTURE_ARTIFACT: ArtifactLocation = {
+    bucket: "coreos-containers-artifacts-test",
+    key: `artifacts/${"ab".repeat(32)}.tar.gz`,
+    sha256: "ab".repeat(32),
+    region: "eu-west-1",
+};
+
+/** A host of these containers (the seed's by default) with the project's one-shots and scripts. */
+export function fixtureHost(
+    containers: readonly ContainerUnit[] = seedContainers,
+    opts: { readonly sshAuthorizedKeys?: readonly string[]; readonly artifact?: ArtifactLocation } = {},
+): HostDefinition {
+    return buildHost({ containers, artifact: opts.artifact ?? FIXTURE_ARTIFACT, sshAuthorizedKeys: opts.sshAuthorizedKeys ?? [], scripts: HOST_SCRIPTS });
+}
