@@ -293,7 +293,8 @@ export function checkStackConfig(raw: Readonly<Record<string, string>>, secretKe
             fix: "pulumi config set aws:region eu-west-1",
         });
     }
-    return { config: { ...DEFAULTS, ...values, region: region ?? "" } as StackConfig, problems };
+    const config = { ...DEFAULTS, ...values, region: region ?? "" } as StackConfig;
+    return { config, problems };
 }
 
 /** Overrides under `containers` that name no container of the host. */

@@ -100,7 +100,7 @@ export function planLayout(entries: readonly PackEntry[], chunkBytes: number): T
 
     const items = [
         ...[...dirs].map((d) => ({ name: Buffer.from(d + "/", "utf8"), file: undefined as SourceFile | undefined })),
-        ...files.map((f) => ({ name: Buffer.from(f.archivePath, "utf8"), file: f as SourceFile | undefined })),
+        ...files.map((f) => ({ name: Buffer.from(f.archivePath, "utf8"), file: f })),
     ].sort(byName);
 
     const spans: Span[] = [];

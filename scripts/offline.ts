@@ -97,7 +97,8 @@ function computed(type: string, name: string, inputs: Record<string, unknown>): 
     const id = short(`${type}/${name}`);
     switch (type) {
         case "aws:s3/bucket:Bucket": {
-            const bucket = `${inputs["bucketPrefix"] ?? ""}${id}`;
+            const prefix = inputs["bucketPrefix"];
+            const bucket = `${typeof prefix === "string" ? prefix : ""}${id}`;
             return { id: bucket, bucket, arn: `arn:aws:s3:::${bucket}` };
         }
         case "aws:iam/role:Role":
@@ -119,20 +120,22 @@ function computed(type: string, name: string, inputs: Record<string, unknown>): 
 export function offlineMocks(resources: Omit<PlannedResource, "options">[], calls: PlannedCall[]): pulumi.runtime.Mocks {
     return {
         newResource(args) {
-            const extra = computed(args.type, args.name, args.inputs);
-            resources.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown>, computed: extra });
-            return { id: String(extra["id"]), state: { ...args.inputs, ...extra } };
+            const inputs = args.inputs as Record<string, unknown>;
+            const extra = computed(args.type, args.name, inputs);
+            resources.push({ type: args.type, name: args.name, inputs, computed: extra });
+            return { id: String(extra["id"]), state: { ...inputs, ...extra } };
         },
         call(args) {
-            calls.push({ token: args.token, inputs: args.inputs as Record<string, unknown> });
+            const inputs = args.inputs as Record<string, unknown>;
+            calls.push({ token: args.token, inputs });
             switch (args.token) {
                 case "aws:ec2/getAmi:getAmi": {
-                    const filters = (args.inputs["filters"] ?? []) as { name: string; values: string[] }[];
+                    const filters = (inputs["filters"] ?? []) as { name: string; values: string[] }[];
                     const key = JSON.stringify(filters.map((f) => [f.name, f.values]));
                     return { id: `${FAKE_AMI_PREFIX}${short(key, 9)}`, architecture: filters.find((f) => f.name === "architecture")?.values[0] };
                 }
                 case "aws:ec2/getSubnet:getSubnet": {
-                    const id = String(args.inputs["id"]);
+                    const id = String(inputs["id"]);
                     return { id, vpcId: `vpc-${short(id, 17)}`, availabilityZone: "eu-west-1a" };
                 }
                 default:
@@ -186,8 +189,8 @@ export function stable(value: unknown): unknown {
 async function resolveAssets(value: unknown): Promise<unknown> {
     if (Array.isArray(value)) return Promise.all(value.map(resolveAssets));
     if (value && typeof value === "object") {
-        if (pulumi.asset.Asset.isInstance(value as pulumi.asset.Asset)) {
-            const file = (value as { path?: unknown }).path;
+        if (pulumi.asset.Asset.isInstance(value)) {
+            const file = (value as { path?: Promise<string> | string }).path;
             if (file === undefined) throw new Error("offline plan: only file assets are supported; add the asset kind to scripts/offline.ts");
             return { asset: "file", path: await file };
         }
@@ -200,7 +203,7 @@ async function resolveAssets(value: unknown): Promise<unknown> {
 /** An output's value; {@link UNKNOWN} when it has none (an `apply` would then never run). */
 async function unwrap(value: unknown): Promise<unknown> {
     if (!pulumi.Output.isInstance(value)) return value;
-    const output = value as pulumi.Output<unknown>;
+    const output = value;
     const known = await (output as unknown as { isKnown?: Promise<boolean> }).isKnown;
     if (known === false) return UNKNOWN;
     return new Promise((resolve) => output.apply(resolve));

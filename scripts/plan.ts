@@ -11,6 +11,7 @@ import { parseArgs as parseArgv } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
 import { USER_DATA_LIMIT } from "../units/cloudconfig";
 import { ValidationError } from "../units/problems";
+import { isPlainObject } from "../units/values";
 import { OfflinePlan, PROJECT_DIR, PlannedResource, planOffline, stable } from "./offline";
 
 const USAGE = "usage: npm start -- [--stack NAME] [--out DIR] [--preview] [--config-json JSON] [--secret KEY]... [--json]";
@@ -95,69 +96,101 @@ function writeAtomically(outDir: string, files: Record<string, string>): void {
 const shortSha = (s: string) => s.replace(/[0-9a-f]{64}/g, (h) => `${h.slice(0, 12)}…`);
 const shortType = (type: string) => type.split(":").pop() ?? type;
 
-interface Rule { protocol: string; fromPort: number; toPort: number; cidrBlocks?: string[] }
+/** A value inside plain JSON-like data, by path; undefined when the path does not exist. */
+function at(value: unknown, ...path: readonly (string | number)[]): unknown {
+    let v = value;
+    for (const k of path) {
+        if (typeof k === "number" ? !Array.isArray(v) : !isPlainObject(v)) return undefined;
+        v = (v as Record<string | number, unknown>)[k];
+    }
+    return v;
+}
+/** A scalar as text; `fallback` for anything else. */
+const text = (v: unknown, fallback = "?") => (typeof v === "string" || typeof v === "number" || typeof v === "boolean" ? String(v) : fallback);
+const items = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const texts = (v: unknown): string[] => [v].flat().map((x) => text(x));
+
+interface Rule {
+    protocol: string;
+    fromPort: number;
+    toPort: number;
+    cidrBlocks?: string[];
+}
 const portText = (r: Rule) => `${r.fromPort === r.toPort ? r.fromPort : `${r.fromPort}-${r.toPort}`}/${r.protocol}`;
+
+type Describe = (inputs: Record<string, unknown>, r: PlannedResource, plan: OfflinePlan) => string | string[];
+
+function describeInstance(i: Record<string, unknown>, r: PlannedResource, plan: OfflinePlan): string[] {
+    const lookup = plan.calls.find((c) => c.token === "aws:ec2/getAmi:getAmi");
+    const filters = items(lookup?.inputs["filters"]).map((f) => texts(at(f, "values")).join(",")).join(" ");
+    const amiNote = lookup ? `lookup ${filters}` : "pinned";
+    const ignored = r.options.ignoreChanges?.length ? `; changes to ${r.options.ignoreChanges.join(", ")} ignored` : "";
+    const root = (k: string) => at(i, "rootBlockDevice", k);
+    const md = (k: string) => at(i, "metadataOptions", k);
+    return [
+        [
+            text(i["instanceType"]),
+            `${text(i["ami"])} (${amiNote}${ignored})`,
+            ...(i["subnetId"] ? [`subnet ${text(i["subnetId"])}`] : []),
+            ...(i["keyName"] ? [`key pair ${text(i["keyName"])}`] : []),
+        ].join(", "),
+        [
+            `root ${text(root("volumeSize"))} GiB ${text(root("volumeType"))}${root("encrypted") ? " encrypted" : " NOT encrypted"}`,
+            `IMDS tokens ${text(md("httpTokens"), "optional")}, hop limit ${text(md("httpPutResponseHopLimit"), "1")}`,
+            i["userDataReplaceOnChange"] ? "replaced when user-data changes" : "user-data change stops/starts it in place",
+        ].join("; "),
+    ];
+}
+
+function describeSecurityGroup(i: Record<string, unknown>): string {
+    const ingress = items(i["ingress"]) as Rule[];
+    const ssh = ingress.filter((x) => x.fromPort <= 22 && 22 <= x.toPort && x.protocol === "tcp");
+    const published = ingress.filter((x) => !ssh.includes(x));
+    const from = (x: Rule) => ((x.cidrBlocks ?? []).join(",") === "0.0.0.0/0" ? "" : ` from ${(x.cidrBlocks ?? []).join(",")}`);
+    const sshText = ssh.length ? `SSH from ${ssh.flatMap((x) => x.cidrBlocks ?? []).join(", ")}` : "no SSH";
+    return `open ${published.map((x) => portText(x) + from(x)).join(", ") || "nothing"}; ${sshText}`;
+}
+
+function describePolicy(i: Record<string, unknown>, key: string): string {
+    const doc = JSON.parse(text(i[key], "{}")) as { Statement?: unknown };
+    return items(doc.Statement)
+        .map((s) => `${text(at(s, "Effect"))} ${texts(at(s, "Action")).join(",")} on ${shortSha(texts(at(s, "Resource")).join(","))}`)
+        .join("; ");
+}
+
+/** Key settings of each resource type worth a word in the summary, a line or two each. */
+const DESCRIBE: Readonly<Record<string, Describe>> = {
+    "aws:ec2/instance:Instance": describeInstance,
+    "aws:ec2/securityGroup:SecurityGroup": describeSecurityGroup,
+    "aws:ec2/eip:Eip": (i, _r, plan) => `bound to ${plan.outputs["instanceId"] === i["instance"] ? "the host" : text(i["instance"])} through its instance input`,
+    "aws:iam/rolePolicy:RolePolicy": (i) => describePolicy(i, "policy"),
+    "aws:iam/role:Role": (i) => {
+        const doc = JSON.parse(text(i["assumeRolePolicy"], "{}")) as { Statement?: unknown };
+        return `assumed by ${items(doc.Statement).map((s) => text(at(s, "Principal", "Service"))).join(", ")}`;
+    },
+    "aws:s3/bucket:Bucket": (i) => `prefix ${text(i["bucketPrefix"])}${i["forceDestroy"] ? ", force destroy" : ""}`,
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": (i) =>
+        `${["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"].filter((k) => i[k] === true).length} of 4 public-access blocks on`,
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (i) =>
+        `SSE ${items(i["rules"]).map((x) => text(at(x, "applyServerSideEncryptionByDefault", "sseAlgorithm"))).join(",")}`,
+    "aws:s3/bucketVersioning:BucketVersioning": (i) => `versioning ${text(at(i, "versioningConfiguration", "status"))}`,
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": (i) =>
+        items(i["rules"])
+            .map((x) => `${text(at(x, "filter", "prefix"), "")}: non-current kept ${text(at(x, "noncurrentVersionExpiration", "noncurrentDays"))} days`)
+            .join("; "),
+    "aws:s3/bucketPolicy:BucketPolicy": (i) => {
+        const doc = JSON.parse(text(i["policy"], "{}")) as { Statement?: unknown };
+        return items(doc.Statement)
+            .map((s) => `${text(at(s, "Effect"))} ${text(at(s, "Sid"), "")}`.trim())
+            .join("; ");
+    },
+    "aws:s3/bucketObjectv2:BucketObjectv2": (i) => `${shortSha(text(i["key"]))} from ${shortSha(text(at(i, "source", "path")))}`,
+};
 
 /** Key settings of a resource, a line or two; empty when there is nothing worth saying. */
 function settings(r: PlannedResource, plan: OfflinePlan): string | string[] {
-    const i = r.inputs as Record<string, any>;
-    switch (r.type) {
-        case "aws:ec2/instance:Instance": {
-            const lookup = plan.calls.find((c) => c.token === "aws:ec2/getAmi:getAmi");
-            const filters = ((lookup?.inputs["filters"] ?? []) as { name: string; values: string[] }[]).map((f) => f.values.join(",")).join(" ");
-            const amiNote = lookup ? `lookup ${filters}` : "pinned";
-            const ignored = r.options.ignoreChanges?.length ? `; changes to ${r.options.ignoreChanges.join(", ")} ignored` : "";
-            const root = i["rootBlockDevice"] ?? {};
-            const md = i["metadataOptions"] ?? {};
-            return [
-                [`${i["instanceType"]}`, `${i["ami"]} (${amiNote}${ignored})`, ...(i["subnetId"] ? [`subnet ${i["subnetId"]}`] : []), ...(i["keyName"] ? [`key pair ${i["keyName"]}`] : [])].join(", "),
-                [
-                    `root ${root.volumeSize} GiB ${root.volumeType}${root.encrypted ? " encrypted" : " NOT encrypted"}`,
-                    `IMDS tokens ${md.httpTokens ?? "optional"}, hop limit ${md.httpPutResponseHopLimit ?? 1}`,
-                    i["userDataReplaceOnChange"] ? "replaced when user-data changes" : "user-data change stops/starts it in place",
-                ].join("; "),
-            ];
-        }
-        case "aws:ec2/securityGroup:SecurityGroup": {
-            const ingress = (i["ingress"] ?? []) as Rule[];
-            const ssh = ingress.filter((x) => x.fromPort <= 22 && 22 <= x.toPort && x.protocol === "tcp");
-            const published = ingress.filter((x) => !ssh.includes(x));
-            const from = (x: Rule) => ((x.cidrBlocks ?? []).join(",") === "0.0.0.0/0" ? "" : ` from ${(x.cidrBlocks ?? []).join(",")}`);
-            return `open ${published.map((x) => portText(x) + from(x)).join(", ") || "nothing"}; ${ssh.length ? `SSH from ${ssh.flatMap((x) => x.cidrBlocks ?? []).join(", ")}` : "no SSH"}`;
-        }
-        case "aws:ec2/eip:Eip": {
-            const target = plan.outputs["instanceId"] === i["instance"] ? "the host" : String(i["instance"]);
-            return `bound to ${target} through its instance input`;
-        }
-        case "aws:iam/rolePolicy:RolePolicy": {
-            const doc = JSON.parse(String(i["policy"])) as { Statement: { Effect: string; Action: string[]; Resource: string[] }[] };
-            return doc.Statement.map((s) => `${s.Effect} ${[s.Action].flat().join(",")} on ${shortSha([s.Resource].flat().join(","))}`).join("; ");
-        }
-        case "aws:iam/role:Role": {
-            const doc = JSON.parse(String(i["assumeRolePolicy"])) as { Statement: { Principal: { Service?: string } }[] };
-            return `assumed by ${doc.Statement.map((s) => s.Principal.Service).join(", ")}`;
-        }
-        case "aws:s3/bucket:Bucket":
-            return `prefix ${i["bucketPrefix"]}${i["forceDestroy"] ? ", force destroy" : ""}`;
-        case "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": {
-            const on = ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"].filter((k) => i[k] === true);
-            return `${on.length} of 4 public-access blocks on`;
-        }
-        case "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration":
-            return `SSE ${((i["rules"] ?? []) as any[]).map((x) => x.applyServerSideEncryptionByDefault?.sseAlgorithm).join(",")}`;
-        case "aws:s3/bucketVersioning:BucketVersioning":
-            return `versioning ${i["versioningConfiguration"]?.status}`;
-        case "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration":
-            return ((i["rules"] ?? []) as any[]).map((x) => `${x.filter?.prefix ?? ""}: non-current kept ${x.noncurrentVersionExpiration?.noncurrentDays} days`).join("; ");
-        case "aws:s3/bucketPolicy:BucketPolicy": {
-            const doc = JSON.parse(String(i["policy"])) as { Statement: { Sid?: string; Effect: string }[] };
-            return doc.Statement.map((s) => `${s.Effect} ${s.Sid ?? ""}`.trim()).join("; ");
-        }
-        case "aws:s3/bucketObjectv2:BucketObjectv2":
-            return `${shortSha(String(i["key"]))} from ${shortSha(String(i["source"]?.path ?? "?"))}`;
-        default:
-            return "";
-    }
+    const describe = Object.hasOwn(DESCRIBE, r.type) ? DESCRIBE[r.type] : undefined;
+    return describe ? describe(r.inputs, r, plan) : "";
 }
 
 /** The printed summary: the headline numbers, then one line per resource with its key settings. */
@@ -197,7 +230,7 @@ async function main(): Promise<void> {
 
 /** The text for a failure: expected ones (bad input, bad arguments) as their message alone; a bug with its stack. */
 export function failureText(e: unknown): string {
-    if (e instanceof UsageError || e instanceof ValidationError || pulumi.RunError.isInstance(e)) return (e as Error).message;
+    if (e instanceof UsageError || e instanceof ValidationError || pulumi.RunError.isInstance(e)) return e.message;
     return e instanceof Error ? (e.stack ?? e.message) : String(e);
 }
 

@@ -18,7 +18,7 @@ export function stackFileConfig(projectYaml: string, stackYaml: string | undefin
     for (const [key, spec] of Object.entries(project.config ?? {})) {
         // `value` sets a key for every stack (project-level config, e.g. aws:region); `default` declares a project key's default.
         if (spec !== null && typeof spec === "object" && ("value" in spec || "default" in spec)) {
-            out[qualified(key)] = { value: "value" in spec ? (spec as { value: unknown }).value : (spec as { default: unknown }).default, source: "default" };
+            out[qualified(key)] = { value: "value" in spec ? spec.value : spec.default, source: "default" };
         }
     }
     const stack = stackYaml === undefined ? {} : ((parse(stackYaml) ?? {}) as { config?: Record<string, unknown> });

@@ -113,7 +113,7 @@ describe("program: the dev stack, in-process with mocks", function () {
             assert.deepEqual(policy.Statement, [{
                 Effect: "Allow",
                 Action: ["s3:GetObject"],
-                Resource: [`arn:aws:s3:::${computed(T.bucket, "bucket")}/artifacts/${sha}.tar.gz`],
+                Resource: [`arn:aws:s3:::${String(computed(T.bucket, "bucket"))}/artifacts/${sha}.tar.gz`],
             }]);
             assert.equal(input(T.rolePolicy, "role"), computed(T.role, "id"));
             assert.equal(plan.resources.filter((r) => r.type.startsWith("aws:iam/")).length, 3, "a role, its one policy and the profile; nothing attached");
@@ -179,7 +179,7 @@ describe("program: the dev stack, in-process with mocks", function () {
         it("denies every request not made over TLS", () => {
             assert.equal(input(T.bucketPolicy, "bucket"), bucketId());
             const policy = JSON.parse(input<string>(T.bucketPolicy, "policy")) as PolicyDoc;
-            const arn = computed(T.bucket, "arn");
+            const arn = String(computed(T.bucket, "arn"));
             const deny = policy.Statement.find((s) => s.Effect === "Deny" && JSON.stringify(s.Condition) === JSON.stringify({ Bool: { "aws:SecureTransport": "false" } }));
             assert.ok(deny, "a statement denies aws:SecureTransport=false");
             assert.equal(deny.Principal, "*");

@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import * as tarStream from "tar-stream";
-import { BIN_DIR, ENSURE_IMAGE } from "../units/layout";
+import { ENSURE_IMAGE } from "../units/layout";
 import { PROVISION_RETRY_SECONDS, PROVISION_SCRIPT, hostScripts, provisionUnit } from "../units/provision";
 import { renderOneShotUnit } from "../units/systemd";
 import { HOST_SCRIPTS } from "./helpers/fixtures";

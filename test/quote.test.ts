@@ -105,6 +105,7 @@ function nastyOneShot(i: number, value: string, withEnvironment: boolean): OneSh
 
 /** What systemd keeps of a Description: textValue's one line, with ASCII whitespace trimmed. */
 function describable(value: string): boolean {
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what this looks for
     return value.trim() !== "" && !/[\x00-\x1f\x7f\uFDD0\uFFFE]|\u{10FFFF}/u.test(value);
 }
 

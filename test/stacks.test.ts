@@ -119,7 +119,7 @@ describe("stacks: plans in child processes", function () {
         assert.notEqual(env.outputs["userDataSha256"], base.outputs["userDataSha256"]);
         assert.deepEqual(resourceDiff(base, env), [`${INSTANCE} host-instance: userData`], "only the instance's user-data changes");
         assert.equal(resource(env, INSTANCE).inputs["userDataReplaceOnChange"], true, "so the change replaces the host");
-        assert.ok(resource(env, INSTANCE).inputs["userData"]!.toString().includes("LOGGING_ROOT_LEVEL=warn"));
+        assert.ok(String(resource(env, INSTANCE).inputs["userData"]).includes("LOGGING_ROOT_LEVEL=warn"));
         assert.equal(env.outputs["artifactObjectKey"], base.outputs["artifactObjectKey"]);
     });
 

@@ -20,7 +20,7 @@
 //   - a few rules of our own, marked "(this project's rule)": the user-data must be a
 //     cloud-config, the document must be a map, permissions must be quoted, and no raw
 //     U+0085/U+2028/U+2029 (YAML 1.1 reads them as line breaks, YAML 1.2 writers emit them raw).
-import { Alias, LineCounter, Node as YamlNode, Scalar, isAlias, isMap, isScalar, isSeq, parseDocument } from "yaml";
+import { LineCounter, Node as YamlNode, Scalar, isAlias, isMap, isScalar, isSeq, parseDocument } from "yaml";
 import type { Document, YAMLError } from "yaml";
 import { Problem, ProblemCode } from "./problems";
 
@@ -266,7 +266,7 @@ class WeakBuilder {
     private deref(node: unknown, depth: number): unknown {
         if (depth > 64) return null;
         let n = node;
-        for (let i = 0; isAlias(n) && i < 32; i++) n = (n as Alias).resolve(this.doc);
+        for (let i = 0; isAlias(n) && i < 32; i++) n = n.resolve(this.doc);
         return n;
     }
 
@@ -353,6 +353,7 @@ function checkDiscoveryUrl(root: WeakNode, report: Report): void {
 
 /** Go's url.ParseRequestURI, approximately: an absolute URI or an absolute path, no control bytes or spaces. */
 function isRequestUri(text: string): boolean {
+    // eslint-disable-next-line no-control-regex -- Go refuses control bytes in a request URI
     if (text === "" || /[\x00-\x20\x7f]/.test(text)) return false;
     if (text.startsWith("/")) return true;
     const m = /^([A-Za-z][A-Za-z0-9+.-]*):(.*)$/.exec(text);
@@ -581,7 +582,7 @@ export function cloudConfigFindings(userData: string): Finding[] {
     if (doc.errors.length > 0) return [...charFindings, ...syntax].sort(byLine);
 
     const builder = new WeakBuilder(doc, lines);
-    const root = builder.build(doc.contents, "", "", builder.lineOf(doc.contents as YamlNode | null) || 1);
+    const root = builder.build(doc.contents, "", "", builder.lineOf(doc.contents) || 1);
     const findings: Finding[] = [...charFindings, ...syntax];
     const report: Report = (code, line, level, path, message, fix) => findings.push({ code, line, level, path, message, fix });
     // An empty document is an empty map to go-yaml: nothing to check.

@@ -122,6 +122,7 @@ function continuesOnNextLine(line: string): boolean {
 export function textValue(value: string): string {
     const line = escapeSpecifiers(
         value
+            // eslint-disable-next-line no-control-regex -- a unit-file line cannot carry control characters
             .replace(/[\x00-\x1f\x7f]+/g, " ")
             .replace(new RegExp(NONCHARACTER.source, "gu"), " ")
             .replace(new RegExp(LONE_SURROGATE.source, "g"), "\uFFFD"),

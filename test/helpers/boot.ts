@@ -144,7 +144,7 @@ export class ThrowAwayRoot {
             r.mounts.push(r.root);
         } catch (e) {
             const problems = r.dispose();
-            throw new Error(`${(e as Error).message}${problems.length ? `\ncleanup: ${problems.join("; ")}` : ""}`);
+            throw new Error(`${(e as Error).message}${problems.length ? `\ncleanup: ${problems.join("; ")}` : ""}`, { cause: e });
         }
         return r;
     }

@@ -349,9 +349,10 @@ export class FakeS3 extends LoopbackServer {
             bucket = decode(b);
             key = decode(rest.join("/"));
         }
-        let accessKeyId: string | undefined;
+        // Filled in once the Authorization header is read; requests refused before that have none.
+        const seen: { accessKeyId?: string } = {};
         const record = (status: number, outcome: string) =>
-            this.requests.push({ method: req.method ?? "", bucket, key, accessKeyId, status, outcome });
+            this.requests.push({ method: req.method ?? "", bucket, key, accessKeyId: seen.accessKeyId, status, outcome });
         const fail = (status: number, code: string, message: string) => {
             record(status, code);
             const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`;
@@ -365,7 +366,7 @@ export class FakeS3 extends LoopbackServer {
         const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
         if (!m) return fail(400, "AuthorizationHeaderMalformed", "The authorization header is malformed");
         const [, akid, scopeDate, region, service, signedList, signature] = m as unknown as string[];
-        accessKeyId = akid;
+        seen.accessKeyId = akid;
         const payloadHash = headerValue(req, "x-amz-content-sha256");
         if (payloadHash === undefined) return fail(400, "InvalidRequest", "Missing required header for this request: x-amz-content-sha256");
         if (payloadHash !== EMPTY_SHA256 && payloadHash !== "UNSIGNED-PAYLOAD")
@@ -397,8 +398,8 @@ export class FakeS3 extends LoopbackServer {
             signedHeaders: signed,
             payloadHash,
             amzDate,
-            region: region!,
-            service: service!,
+            region,
+            service,
             secretAccessKey: creds.secretAccessKey,
         });
         if (!crypto.timingSafeEqual(Buffer.from(expected), Buffer.from(signature!)))
