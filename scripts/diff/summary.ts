@@ -9,7 +9,7 @@ import { InputEffect, effectiveRule } from "./instance";
 import { COMMENT_BUDGET, DiffBlock, code, layout, unifiedLines, wholeLines } from "./markdown";
 import { ValueChange, deepEqual, diffValues, shortValue } from "./values";
 
-/** Resource options as scripts/offline.ts records them (absent from plans made before it did). */
+/** Resource options as scripts/offline.ts records them (for every resource). */
 export interface PlanOptions {
     readonly ignoreChanges?: readonly string[];
     readonly replaceOnChanges?: readonly string[];
@@ -29,13 +29,6 @@ export interface PlanLike {
 }
 
 export const INSTANCE_TYPE = "aws:ec2/instance:Instance";
-
-/**
- * AMI ids the offline plan's lookup mock returns start with this (scripts/offline.ts FAKE_AMI_PREFIX;
- * a test keeps them equal). Only for plans without recorded options: there, a looked-up AMI is taken
- * to be under `ignoreChanges: ["ami"]` as components/coreosHost.ts sets it, and a pinned one not.
- */
-export const LOOKED_UP_AMI_PREFIX = "ami-0f1a7c0a";
 
 export interface SummaryOptions {
     /** Stack name, e.g. `dev`. */
@@ -70,7 +63,7 @@ export interface HostInputChange {
     readonly path: string;
     /** The table entry that decided it, e.g. `rootBlockDevice.volumeSize`. */
     readonly rule: string;
-    /** `ignored`: a looked-up AMI under ignoreChanges. */
+    /** `ignored`: under the head's ignoreChanges, e.g. a looked-up AMI. */
     readonly effect: InputEffect | "ignored";
     readonly note: string;
     readonly before: unknown;
@@ -240,10 +233,7 @@ export function summarize(base: PlanLike | null, head: PlanLike, opts: SummaryOp
     const headOptions = headInstance?.options;
     if (baseInstance && headInstance) {
         // The head's options decide, as the engine applies the new program's options to the diff.
-        const ignored = (p: string) =>
-            headOptions
-                ? (headOptions.ignoreChanges ?? []).some((i) => p === i || p.startsWith(`${i}.`) || p.startsWith(`${i}[`))
-                : p === "ami" && typeof headInstance.inputs["ami"] === "string" && headInstance.inputs["ami"].startsWith(LOOKED_UP_AMI_PREFIX);
+        const ignored = (p: string) => (headOptions?.ignoreChanges ?? []).some((i) => p === i || p.startsWith(`${i}.`) || p.startsWith(`${i}[`));
         const forced = (p: string) => (headOptions?.replaceOnChanges ?? []).some((i) => i === "*" || p === i || p.startsWith(`${i}.`) || p.startsWith(`${i}[`));
         for (const c of diffValues(baseInstance.inputs, headInstance.inputs)) {
             const { key, rule } = effectiveRule(c.path, headInstance.inputs);
