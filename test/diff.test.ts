@@ -282,6 +282,25 @@ describe("npm run diff (offline plans → a reviewer's summary)", function () {
             assert.equal(verdict((i) => ((i["metadataOptions"] as Record<string, unknown>)["httpPutResponseHopLimit"] = 1)).host, "update");
         });
 
+        it("replaces when any input change replaces, even with in-place updates beside it, and gives only the replacing reasons", function () {
+            const subnet = verdict((i) => {
+                i["instanceType"] = "m6i.xlarge";
+                i["subnetId"] = "subnet-0123456789abcdef0";
+            });
+            assert.deepEqual(subnet.hostInputs.map((c) => [c.path, c.effect]), [["instanceType", "update"], ["subnetId", "replace"]]);
+            assert.equal(subnet.host, "replace");
+            assert.equal(subnet.replaced, true);
+            assert.deepEqual(subnet.reasons, ["`subnetId` changed (_(none)_ → `subnet-0123456789abcdef0`): an instance cannot move to another subnet"]);
+            assert.match(subnet.headline, /^\*\*The host will be replaced\*\* because `subnetId` changed/);
+            assert.doesNotMatch(subnet.headline, /instanceType/);
+
+            // New user-data replaces (the dev stack sets userDataReplaceOnChange); the new type alone would not.
+            const userData = summarize(plans.base, clonePlan(plans.kibanaEnv, (i) => (i["instanceType"] = "m6i.xlarge")), { stack: "dev" });
+            assert.deepEqual(userData.hostInputs.map((c) => [c.path, c.effect]), [["instanceType", "update"], ["userData", "replace"]]);
+            assert.equal(userData.host, "replace");
+            assert.deepEqual(userData.reasons, ["its user-data changed: `docker-kibana.service` changed"]);
+        });
+
         it("updates in place for new user-data when userDataReplaceOnChange is off", function () {
             const s = summarize(plans.base, clonePlan(plans.kibanaEnv, (i) => (i["userDataReplaceOnChange"] = false)), { stack: "dev" });
             assert.equal(s.host, "update");
