@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import { readConfigView } from "../scripts/diff/config";
-import { PlanLike, Summary, summarize } from "../scripts/diff/summary";
+import { PlanLike, Summary, UserDataView, summarize } from "../scripts/diff/summary";
 import { hashTree, runPlan, tsxNodeArgs } from "../scripts/diff/io";
 import { INSTANCE_INPUTS, ruleFor } from "../scripts/diff/instance";
 
@@ -256,6 +256,18 @@ describe("npm run diff (offline plans → a reviewer's summary)", function () {
         assert.deepEqual(s.units.removed, ["docker-kibana.service"]);
         assert.equal(s.replaced, true);
         assert.match(s.markdown, /^#### `docker-kibana.service` removed$/m);
+    });
+
+    it("reads the user-data with the reader it is given (opts.readUserData), so the summary does not know the format", function () {
+        const json = (units: Record<string, string>) => JSON.stringify({ units: Object.entries(units).map(([name, content]) => ({ name, content, settings: {} })), files: [], other: {} });
+        const base = clonePlan(plans.base, (i) => (i["userData"] = json({ "a.service": "[Service]\nExecStart=/bin/a\n" })));
+        const head = clonePlan(plans.base, (i) => (i["userData"] = json({ "a.service": "[Service]\nExecStart=/bin/a --flag\n", "b.service": "[Service]\n" })));
+        const s = summarize(base, head, { stack: "dev", readUserData: (userData) => JSON.parse(userData) as UserDataView });
+        assert.deepEqual(unitsOf(s), { added: ["b.service"], removed: [], changed: ["a.service"] });
+        assert.match(s.headline, /because its user-data changed: `a.service` changed; `b.service` added\.$/);
+        assert.match(s.markdown, /^\+ExecStart=\/bin\/a --flag$/m);
+        // The default reader takes it as cloud-config, which has no `coreos.units` here.
+        assert.deepEqual(unitsOf(summarize(base, head, { stack: "dev" })), { added: [], removed: [], changed: [] });
     });
 
     describe("the host's verdict follows the aws.ec2.Instance input table", function () {

@@ -1,7 +1,8 @@
 // Two offline plans → what changed, as plain data: the host's verdict and why, the instance's
 // changed inputs, units, files, artifact, config and other resources, and the texts to diff.
 //
-// Pure and Markdown-free: render.ts turns a Decision into text.
+// Pure and Markdown-free: render.ts turns a Decision into text. The user-data is read through
+// `opts.readUserData`, so nothing here knows its format.
 import { readCloudConfig } from "./cloudconfig";
 import { configChanges } from "./config";
 import { effectiveRule } from "./instance";
@@ -16,8 +17,9 @@ const EMPTY_VIEW: UserDataView = { units: [], files: [], other: {} };
 
 /** Compare two plans of one stack. `base` null: the stack does not exist at the base revision. */
 export function decide(base: PlanLike | null, head: PlanLike, opts: SummaryOptions): Decision {
-    const baseDoc = base ? readCloudConfig(base.userData) : EMPTY_VIEW;
-    const headDoc = readCloudConfig(head.userData);
+    const read = opts.readUserData ?? readCloudConfig;
+    const baseDoc = base ? read(base.userData) : EMPTY_VIEW;
+    const headDoc = read(head.userData);
     const artifact = artifactChange(base, head, opts.artifactFiles);
     const units = unitChanges(base !== null, baseDoc, headDoc, artifact);
     const files = namedChanges(baseDoc.files, headDoc.files, (f) => f.path, sameText);

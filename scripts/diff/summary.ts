@@ -57,6 +57,8 @@ export interface SummaryOptions {
     };
     /** Each side's stack config as its files write it (secure values are never shown). */
     readonly config?: { readonly base: ConfigView; readonly head: ConfigView };
+    /** How to read a plan's user-data into units, files and other keys. Default: as `#cloud-config` (cloudconfig.ts). */
+    readonly readUserData?: (userData: string) => UserDataView;
 }
 
 /** A plan's user-data as the summary compares it, whatever its format: units in start order, files written, other top-level keys. */
