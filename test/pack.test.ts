@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
+import * as tarStream from "tar-stream";
 import { PackEntry, PackError, PackOptions, listFiles, pack, pruneOutputs } from "../packing/pack";
 import { planLayout, readChunk } from "../packing/layout";
 import { encodeHeader, paxRecord } from "../packing/tarHeader";
@@ -94,6 +95,18 @@ function gzipMembers(file: Buffer): Buffer[] {
 
 async function packTree(root: string, options: PackOptions = {}, outDir = fresh("out")) {
     return pack(entriesOf(root), outDir, { cacheDir: null, ...options });
+}
+
+/** Archive name → permission bits, read from the tar headers. */
+async function tarModes(file: string): Promise<Record<string, number>> {
+    const extract = tarStream.extract();
+    extract.end(zlib.gunzipSync(fs.readFileSync(file)));
+    const modes: Record<string, number> = {};
+    for await (const entry of extract) {
+        modes[entry.header.name] = entry.header.mode!;
+        entry.resume();
+    }
+    return modes;
 }
 
 describe("pack", () => {
@@ -191,6 +204,12 @@ describe("pack", () => {
                 const expected = row.name.endsWith("/") ? "drwxr-xr-x" : row.name === "bin/start.sh" ? "-rwxr-xr-x" : "-rw-r--r--";
                 assert.equal(row.mode, expected, `${row.name} has a normalised mode`);
             }
+        });
+
+        it("packs a file with an exec bit for owner, group or others as 0755, and one with none as 0644", async () => {
+            const a = fresh();
+            writeTree(a, { "group-exec": { content: "g", mode: 0o610 }, "other-exec": { content: "o", mode: 0o601 }, "no-exec": { content: "n", mode: 0o640 } });
+            assert.deepEqual(await tarModes((await packTree(a)).path), { "group-exec": 0o755, "other-exec": 0o755, "no-exec": 0o644 });
         });
 
         it("unpacks with tar -xzf to exactly the input", async () => {
