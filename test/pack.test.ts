@@ -8,6 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import * as tarStream from "tar-stream";
+import { MemberCache } from "../packing/cache";
 import { PackEntry, PackError, PackOptions, listFiles, pack, pruneOutputs } from "../packing/pack";
 import { planLayout, readChunk } from "../packing/layout";
 import { encodeHeader, paxRecord } from "../packing/tarHeader";
@@ -343,6 +344,28 @@ describe("pack", () => {
             assert.equal(again.stats.output, "kept");
             assert.equal(fs.statSync(again.path).ino, inode);
             assert.deepEqual(fs.readdirSync(outDir).filter((f) => f.startsWith(".tmp-")), [], "no temporary file left behind");
+        });
+
+        it("never serves a member compressed at another level: level 5 after level 6 on one cache gives the cold level-5 bytes", async () => {
+            const a = fresh();
+            writeTree(a, SMALL_TREE);
+            const cacheDir = fresh("cache");
+            const six = await packTree(a, { chunkBytes: 64 * KiB, level: 6, cacheDir });
+            const five = await packTree(a, { chunkBytes: 64 * KiB, level: 5, cacheDir });
+            const coldFive = await packTree(a, { chunkBytes: 64 * KiB, level: 5 });
+            assert.notEqual(coldFive.sha256, six.sha256, "levels 5 and 6 compress this tree differently (else this test shows nothing)");
+            assert.equal(five.sha256, coldFive.sha256);
+        });
+
+        it("never serves a member written by another deflate build (another fingerprint)", async () => {
+            const cacheDir = fresh("cache");
+            const chunkSha = crypto.createHash("sha256").update("a chunk").digest("hex");
+            const written = new MemberCache(cacheDir, 6, "zlib build A");
+            await written.writeMember(written.memberKey(chunkSha), Buffer.from("member"));
+            assert.equal(await written.hasMember(written.memberKey(chunkSha)), true);
+            const other = new MemberCache(cacheDir, 6, "zlib build B");
+            assert.equal(await other.hasMember(other.memberKey(chunkSha)), false);
+            assert.notEqual(other.packKey([written.memberKey(chunkSha)]), written.packKey([written.memberKey(chunkSha)]));
         });
 
         it("rebuilds a cached member that vanished or was damaged", async () => {
