@@ -98,6 +98,15 @@ async function packTree(root: string, options: PackOptions = {}, outDir = fresh(
     return pack(entriesOf(root), outDir, { cacheDir: null, ...options });
 }
 
+/** Flip a byte inside a file, keeping its name and size. */
+function damage(file: string): void {
+    const b = fs.readFileSync(file);
+    b[b.length >> 1] = b[b.length >> 1]! ^ 0xff;
+    fs.writeFileSync(file, b);
+}
+
+const sha256Of = (file: string) => crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+
 /** Archive name → permission bits, read from the tar headers. */
 async function tarModes(file: string): Promise<Record<string, number>> {
     const extract = tarStream.extract();
@@ -366,6 +375,32 @@ describe("pack", () => {
             const other = new MemberCache(cacheDir, 6, "zlib build B");
             assert.equal(await other.hasMember(other.memberKey(chunkSha)), false);
             assert.notEqual(other.packKey([written.memberKey(chunkSha)]), written.packKey([written.memberKey(chunkSha)]));
+        });
+
+        it("with verifyExisting, replaces an existing output of the right name and size whose bytes are damaged", async () => {
+            const a = fresh();
+            writeTree(a, SMALL_TREE);
+            for (const cacheDir of [null, fresh("cache")]) {
+                // Without a cache the damaged file would be "kept"; with a warm cache, "reused".
+                const outDir = fresh("out");
+                const first = await packTree(a, { chunkBytes: 64 * KiB, cacheDir }, outDir);
+                damage(first.path);
+                const again = await packTree(a, { chunkBytes: 64 * KiB, cacheDir, verifyExisting: true }, outDir);
+                assert.equal(again.sha256, first.sha256);
+                assert.equal(again.stats.output, "written", `cache ${cacheDir ? "on" : "off"}`);
+                assert.equal(sha256Of(again.path), again.sha256, `cache ${cacheDir ? "on" : "off"}: the file is named by the SHA-256 of its bytes again`);
+            }
+        });
+
+        it("without verifyExisting, trusts an existing output of the right name and size (the trade-off: no re-hash; the host checks the SHA-256 after download)", async () => {
+            const a = fresh();
+            writeTree(a, SMALL_TREE);
+            const outDir = fresh("out");
+            const first = await packTree(a, {}, outDir);
+            damage(first.path);
+            const again = await packTree(a, {}, outDir);
+            assert.equal(again.stats.output, "kept");
+            assert.notEqual(sha256Of(again.path), again.sha256, "the damaged file stays");
         });
 
         it("rebuilds a cached member that vanished or was damaged", async () => {
