@@ -111,13 +111,41 @@ export function listFiles(dir: string): string[] {
     return out.sort();
 }
 
-type ChunkResult =
-    /** `member` is read ahead when the output is already being written. */
-    | { readonly hit: true; readonly key: string; readonly member?: Buffer }
-    | { readonly hit: false; readonly key: string | undefined; readonly member: Buffer };
-
-/** Pack entries into `outDir/<sha256>.tar.gz`. */
+/**
+ * Pack entries into `outDir/<sha256>.tar.gz`: the options checked, the tar stream planned, chunks
+ * through the {@link ChunkPipeline}, their members written in order by the {@link OutputAssembly},
+ * then {@link finishPack}.
+ */
 export async function pack(entries: readonly PackEntry[], outDir: string, options: PackOptions = {}): Promise<PackResult> {
+    const settings = checkOptions(options, outDir);
+    const layout = planLayout(entries, settings.chunkBytes);
+    fs.mkdirSync(outDir, { recursive: true });
+    const cache = settings.cacheDir === null ? undefined : new MemberCache(settings.cacheDir, settings.level, deflateFingerprint(settings.level));
+    const output = new OutputFile(outDir);
+    const pipeline = new ChunkPipeline(layout, cache, settings, () => output.isOpen);
+    const assembly = new OutputAssembly(pipeline, output);
+    try {
+        await assembly.run();
+        return await finishPack({ layout, cache, settings, outDir, output, pipeline, assembly });
+    } catch (err) {
+        await pipeline.settle();
+        await output.abort();
+        throw err;
+    }
+}
+
+/** {@link PackOptions} with their defaults, checked. */
+interface PackSettings {
+    readonly level: number;
+    readonly chunkBytes: number;
+    readonly concurrency: number;
+    readonly cacheDir: string | null;
+    readonly keepPacks: number;
+    readonly verifyExisting: boolean;
+    readonly keepOutputs: number;
+}
+
+function checkOptions(options: PackOptions, outDir: string): PackSettings {
     const level = options.level ?? 6;
     const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
     const concurrency = options.concurrency ?? os.availableParallelism();
@@ -126,147 +154,207 @@ export async function pack(entries: readonly PackEntry[], outDir: string, option
     if (!Number.isInteger(chunkBytes) || chunkBytes < 4096 || chunkBytes > 256 * 1024 * 1024) throw new RangeError(`[chunkBytes] must be 4 KiB–256 MiB, got ${chunkBytes}`);
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`[concurrency] must be a positive integer, got ${concurrency}`);
     if (!Number.isInteger(keepPacks) || keepPacks < 1) throw new RangeError(`[keepPacks] must be a positive integer, got ${keepPacks}`);
-
-    const layout = planLayout(entries, chunkBytes);
-    fs.mkdirSync(outDir, { recursive: true });
     const cacheDir = options.cacheDir === undefined ? path.join(outDir, ".pack-cache") : options.cacheDir;
-    const cache = cacheDir === null ? undefined : new MemberCache(cacheDir, level, deflateFingerprint(level));
+    return { level, chunkBytes, concurrency, cacheDir, keepPacks, verifyExisting: options.verifyExisting ?? false, keepOutputs: options.keepOutputs ?? 4 };
+}
 
-    let cacheHits = 0;
-    let cacheMisses = 0;
-    let rebuilt = 0;
+type ChunkResult =
+    /** `member` is read ahead when the output is already being written. */
+    | { readonly hit: true; readonly key: string; readonly member?: Buffer }
+    | { readonly hit: false; readonly key: string | undefined; readonly member: Buffer };
 
-    // Starting hash workers costs tens of ms: worth it for an image, not for a few config files.
-    const hashes: Hasher | undefined = !cache ? undefined : layout.chunks.length >= WORKER_HASHING_MIN_CHUNKS ? hashPool(concurrency) : mainThreadHasher;
-    const window = Math.max(2, concurrency * 2);
-    // Chunk buffers, reused: one per chunk in flight, in shared memory so hash workers read them in place.
-    const freeBuffers = Array.from({ length: Math.min(window, layout.chunks.length) }, () => Buffer.from(new SharedArrayBuffer(Math.min(chunkBytes, layout.tarBytes))));
+/**
+ * Chunks read → hashed → looked up in the cache → compressed on a miss, up to `window` of them in
+ * flight, their results handed out in order. Also loads (or rebuilds) the member of a cache hit.
+ */
+class ChunkPipeline {
+    /** Cached members found missing or damaged when needed, and rebuilt. */
+    rebuilt = 0;
+    /** Chunks in flight at most, and members read ahead at most. */
+    readonly window: number;
+    private readonly hashes: Hasher | undefined;
+    /** Chunk buffers, reused: one per chunk in flight, in shared memory so hash workers read them in place. */
+    private readonly freeBuffers: Buffer[];
+    private readonly compressing: Semaphore;
+    private readonly inFlight = new Map<number, Promise<ChunkResult>>();
+    private launched = 0;
 
-    const compressing = new Semaphore(concurrency);
-    const compress = (data: Buffer) => compressing.run(() => compressMember(data, level));
+    /** `wantMember`: whether a hit's member is wanted now (the output is being written), or only its key. */
+    constructor(private readonly layout: TarLayout, private readonly cache: MemberCache | undefined, private readonly settings: PackSettings, private readonly wantMember: () => boolean) {
+        const { concurrency, chunkBytes } = settings;
+        // Starting hash workers costs tens of ms: worth it for an image, not for a few config files.
+        this.hashes = !cache ? undefined : layout.chunks.length >= WORKER_HASHING_MIN_CHUNKS ? hashPool(concurrency) : mainThreadHasher;
+        this.window = Math.max(2, concurrency * 2);
+        this.freeBuffers = Array.from({ length: Math.min(this.window, layout.chunks.length) }, () => Buffer.from(new SharedArrayBuffer(Math.min(chunkBytes, layout.tarBytes))));
+        this.compressing = new Semaphore(concurrency);
+    }
 
-    const output = new OutputFile(outDir);
-    const processChunk = async (chunk: Chunk): Promise<ChunkResult> => {
-        const buffer = freeBuffers.pop()!; // at most `window` chunks are in flight, so one is always free
-        try {
-            const data = readChunk(layout, chunk, buffer);
-            if (!cache) return { hit: false, key: undefined, member: await compress(data) };
-            const key = cache.memberKey(await hashes!.hash(data));
-            if (await cache.hasMember(key)) return output.isOpen ? { hit: true, key, member: await loadMember(chunk, key) } : { hit: true, key };
-            const member = await compress(data);
-            await cache.writeMember(key, member);
-            return { hit: false, key, member };
-        } finally {
-            freeBuffers.push(buffer);
+    /** Every chunk's result, in order. */
+    async *results(): AsyncGenerator<{ readonly chunk: Chunk; readonly result: ChunkResult }> {
+        for (const chunk of this.layout.chunks) {
+            while (this.launched < this.layout.chunks.length && this.launched < chunk.index + this.window) {
+                const p = this.process(this.layout.chunks[this.launched]!);
+                p.catch(() => undefined); // awaited in order below; this only stops an early "unhandled" report
+                this.inFlight.set(this.launched++, p);
+            }
+            const result = await this.inFlight.get(chunk.index)!;
+            this.inFlight.delete(chunk.index);
+            yield { chunk, result };
         }
-    };
+    }
 
     /** A member that was a cache hit: read it, or rebuild it from the input if it is gone or damaged. */
-    const loadMember = async (chunk: Chunk, key: string): Promise<Buffer> => {
-        const cached = await cache!.readMember(key);
-        if (cached && looksLikeMember(cached, chunk.end - chunk.start, level)) return cached;
-        rebuilt++;
-        const data = readChunk(layout, chunk);
-        if (cache!.memberKey(await hashes!.hash(data)) !== key) {
+    async loadMember(chunk: Chunk, key: string): Promise<Buffer> {
+        const cached = await this.cache!.readMember(key);
+        if (cached && looksLikeMember(cached, chunk.end - chunk.start, this.settings.level)) return cached;
+        this.rebuilt++;
+        const data = readChunk(this.layout, chunk);
+        if (this.cache!.memberKey(await this.hashes!.hash(data)) !== key) {
             throw new PackError(
-                sourcesIn(layout, chunk).map((archivePath) => ({ code: "changed-while-packing", archivePath, message: "an input in this part of the archive changed while it was being packed; pack again" })),
+                sourcesIn(this.layout, chunk).map((archivePath) => ({ code: "changed-while-packing", archivePath, message: "an input in this part of the archive changed while it was being packed; pack again" })),
             );
         }
-        const member = await compress(data);
-        await cache!.writeMember(key, member);
+        const member = await this.compress(data);
+        await this.cache!.writeMember(key, member);
         return member;
-    };
+    }
 
-    const keys: string[] = [];
-    /** Hits not yet written: while every chunk hits, nothing is written, in case the output already exists. */
-    const pending: Chunk[] = [];
+    /** Wait for the chunks still in flight (after a failure), whatever their outcome. */
+    async settle(): Promise<void> {
+        await Promise.allSettled(this.inFlight.values());
+    }
+
+    private async process(chunk: Chunk): Promise<ChunkResult> {
+        const buffer = this.freeBuffers.pop()!; // at most `window` chunks are in flight, so one is always free
+        try {
+            const data = readChunk(this.layout, chunk, buffer);
+            if (!this.cache) return { hit: false, key: undefined, member: await this.compress(data) };
+            const key = this.cache.memberKey(await this.hashes!.hash(data));
+            if (await this.cache.hasMember(key)) return this.wantMember() ? { hit: true, key, member: await this.loadMember(chunk, key) } : { hit: true, key };
+            const member = await this.compress(data);
+            await this.cache.writeMember(key, member);
+            return { hit: false, key, member };
+        } finally {
+            this.freeBuffers.push(buffer);
+        }
+    }
+
+    private compress(data: Buffer): Promise<Buffer> {
+        return this.compressing.run(() => compressMember(data, this.settings.level));
+    }
+}
+
+/**
+ * The pipeline's members written to the output in order. Hits are held back while every chunk so
+ * far hit, in case a previous pack of the same members left its output; the first miss opens the
+ * output and writes them.
+ */
+class OutputAssembly {
+    /** Member keys in order (none without a cache). */
+    readonly keys: string[] = [];
+    cacheHits = 0;
+    cacheMisses = 0;
+    /** Hits not yet written. */
+    private readonly pending: Chunk[] = [];
+
+    constructor(private readonly pipeline: ChunkPipeline, private readonly output: OutputFile) {}
+
+    async run(): Promise<void> {
+        for await (const { chunk, result: r } of this.pipeline.results()) {
+            if (r.key) this.keys.push(r.key);
+            if (r.hit) {
+                this.cacheHits++;
+                if (this.output.isOpen) await this.output.write(r.member ?? (await this.pipeline.loadMember(chunk, r.key)));
+                else this.pending.push(chunk);
+            } else {
+                this.cacheMisses++;
+                if (!this.output.isOpen) await this.openAndFlush();
+                await this.output.write(r.member);
+            }
+        }
+    }
+
     /** Open the output and write the pending hits, reading up to `window` members ahead. */
-    const openAndFlush = async () => {
-        await output.open();
-        const chunks = pending.splice(0);
+    async openAndFlush(): Promise<void> {
+        await this.output.open();
+        const chunks = this.pending.splice(0);
         const reads: (Promise<Buffer> | undefined)[] = [];
         for (let i = 0; i < chunks.length; i++) {
-            while (reads.length < chunks.length && reads.length < i + window) {
+            while (reads.length < chunks.length && reads.length < i + this.pipeline.window) {
                 const c = chunks[reads.length]!;
-                const p = loadMember(c, keys[c.index]!);
+                const p = this.pipeline.loadMember(c, this.keys[c.index]!);
                 p.catch(() => undefined); // awaited in order below
                 reads.push(p);
             }
-            await output.write(await reads[i]!);
+            await this.output.write(await reads[i]!);
             reads[i] = undefined;
         }
-    };
-    const inFlight = new Map<number, Promise<ChunkResult>>();
-    let launched = 0;
-    try {
-        for (const chunk of layout.chunks) {
-            while (launched < layout.chunks.length && launched < chunk.index + window) {
-                const p = processChunk(layout.chunks[launched]!);
-                p.catch(() => undefined); // awaited in order below; this only stops an early "unhandled" report
-                inFlight.set(launched++, p);
-            }
-            const r = await inFlight.get(chunk.index)!;
-            inFlight.delete(chunk.index);
-            if (r.key) keys.push(r.key);
-            if (r.hit) {
-                cacheHits++;
-                if (output.isOpen) await output.write(r.member ?? (await loadMember(chunk, r.key)));
-                else pending.push(chunk);
-            } else {
-                cacheMisses++;
-                if (!output.isOpen) await openAndFlush();
-                await output.write(r.member);
-            }
-        }
-
-        const stats = (outputKind: PackStats["output"], evictedMembers: number): PackStats => ({
-            entries: layout.entryCount,
-            tarBytes: layout.tarBytes,
-            chunks: layout.chunks.length,
-            cacheHits,
-            cacheMisses,
-            rebuilt,
-            output: outputKind,
-            evictedMembers,
-        });
-        const packKey = cache?.packKey(keys);
-
-        if (!output.isOpen && cache && packKey) {
-            // Every chunk hit: if a previous pack of these very members left its output, that is the answer.
-            const record = cache.readPack(packKey);
-            if (record) {
-                const final = path.join(outDir, `${record.sha256}.tar.gz`);
-                if (await existingMatches(final, record.bytes, record.sha256, options.verifyExisting ?? false)) {
-                    cache.touchPack(packKey);
-                    const evicted = cache.evict(keepPacks, packKey, keys);
-                    pruneOutputs(outDir, final, options.keepOutputs ?? 4);
-                    return { sha256: record.sha256, bytes: record.bytes, path: final, stats: stats("reused", evicted) };
-                }
-            }
-            await openAndFlush();
-        }
-
-        const { sha256, bytes } = await output.close();
-        const final = path.join(outDir, `${sha256}.tar.gz`);
-        let kind: PackStats["output"] = "written";
-        if (await existingMatches(final, bytes, sha256, options.verifyExisting ?? false)) {
-            output.discard();
-            kind = "kept";
-        } else {
-            output.moveTo(final);
-        }
-        let evicted = 0;
-        if (cache && packKey) {
-            await cache.writePack(packKey, { sha256, bytes, members: keys });
-            evicted = cache.evict(keepPacks, packKey, keys);
-        }
-        pruneOutputs(outDir, final, options.keepOutputs ?? 4);
-        return { sha256, bytes, path: final, stats: stats(kind, evicted) };
-    } catch (err) {
-        await Promise.allSettled(inFlight.values());
-        await output.abort();
-        throw err;
     }
+}
+
+interface PackRun {
+    readonly layout: TarLayout;
+    readonly cache: MemberCache | undefined;
+    readonly settings: PackSettings;
+    readonly outDir: string;
+    readonly output: OutputFile;
+    readonly pipeline: ChunkPipeline;
+    readonly assembly: OutputAssembly;
+}
+
+/**
+ * After the last chunk: reuse a previous pack's output when every chunk hit, else close the output
+ * and rename it to its hash (or keep an identical existing one); record the pack, evict, prune.
+ */
+async function finishPack(run: PackRun): Promise<PackResult> {
+    const { cache, settings, outDir, output, assembly } = run;
+    const packKey = cache?.packKey(assembly.keys);
+    if (!output.isOpen && cache && packKey) {
+        const reused = await reuseOutput(run, cache, packKey);
+        if (reused) return reused;
+        await assembly.openAndFlush();
+    }
+    const { sha256, bytes } = await output.close();
+    const final = path.join(outDir, `${sha256}.tar.gz`);
+    let kind: PackStats["output"] = "written";
+    if (await existingMatches(final, bytes, sha256, settings.verifyExisting)) {
+        output.discard();
+        kind = "kept";
+    } else {
+        output.moveTo(final);
+    }
+    let evicted = 0;
+    if (cache && packKey) {
+        await cache.writePack(packKey, { sha256, bytes, members: assembly.keys });
+        evicted = cache.evict(settings.keepPacks, packKey, assembly.keys);
+    }
+    pruneOutputs(outDir, final, settings.keepOutputs);
+    return { sha256, bytes, path: final, stats: statsOf(run, kind, evicted) };
+}
+
+/** Every chunk hit: if a previous pack of these very members left its output, that is the answer. */
+async function reuseOutput(run: PackRun, cache: MemberCache, packKey: string): Promise<PackResult | undefined> {
+    const record = cache.readPack(packKey);
+    if (!record) return undefined;
+    const final = path.join(run.outDir, `${record.sha256}.tar.gz`);
+    if (!(await existingMatches(final, record.bytes, record.sha256, run.settings.verifyExisting))) return undefined;
+    cache.touchPack(packKey);
+    const evicted = cache.evict(run.settings.keepPacks, packKey, run.assembly.keys);
+    pruneOutputs(run.outDir, final, run.settings.keepOutputs);
+    return { sha256: record.sha256, bytes: record.bytes, path: final, stats: statsOf(run, "reused", evicted) };
+}
+
+function statsOf(run: PackRun, output: PackStats["output"], evictedMembers: number): PackStats {
+    return {
+        entries: run.layout.entryCount,
+        tarBytes: run.layout.tarBytes,
+        chunks: run.layout.chunks.length,
+        cacheHits: run.assembly.cacheHits,
+        cacheMisses: run.assembly.cacheMisses,
+        rebuilt: run.pipeline.rebuilt,
+        output,
+        evictedMembers,
+    };
 }
 
 const OUTPUT_NAME = /^[0-9a-f]{64}\.tar\.gz$/;

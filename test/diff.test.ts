@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import { readConfigView } from "../scripts/diff/config";
-import { PlanLike, LOOKED_UP_AMI_PREFIX, Summary, summarize } from "../scripts/diff/summary";
+import { PlanLike, Summary, UserDataView, summarize } from "../scripts/diff/summary";
 import { hashTree, runPlan, tsxNodeArgs } from "../scripts/diff/io";
 import { INSTANCE_INPUTS, ruleFor } from "../scripts/diff/instance";
 import { FIXTURE_ARTIFACT_DIR, FIXTURE_CONFIG, FIXTURE_HOSTS_DIR } from "./helpers/fixtures";
@@ -268,6 +268,18 @@ describe("npm run diff (offline plans → a reviewer's summary)", function () {
         assert.match(s.markdown, /^#### `docker-kibana.service` removed$/m);
     });
 
+    it("reads the user-data with the reader it is given (opts.readUserData), so the summary does not know the format", function () {
+        const json = (units: Record<string, string>) => JSON.stringify({ units: Object.entries(units).map(([name, content]) => ({ name, content, settings: {} })), files: [], other: {} });
+        const base = clonePlan(plans.base, (i) => (i["userData"] = json({ "a.service": "[Service]\nExecStart=/bin/a\n" })));
+        const head = clonePlan(plans.base, (i) => (i["userData"] = json({ "a.service": "[Service]\nExecStart=/bin/a --flag\n", "b.service": "[Service]\n" })));
+        const s = summarize(base, head, { stack: "dev", readUserData: (userData) => JSON.parse(userData) as UserDataView });
+        assert.deepEqual(unitsOf(s), { added: ["b.service"], removed: [], changed: ["a.service"] });
+        assert.match(s.headline, /because its user-data changed: `a.service` changed; `b.service` added\.$/);
+        assert.match(s.markdown, /^\+ExecStart=\/bin\/a --flag$/m);
+        // The default reader takes it as cloud-config, which has no `coreos.units` here.
+        assert.deepEqual(unitsOf(summarize(base, head, { stack: "dev" })), { added: [], removed: [], changed: [] });
+    });
+
     describe("the host's verdict follows the aws.ec2.Instance input table", function () {
         const verdict = (edit: (i: Record<string, unknown>) => void, editOptions?: (o: Options | undefined) => Options | undefined) =>
             summarize(plans.base, clonePlan(plans.base, edit, editOptions), { stack: "dev" });
@@ -292,19 +304,36 @@ describe("npm run diff (offline plans → a reviewer's summary)", function () {
             assert.equal(verdict((i) => ((i["metadataOptions"] as Record<string, unknown>)["httpPutResponseHopLimit"] = 1)).host, "update");
         });
 
+        it("replaces when any input change replaces, even with in-place updates beside it, and gives only the replacing reasons", function () {
+            const subnet = verdict((i) => {
+                i["instanceType"] = "m6i.xlarge";
+                i["subnetId"] = "subnet-0123456789abcdef0";
+            });
+            assert.deepEqual(subnet.hostInputs.map((c) => [c.path, c.effect]), [["instanceType", "update"], ["subnetId", "replace"]]);
+            assert.equal(subnet.host, "replace");
+            assert.equal(subnet.replaced, true);
+            assert.deepEqual(subnet.reasons, ["`subnetId` changed (_(none)_ → `subnet-0123456789abcdef0`): an instance cannot move to another subnet"]);
+            assert.match(subnet.headline, /^\*\*The host will be replaced\*\* because `subnetId` changed/);
+            assert.doesNotMatch(subnet.headline, /instanceType/);
+
+            // New user-data replaces (the dev stack sets userDataReplaceOnChange); the new type alone would not.
+            const userData = summarize(plans.base, clonePlan(plans.kibanaEnv, (i) => (i["instanceType"] = "m6i.xlarge")), { stack: "dev" });
+            assert.deepEqual(userData.hostInputs.map((c) => [c.path, c.effect]), [["instanceType", "update"], ["userData", "replace"]]);
+            assert.equal(userData.host, "replace");
+            assert.deepEqual(userData.reasons, ["its user-data changed: `docker-kibana.service` changed"]);
+        });
+
         it("updates in place for new user-data when userDataReplaceOnChange is off", function () {
             const s = summarize(plans.base, clonePlan(plans.kibanaEnv, (i) => (i["userDataReplaceOnChange"] = false)), { stack: "dev" });
             assert.equal(s.host, "update");
             assert.match(s.headline, /updated in place\*\* because its user-data changed: `docker-kibana.service` changed/);
         });
 
-        it("ignores a looked-up AMI (ignoreChanges) but warns; the offline lookup's prefix matches scripts/offline.ts", function () {
-            const offline = fs.readFileSync(path.join(ROOT, "scripts", "offline.ts"), "utf8");
-            assert.equal(/FAKE_AMI_PREFIX = "([^"]+)"/.exec(offline)?.[1], LOOKED_UP_AMI_PREFIX);
-            const ami = (plans.base.resources.find((r) => r.type === "aws:ec2/instance:Instance")!.inputs["ami"]) as string;
-            assert.ok(ami.startsWith(LOOKED_UP_AMI_PREFIX), `the dev stack looks its AMI up: ${ami}`);
-            const s = verdict((i) => (i["ami"] = `${LOOKED_UP_AMI_PREFIX}fffffffff`));
+        it("ignores a changed AMI under the head's ignoreChanges (a looked-up AMI), but warns", function () {
+            // As components/coreosHost.ts sets it when no AMI is pinned.
+            const s = verdict((i) => (i["ami"] = "ami-0fffffffffffffff0"), (o) => ({ ...o, ignoreChanges: ["ami"] }));
             assert.equal(s.host, "none");
+            assert.equal(s.hostInputs[0]?.effect, "ignored");
             assert.equal(s.warnings.length, 1);
             assert.match(s.markdown, /> ⚠️ The looked-up AMI differs/);
         });
@@ -319,12 +348,6 @@ describe("npm run diff (offline plans → a reviewer's summary)", function () {
             assert.match(createFirst.markdown, /The new instance is created before the old one is deleted/);
             const deleteFirst = verdict((i) => (i["subnetId"] = "subnet-0123456789abcdef0"), (o) => ({ ...o, deleteBeforeReplace: true }));
             assert.match(deleteFirst.markdown, /deleted before the new one is created \(deleteBeforeReplace\): the host is down/);
-        });
-
-        it("without recorded options (an older plan.ts), takes a looked-up AMI as ignored and a pinned one as replacing", function () {
-            const none = () => undefined;
-            assert.equal(verdict((i) => (i["ami"] = `${LOOKED_UP_AMI_PREFIX}fffffffff`), none).host, "none");
-            assert.equal(verdict((i) => (i["ami"] = "ami-0123456789abcdef0"), none).host, "replace");
         });
 
         it("assumes replacement for an input the table does not know, and says so", function () {

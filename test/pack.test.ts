@@ -7,6 +7,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
+import * as tarStream from "tar-stream";
+import { MemberCache } from "../packing/cache";
 import { PackEntry, PackError, PackOptions, listFiles, pack, pruneOutputs } from "../packing/pack";
 import { planLayout, readChunk } from "../packing/layout";
 import { encodeHeader, paxRecord } from "../packing/tarHeader";
@@ -94,6 +96,27 @@ function gzipMembers(file: Buffer): Buffer[] {
 
 async function packTree(root: string, options: PackOptions = {}, outDir = fresh("out")) {
     return pack(entriesOf(root), outDir, { cacheDir: null, ...options });
+}
+
+/** Flip a byte inside a file, keeping its name and size. */
+function damage(file: string): void {
+    const b = fs.readFileSync(file);
+    b[b.length >> 1] = b[b.length >> 1]! ^ 0xff;
+    fs.writeFileSync(file, b);
+}
+
+const sha256Of = (file: string) => crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+
+/** Archive name → permission bits, read from the tar headers. */
+async function tarModes(file: string): Promise<Record<string, number>> {
+    const extract = tarStream.extract();
+    extract.end(zlib.gunzipSync(fs.readFileSync(file)));
+    const modes: Record<string, number> = {};
+    for await (const entry of extract) {
+        modes[entry.header.name] = entry.header.mode!;
+        entry.resume();
+    }
+    return modes;
 }
 
 describe("pack", () => {
@@ -191,6 +214,12 @@ describe("pack", () => {
                 const expected = row.name.endsWith("/") ? "drwxr-xr-x" : row.name === "bin/start.sh" ? "-rwxr-xr-x" : "-rw-r--r--";
                 assert.equal(row.mode, expected, `${row.name} has a normalised mode`);
             }
+        });
+
+        it("packs a file with an exec bit for owner, group or others as 0755, and one with none as 0644", async () => {
+            const a = fresh();
+            writeTree(a, { "group-exec": { content: "g", mode: 0o610 }, "other-exec": { content: "o", mode: 0o601 }, "no-exec": { content: "n", mode: 0o640 } });
+            assert.deepEqual(await tarModes((await packTree(a)).path), { "group-exec": 0o755, "other-exec": 0o755, "no-exec": 0o644 });
         });
 
         it("unpacks with tar -xzf to exactly the input", async () => {
@@ -324,6 +353,54 @@ describe("pack", () => {
             assert.equal(again.stats.output, "kept");
             assert.equal(fs.statSync(again.path).ino, inode);
             assert.deepEqual(fs.readdirSync(outDir).filter((f) => f.startsWith(".tmp-")), [], "no temporary file left behind");
+        });
+
+        it("never serves a member compressed at another level: level 5 after level 6 on one cache gives the cold level-5 bytes", async () => {
+            const a = fresh();
+            writeTree(a, SMALL_TREE);
+            const cacheDir = fresh("cache");
+            const six = await packTree(a, { chunkBytes: 64 * KiB, level: 6, cacheDir });
+            const five = await packTree(a, { chunkBytes: 64 * KiB, level: 5, cacheDir });
+            const coldFive = await packTree(a, { chunkBytes: 64 * KiB, level: 5 });
+            assert.notEqual(coldFive.sha256, six.sha256, "levels 5 and 6 compress this tree differently (else this test shows nothing)");
+            assert.equal(five.sha256, coldFive.sha256);
+        });
+
+        it("never serves a member written by another deflate build (another fingerprint)", async () => {
+            const cacheDir = fresh("cache");
+            const chunkSha = crypto.createHash("sha256").update("a chunk").digest("hex");
+            const written = new MemberCache(cacheDir, 6, "zlib build A");
+            await written.writeMember(written.memberKey(chunkSha), Buffer.from("member"));
+            assert.equal(await written.hasMember(written.memberKey(chunkSha)), true);
+            const other = new MemberCache(cacheDir, 6, "zlib build B");
+            assert.equal(await other.hasMember(other.memberKey(chunkSha)), false);
+            assert.notEqual(other.packKey([written.memberKey(chunkSha)]), written.packKey([written.memberKey(chunkSha)]));
+        });
+
+        it("with verifyExisting, replaces an existing output of the right name and size whose bytes are damaged", async () => {
+            const a = fresh();
+            writeTree(a, SMALL_TREE);
+            for (const cacheDir of [null, fresh("cache")]) {
+                // Without a cache the damaged file would be "kept"; with a warm cache, "reused".
+                const outDir = fresh("out");
+                const first = await packTree(a, { chunkBytes: 64 * KiB, cacheDir }, outDir);
+                damage(first.path);
+                const again = await packTree(a, { chunkBytes: 64 * KiB, cacheDir, verifyExisting: true }, outDir);
+                assert.equal(again.sha256, first.sha256);
+                assert.equal(again.stats.output, "written", `cache ${cacheDir ? "on" : "off"}`);
+                assert.equal(sha256Of(again.path), again.sha256, `cache ${cacheDir ? "on" : "off"}: the file is named by the SHA-256 of its bytes again`);
+            }
+        });
+
+        it("without verifyExisting, trusts an existing output of the right name and size (the trade-off: no re-hash; the host checks the SHA-256 after download)", async () => {
+            const a = fresh();
+            writeTree(a, SMALL_TREE);
+            const outDir = fresh("out");
+            const first = await packTree(a, {}, outDir);
+            damage(first.path);
+            const again = await packTree(a, {}, outDir);
+            assert.equal(again.stats.output, "kept");
+            assert.notEqual(sha256Of(again.path), again.sha256, "the damaged file stays");
         });
 
         it("rebuilds a cached member that vanished or was damaged", async () => {

@@ -1,0 +1,187 @@
+// Two offline plans → what changed, as plain data: the host's verdict and why, the instance's
+// changed inputs, units, files, artifact, config and other resources, and the texts to diff.
+//
+// Pure and Markdown-free: render.ts turns a Decision into text. The user-data is read through
+// `opts.readUserData`, so nothing here knows its format.
+import { readCloudConfig } from "./cloudconfig";
+import { configChanges } from "./config";
+import { effectiveRule } from "./instance";
+import { ValueChange, deepEqual, diffValues } from "./values";
+import type { Decision, DocText, HostInputChange, HostReason, HostVerdict, HostWarning, NamedChanges, PlanLike, PlanOptions, ResourceChange, SummaryOptions, TextChange, UnitChanges, UserDataCause, UserDataView } from "./summary";
+
+export const INSTANCE_TYPE = "aws:ec2/instance:Instance";
+
+type PlanResource = PlanLike["resources"][number];
+
+const EMPTY_VIEW: UserDataView = { units: [], files: [], other: {} };
+
+/** Compare two plans of one stack. `base` null: the stack does not exist at the base revision. */
+export function decide(base: PlanLike | null, head: PlanLike, opts: SummaryOptions): Decision {
+    const read = opts.readUserData ?? readCloudConfig;
+    const baseDoc = base ? read(base.userData) : EMPTY_VIEW;
+    const headDoc = read(head.userData);
+    const artifact = artifactChange(base, head, opts.artifactFiles);
+    const units = unitChanges(base !== null, baseDoc, headDoc, artifact);
+    const files = namedChanges(baseDoc.files, headDoc.files, (f) => f.path, sameText);
+    const otherKeys = base ? [...new Set(diffValues(baseDoc.other, headDoc.other).map((c) => c.path.split(/[.[]/)[0]!))] : [];
+
+    const baseInstance = base?.resources.find((r) => r.type === INSTANCE_TYPE);
+    const headInstance = head.resources.find((r) => r.type === INSTANCE_TYPE);
+    const hostInputs = baseInstance && headInstance ? diffValues(baseInstance.inputs, headInstance.inputs).map((c) => classifyInput(c, headInstance)) : [];
+    const causes = userDataCauses(base !== null && artifact.changed, units, files, otherKeys);
+    const { host, reasons } = hostVerdict(base !== null, baseInstance, headInstance, hostInputs, causes);
+    const headOptions = headInstance?.options;
+    return {
+        host,
+        hostName: headInstance?.name ?? baseInstance?.name ?? "host",
+        reasons,
+        hostInputs,
+        ...(host === "replace" && headOptions ? { replaceOrder: headOptions.deleteBeforeReplace ? "delete-first" : "create-first" } : {}),
+        units,
+        files,
+        artifact,
+        ...(opts.config ? { config: configChanges(opts.config.base, opts.config.head) } : {}),
+        resources: resourceChanges(base, head),
+        warnings: hostInputs.filter((c) => c.effect === "ignored" && c.rule === "ami").map((c): HostWarning => ({ kind: "ignored-ami", before: c.before, after: c.after })),
+        texts: [...textChanges("unit", baseDoc.units, headDoc.units, units, (u) => u.name, units.onlyArtifact), ...textChanges("file", baseDoc.files, headDoc.files, files, (f) => f.path)],
+    };
+}
+
+/** The SHA-256 inside an artifact's object key. */
+export function artifactSha(key: unknown): string | undefined {
+    return typeof key === "string" ? /[0-9a-f]{64}/.exec(key)?.[0] : undefined;
+}
+
+function byName<T>(items: readonly T[], key: (t: T) => string): Map<string, T> {
+    return new Map(items.map((t) => [key(t), t]));
+}
+
+function namedChanges<T>(base: readonly T[], head: readonly T[], key: (t: T) => string, same: (a: T, b: T) => boolean): NamedChanges {
+    const b = byName(base, key);
+    const h = byName(head, key);
+    return {
+        added: head.map(key).filter((k) => !b.has(k)),
+        removed: base.map(key).filter((k) => !h.has(k)),
+        changed: head.filter((t) => b.has(key(t)) && !same(b.get(key(t))!, t)).map(key),
+    };
+}
+
+const sameText = (a: DocText, b: DocText) => a.content === b.content && deepEqual(a.settings, b.settings);
+
+/** The artifact: its key names the bytes. */
+function artifactChange(base: PlanLike | null, head: PlanLike, listed: SummaryOptions["artifactFiles"]): Decision["artifact"] {
+    const before = base ? (base.outputs["artifactObjectKey"] as string | undefined) : undefined;
+    const after = head.outputs["artifactObjectKey"] as string | undefined;
+    const sorted = (files: Readonly<Record<string, string>>) => Object.keys(files).sort().map((p) => [p, files[p]!] as const);
+    const files = listed ? namedChanges(sorted(listed.base), sorted(listed.head), ([p]) => p, (a, b) => a[1] === b[1]) : undefined;
+    return { before, after, changed: before !== after, ...(files ? { files } : {}) };
+}
+
+/** Units by name; a unit that differs only by the artifact's hash changed because of it. */
+function unitChanges(hasBase: boolean, baseDoc: UserDataView, headDoc: UserDataView, artifact: Decision["artifact"]): UnitChanges {
+    const units = namedChanges(baseDoc.units, headDoc.units, (u) => u.name, sameText);
+    const baseUnits = byName(baseDoc.units, (u) => u.name);
+    const headUnits = byName(headDoc.units, (u) => u.name);
+    const shaBefore = artifactSha(artifact.before);
+    const shaAfter = artifactSha(artifact.after);
+    const onlyByArtifact = (b: string, h: string) => artifact.changed && !!shaBefore && !!shaAfter && b !== h && b.split(shaBefore).join(shaAfter) === h;
+    const onlyArtifact = units.changed.filter((n) => {
+        const b = baseUnits.get(n)!;
+        const h = headDoc.units.find((u) => u.name === n)!;
+        return deepEqual(b.settings, h.settings) && onlyByArtifact(b.content, h.content);
+    });
+    const common = (names: string[], other: Map<string, unknown>) => names.filter((n) => other.has(n));
+    const reordered = hasBase && !deepEqual(common(baseDoc.units.map((u) => u.name), headUnits), common(headDoc.units.map((u) => u.name), baseUnits));
+    return { ...units, reordered, onlyArtifact };
+}
+
+const covers = (paths: readonly string[], p: string) => paths.some((i) => p === i || p.startsWith(`${i}.`) || p.startsWith(`${i}[`));
+
+/** One changed input of the instance through the table; the head's options decide, as the engine applies the new program's. */
+function classifyInput(c: ValueChange, headInstance: PlanResource): HostInputChange {
+    const { key, rule } = effectiveRule(c.path, headInstance.inputs);
+    const input = (effect: HostInputChange["effect"], note: string): HostInputChange => ({ path: c.path, rule: key, effect, note, before: c.before, after: c.after });
+    const { ignoreChanges = [], replaceOnChanges = [] }: PlanOptions = headInstance.options ?? {};
+    if (covers(ignoreChanges, c.path)) return input("ignored", "under ignoreChanges: the engine leaves the running host's value");
+    if (replaceOnChanges.includes("*") || covers(replaceOnChanges, c.path)) return input("replace", "under replaceOnChanges");
+    return input(rule.effect, rule.note);
+}
+
+/** Why the user-data changed, in the reviewer's terms. */
+function userDataCauses(artifactChanged: boolean, units: UnitChanges, files: NamedChanges, otherKeys: readonly string[]): UserDataCause[] {
+    const causes: UserDataCause[] = [];
+    if (artifactChanged) causes.push({ kind: "artifact", units: units.onlyArtifact });
+    const changed = units.changed.filter((n) => !units.onlyArtifact.includes(n));
+    for (const [change, names] of [["changed", changed], ["added", units.added], ["removed", units.removed]] as const) {
+        if (names.length) causes.push({ kind: "units", change, names });
+    }
+    if (units.reordered) causes.push({ kind: "start-order" });
+    for (const [change, paths] of [["changed", files.changed], ["added", files.added], ["removed", files.removed]] as const) {
+        if (paths.length) causes.push({ kind: "files", change, paths });
+    }
+    for (const key of otherKeys) causes.push({ kind: "key", key });
+    if (causes.length === 0) causes.push({ kind: "formatting" });
+    return causes;
+}
+
+const isUserData = (rule: string) => rule === "userData" || rule === "userDataBase64";
+
+/** Replaced when any input change replaces, else updated when any updates; the reasons are the changes that decided. */
+function hostVerdict(hasBase: boolean, baseInstance: PlanResource | undefined, headInstance: PlanResource | undefined, hostInputs: readonly HostInputChange[], causes: readonly UserDataCause[]): { host: HostVerdict; reasons: HostReason[] } {
+    if (!headInstance && !baseInstance) return { host: "none", reasons: [] };
+    if (!baseInstance) return { host: "create", reasons: [{ kind: hasBase ? "no-base-instance" : "no-base-stack" }] };
+    if (!headInstance) return { host: "delete", reasons: [{ kind: "no-head-instance" }] };
+    const replacing = hostInputs.filter((c) => c.effect === "replace");
+    const updating = hostInputs.filter((c) => c.effect === "update");
+    const host = replacing.length ? "replace" : updating.length ? "update" : "none";
+    const reasons = (replacing.length ? replacing : updating).map((c): HostReason => (isUserData(c.rule) ? { kind: "user-data", causes } : { kind: "input", change: c }));
+    return { host, reasons };
+}
+
+function parseJsonObject(v: unknown): unknown {
+    if (typeof v !== "string" || !/^\s*[{[]/.test(v)) return undefined;
+    try {
+        return JSON.parse(v) as unknown;
+    } catch {
+        return undefined;
+    }
+}
+
+/** An input that is JSON text (an IAM policy): the paths inside it, e.g. `policy.Statement[0].Resource[0]`. */
+function expandJson(c: ValueChange): ValueChange[] {
+    const before = parseJsonObject(c.before);
+    const after = parseJsonObject(c.after);
+    return before !== undefined && after !== undefined ? diffValues(before, after, c.path) : [c];
+}
+
+/** Resources other than the instance that were added, removed, or whose inputs differ, by type and name. */
+function resourceChanges(base: PlanLike | null, head: PlanLike): ResourceChange[] {
+    const id = (r: { type: string; name: string }) => `${r.type}\0${r.name}`;
+    const b = new Map((base?.resources ?? []).map((r) => [id(r), r]));
+    const h = new Map(head.resources.map((r) => [id(r), r]));
+    const out: ResourceChange[] = [];
+    for (const key of [...new Set([...b.keys(), ...h.keys()])].sort()) {
+        const br = b.get(key);
+        const hr = h.get(key);
+        const r = (hr ?? br)!;
+        if (r.type === INSTANCE_TYPE) continue;
+        if (!br) out.push({ type: r.type, name: r.name, kind: "added", changes: [] });
+        else if (!hr) out.push({ type: r.type, name: r.name, kind: "removed", changes: [] });
+        else {
+            const changes = diffValues(br.inputs, hr.inputs).flatMap(expandJson);
+            if (changes.length > 0) out.push({ type: r.type, name: r.name, kind: "changed", changes });
+        }
+    }
+    return out;
+}
+
+/** The texts to diff of one kind: changed, then added, then removed. */
+function textChanges<T extends DocText>(what: TextChange["what"], base: readonly T[], head: readonly T[], changes: NamedChanges, key: (t: T) => string, onlyArtifact: readonly string[] = []): TextChange[] {
+    const b = byName(base, key);
+    const h = byName(head, key);
+    return [
+        ...changes.changed.map((name): TextChange => ({ what, name, change: "changed", before: b.get(name)!, after: h.get(name)!, onlyArtifact: onlyArtifact.includes(name) })),
+        ...changes.added.map((name): TextChange => ({ what, name, change: "added", after: h.get(name)!, onlyArtifact: false })),
+        ...changes.removed.map((name): TextChange => ({ what, name, change: "removed", before: b.get(name)!, onlyArtifact: false })),
+    ];
+}
