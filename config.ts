@@ -64,44 +64,67 @@ function parseJson(raw: string, key: string, problems: Problem[], expected: stri
     try {
         return JSON.parse(raw);
     } catch {
-        problems.push(problem("CONFIG_NOT_JSON", key, `is not ${expected}: ${JSON.stringify(raw.slice(0, 60))}`, `set it as ${expected} in Pulumi.<stack>.yaml`));
+        problems.push(
+            problem(
+                "CONFIG_NOT_JSON",
+                key,
+                `is not ${expected}: ${JSON.stringify(raw.slice(0, 60))}`,
+                `set it as ${expected} in Pulumi.<stack>.yaml`,
+            ),
+        );
         return undefined;
     }
 }
 
-const str = (pattern?: RegExp, what?: string): Reader<string> => (raw, key, problems) => {
-    if (pattern && !pattern.test(raw)) {
-        problems.push(problem("CONFIG_INVALID_VALUE", key, `${JSON.stringify(raw)} is not ${what}`, `set ${what}`));
-        return undefined;
-    }
-    return raw;
-};
+const str =
+    (pattern?: RegExp, what?: string): Reader<string> =>
+    (raw, key, problems) => {
+        if (pattern && !pattern.test(raw)) {
+            problems.push(problem("CONFIG_INVALID_VALUE", key, `${JSON.stringify(raw)} is not ${what}`, `set ${what}`));
+            return undefined;
+        }
+        return raw;
+    };
 
-const int = (min: number, max: number): Reader<number> => (raw, key, problems) => {
-    const n = Number(raw);
-    if (!/^\d+$/.test(raw.trim()) || !Number.isInteger(n) || n < min || n > max) {
-        problems.push(problem("CONFIG_INVALID_VALUE", key, `${JSON.stringify(raw)} is not a whole number from ${min} to ${max}`, `set a whole number from ${min} to ${max}`));
-        return undefined;
-    }
-    return n;
-};
+const int =
+    (min: number, max: number): Reader<number> =>
+    (raw, key, problems) => {
+        const n = Number(raw);
+        if (!/^\d+$/.test(raw.trim()) || !Number.isInteger(n) || n < min || n > max) {
+            problems.push(
+                problem(
+                    "CONFIG_INVALID_VALUE",
+                    key,
+                    `${JSON.stringify(raw)} is not a whole number from ${min} to ${max}`,
+                    `set a whole number from ${min} to ${max}`,
+                ),
+            );
+            return undefined;
+        }
+        return n;
+    };
 
-const stringList = (item: RegExp, what: string): Reader<string[]> => (raw, key, problems) => {
-    const v = parseJson(raw, key, problems, "a list of strings");
-    if (v === undefined) return undefined;
-    if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) {
-        problems.push(problem("CONFIG_WRONG_TYPE", key, "is not a list of strings", "set a YAML list of strings"));
-        return undefined;
-    }
-    const bad = v.map((x, i) => [x as string, i] as const).filter(([x]) => !item.test(x));
-    for (const [x, i] of bad) problems.push(problem("CONFIG_INVALID_VALUE", `${key}[${i}]`, `${JSON.stringify(x)} is not ${what}`, `use ${what}`));
-    return bad.length ? undefined : (v as string[]);
-};
+const stringList =
+    (item: RegExp, what: string): Reader<string[]> =>
+    (raw, key, problems) => {
+        const v = parseJson(raw, key, problems, "a list of strings");
+        if (v === undefined) return undefined;
+        if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) {
+            problems.push(problem("CONFIG_WRONG_TYPE", key, "is not a list of strings", "set a YAML list of strings"));
+            return undefined;
+        }
+        const bad = v.map((x, i) => [x as string, i] as const).filter(([x]) => !item.test(x));
+        for (const [x, i] of bad)
+            problems.push(problem("CONFIG_INVALID_VALUE", `${key}[${i}]`, `${JSON.stringify(x)} is not ${what}`, `use ${what}`));
+        return bad.length ? undefined : (v as string[]);
+    };
 
-const stringMap = (keyPattern: RegExp, what: string): Reader<Record<string, string>> => (raw, key, problems) => {
-    const v = parseJson(raw, key, problems, "a map of strings");
-    return v === undefined ? undefined : readStringMap(v, key, keyPattern, what, problems);
-};
+const stringMap =
+    (keyPattern: RegExp, what: string): Reader<Record<string, string>> =>
+    (raw, key, problems) => {
+        const v = parseJson(raw, key, problems, "a map of strings");
+        return v === undefined ? undefined : readStringMap(v, key, keyPattern, what, problems);
+    };
 
 function readStringMap(v: unknown, key: string, keyPattern: RegExp, what: string, problems: Problem[]): Record<string, string> | undefined {
     if (!isPlainObject(v)) {
@@ -115,7 +138,14 @@ function readStringMap(v: unknown, key: string, keyPattern: RegExp, what: string
             problems.push(problem("CONFIG_INVALID_VALUE", `${key}.${k}`, `${JSON.stringify(k)} is not ${what}`, `rename it to ${what}`));
             ok = false;
         } else if (typeof val !== "string") {
-            problems.push(problem("CONFIG_WRONG_TYPE", `${key}.${k}`, `is a ${val === null ? "null" : typeof val}, not a string`, `quote the value in YAML, e.g. "${String(val)}"`));
+            problems.push(
+                problem(
+                    "CONFIG_WRONG_TYPE",
+                    `${key}.${k}`,
+                    `is a ${val === null ? "null" : typeof val}, not a string`,
+                    `quote the value in YAML, e.g. "${String(val)}"`,
+                ),
+            );
             ok = false;
         } else {
             out[k] = val;
@@ -130,28 +160,52 @@ function readImage(v: unknown, key: string, problems: Problem[]): ImageSource | 
     if (typeof v === "string") {
         const unpinned = unpinnedReason(v);
         if (unpinned) {
-            problems.push(problem("IMAGE_REF_UNPINNED", key, unpinned, "use e.g. \"nginx:1.27.2-alpine\" (no :latest, no missing tag)"));
+            problems.push(problem("IMAGE_REF_UNPINNED", key, unpinned, 'use e.g. "nginx:1.27.2-alpine" (no :latest, no missing tag)'));
             return undefined;
         }
         return { kind: "registry", ref: v };
     }
     if (isPlainObject(v)) {
         const extra = Object.keys(v).filter((k) => k !== "tarball" && k !== "ref");
-        for (const k of extra) problems.push(problem("CONFIG_UNKNOWN_KEY", `${key}.${k}`, "is not a known key", "an image is a string (registry) or { tarball, ref }"));
+        for (const k of extra)
+            problems.push(
+                problem("CONFIG_UNKNOWN_KEY", `${key}.${k}`, "is not a known key", "an image is a string (registry) or { tarball, ref }"),
+            );
         const { tarball, ref } = v;
         let ok = extra.length === 0;
         if (typeof tarball !== "string" || !TARBALL_FILE.test(tarball)) {
-            problems.push(problem("CONFIG_INVALID_VALUE", `${key}.tarball`, `${JSON.stringify(tarball)} is not a tarball file name`, "name the file in the image folder, e.g. \"fluentd.tar\""));
+            problems.push(
+                problem(
+                    "CONFIG_INVALID_VALUE",
+                    `${key}.tarball`,
+                    `${JSON.stringify(tarball)} is not a tarball file name`,
+                    'name the file in the image folder, e.g. "fluentd.tar"',
+                ),
+            );
             ok = false;
         }
         const unpinned = typeof ref === "string" ? unpinnedReason(ref) : `${JSON.stringify(ref)} is not an image reference`;
         if (unpinned) {
-            problems.push(problem("IMAGE_REF_UNPINNED", `${key}.ref`, unpinned, "give the tag the tarball carries, e.g. \"coreos-containers/fluentd:1.17.1\""));
+            problems.push(
+                problem(
+                    "IMAGE_REF_UNPINNED",
+                    `${key}.ref`,
+                    unpinned,
+                    'give the tag the tarball carries, e.g. "coreos-containers/fluentd:1.17.1"',
+                ),
+            );
             ok = false;
         }
         return ok ? { kind: "tarball", file: tarball as string, ref: ref as string } : undefined;
     }
-    problems.push(problem("CONFIG_WRONG_TYPE", key, "is neither an image reference nor { tarball, ref }", "use e.g. \"nginx:1.27.2-alpine\" or { tarball: nginx.tar, ref: \"coreos-containers/nginx:1.27.2\" }"));
+    problems.push(
+        problem(
+            "CONFIG_WRONG_TYPE",
+            key,
+            "is neither an image reference nor { tarball, ref }",
+            'use e.g. "nginx:1.27.2-alpine" or { tarball: nginx.tar, ref: "coreos-containers/nginx:1.27.2" }',
+        ),
+    );
     return undefined;
 }
 
@@ -170,10 +224,21 @@ const containers: Reader<Record<string, ContainerOverride>> = (raw, key, problem
             continue;
         }
         for (const k of Object.keys(entry).filter((k) => k !== "image" && k !== "env")) {
-            problems.push(problem("CONFIG_UNKNOWN_KEY", `${at}.${k}`, "is not a known key", "a container override has only `image` and `env`"));
+            problems.push(
+                problem("CONFIG_UNKNOWN_KEY", `${at}.${k}`, "is not a known key", "a container override has only `image` and `env`"),
+            );
         }
         const image = entry["image"] === undefined ? undefined : readImage(entry["image"], `${at}.image`, problems);
-        const env = entry["env"] === undefined ? undefined : readStringMap(entry["env"], `${at}.env`, CONTAINER_ENV_NAME, "an environment variable name (letters, digits, _ and ., not starting with a digit)", problems);
+        const env =
+            entry["env"] === undefined
+                ? undefined
+                : readStringMap(
+                      entry["env"],
+                      `${at}.env`,
+                      CONTAINER_ENV_NAME,
+                      "an environment variable name (letters, digits, _ and ., not starting with a digit)",
+                      problems,
+                  );
         out[name] = { ...(image ? { image } : {}), ...(env ? { env } : {}) };
     }
     return out;
@@ -197,10 +262,19 @@ const sshCidrs: Reader<string[]> = (raw, key, problems) => {
     list.forEach((cidr, i) => {
         const canonical = canonicalCidr(cidr);
         if (cidr.endsWith("/0")) {
-            problems.push(problem("CONFIG_CIDR_OPEN_TO_WORLD", `${key}[${i}]`, `${cidr} opens SSH to the whole internet`, "list your office or VPN range, e.g. 203.0.113.0/24"));
+            problems.push(
+                problem(
+                    "CONFIG_CIDR_OPEN_TO_WORLD",
+                    `${key}[${i}]`,
+                    `${cidr} opens SSH to the whole internet`,
+                    "list your office or VPN range, e.g. 203.0.113.0/24",
+                ),
+            );
             ok = false;
         } else if (canonical !== cidr) {
-            problems.push(problem("CONFIG_CIDR_HOST_BITS", `${key}[${i}]`, `${cidr} has host bits set; EC2 refuses it`, `use ${canonical}`));
+            problems.push(
+                problem("CONFIG_CIDR_HOST_BITS", `${key}[${i}]`, `${cidr} has host bits set; EC2 refuses it`, `use ${canonical}`),
+            );
             ok = false;
         }
     });
@@ -208,10 +282,15 @@ const sshCidrs: Reader<string[]> = (raw, key, problems) => {
 };
 
 const tags: Reader<Record<string, string>> = (raw, key, problems) => {
-    const map = stringMap(/^(?!aws:)[\w .:/=+\-@]{1,128}$/, "a valid AWS tag key (1-128 characters, not starting with aws:)")(raw, key, problems);
+    const map = stringMap(/^(?!aws:)[\w .:/=+\-@]{1,128}$/, "a valid AWS tag key (1-128 characters, not starting with aws:)")(
+        raw,
+        key,
+        problems,
+    );
     if (map === undefined) return undefined;
     const long = Object.entries(map).filter(([, v]) => v.length > 256);
-    for (const [k, v] of long) problems.push(problem("CONFIG_INVALID_VALUE", `${key}.${k}`, `is ${v.length} characters; AWS allows 256`, "shorten the value"));
+    for (const [k, v] of long)
+        problems.push(problem("CONFIG_INVALID_VALUE", `${key}.${k}`, `is ${v.length} characters; AWS allows 256`, "shorten the value"));
     return long.length ? undefined : map;
 };
 
@@ -221,18 +300,42 @@ const RELATIVE_DIR = /^(?!\/)(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._\-/]+$/;
 
 /** The project's keys: `coreos-containers:<key>`. Anything else under the namespace is an error. */
 export const CONFIG_KEYS: Readonly<Record<string, KeySpec>> = {
-    hostsDir: { description: "folder of the user's host files, relative to the project", read: str(RELATIVE_DIR, "a folder path relative to the project, inside it (e.g. hosts)") },
+    hostsDir: {
+        description: "folder of the user's host files, relative to the project",
+        read: str(RELATIVE_DIR, "a folder path relative to the project, inside it (e.g. hosts)"),
+    },
     containers: { description: "per-container image and env overrides: <name>: { image, env }", read: containers },
-    instanceType: { description: "EC2 instance type, e.g. t3.large", read: str(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an instance type like t3.large") },
+    instanceType: {
+        description: "EC2 instance type, e.g. t3.large",
+        read: str(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an instance type like t3.large"),
+    },
     rootVolumeSizeGiB: { description: "root volume size in GiB, e.g. 30", read: int(8, 16384) },
-    flatcarChannel: { description: "Flatcar channel: stable, beta, alpha or lts", read: str(new RegExp(`^(${FLATCAR_CHANNELS.join("|")})$`), `one of ${FLATCAR_CHANNELS.join(", ")}`) },
-    ami: { description: "pin an AMI id instead of the lookup, e.g. ami-0123456789abcdef0", read: str(/^ami-[0-9a-f]{8,17}$/, "an AMI id like ami-0123456789abcdef0") },
+    flatcarChannel: {
+        description: "Flatcar channel: stable, beta, alpha or lts",
+        read: str(new RegExp(`^(${FLATCAR_CHANNELS.join("|")})$`), `one of ${FLATCAR_CHANNELS.join(", ")}`),
+    },
+    ami: {
+        description: "pin an AMI id instead of the lookup, e.g. ami-0123456789abcdef0",
+        read: str(/^ami-[0-9a-f]{8,17}$/, "an AMI id like ami-0123456789abcdef0"),
+    },
     sshCidrs: { description: "CIDRs allowed to SSH in, e.g. [203.0.113.0/24]; none by default", read: sshCidrs },
-    sshAuthorizedKeys: { description: "public keys for the core user", read: stringList(/^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp\d+|sk-\S+) [A-Za-z0-9+/=]+( .*)?$/, "an OpenSSH public key line") },
+    sshAuthorizedKeys: {
+        description: "public keys for the core user",
+        read: stringList(/^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp\d+|sk-\S+) [A-Za-z0-9+/=]+( .*)?$/, "an OpenSSH public key line"),
+    },
     keyName: { description: "EC2 key pair name", read: str(/^.{1,255}$/, "a key pair name") },
-    subnetId: { description: "subnet id, e.g. subnet-0123456789abcdef0", read: str(/^subnet-[0-9a-f]{8,17}$/, "a subnet id like subnet-0123456789abcdef0") },
-    artifactDir: { description: "folder of artifact files, relative to the project", read: str(RELATIVE_DIR, "a folder path relative to the project, inside it (e.g. artifact)") },
-    imageDir: { description: "folder of docker-saved image tarballs, relative to the project", read: str(RELATIVE_DIR, "a folder path relative to the project, inside it (e.g. build/images)") },
+    subnetId: {
+        description: "subnet id, e.g. subnet-0123456789abcdef0",
+        read: str(/^subnet-[0-9a-f]{8,17}$/, "a subnet id like subnet-0123456789abcdef0"),
+    },
+    artifactDir: {
+        description: "folder of artifact files, relative to the project",
+        read: str(RELATIVE_DIR, "a folder path relative to the project, inside it (e.g. artifact)"),
+    },
+    imageDir: {
+        description: "folder of docker-saved image tarballs, relative to the project",
+        read: str(RELATIVE_DIR, "a folder path relative to the project, inside it (e.g. build/images)"),
+    },
     artifactRetentionDays: { description: "days the bucket keeps non-current artifacts", read: int(1, 3650) },
     tags: { description: "tags on every resource", read: tags },
 };
@@ -273,11 +376,25 @@ export function checkStackConfig(raw: Readonly<Record<string, string>>, secretKe
         // An own property only: a key named like an Object.prototype member (toString, __proto__) is unknown too.
         const spec = Object.hasOwn(CONFIG_KEYS, key) ? CONFIG_KEYS[key] : undefined;
         if (!spec) {
-            problems.push(problem("CONFIG_UNKNOWN_KEY", fullKey, "is not a key of this project", `remove it, or use one of: ${Object.keys(CONFIG_KEYS).join(", ")}`));
+            problems.push(
+                problem(
+                    "CONFIG_UNKNOWN_KEY",
+                    fullKey,
+                    "is not a key of this project",
+                    `remove it, or use one of: ${Object.keys(CONFIG_KEYS).join(", ")}`,
+                ),
+            );
             continue;
         }
         if (NO_SECRETS.includes(key) && secretKeys.includes(fullKey)) {
-            problems.push(problem("CONFIG_SECRET_NOT_ALLOWED", fullKey, "is a secret, but its values are written into the instance's user-data in plaintext", "set it without --secret; keep secrets out of container env (fetch them on the host at run time)"));
+            problems.push(
+                problem(
+                    "CONFIG_SECRET_NOT_ALLOWED",
+                    fullKey,
+                    "is a secret, but its values are written into the instance's user-data in plaintext",
+                    "set it without --secret; keep secrets out of container env (fetch them on the host at run time)",
+                ),
+            );
             continue;
         }
         const parsed = spec.read(value, fullKey, problems);
@@ -298,11 +415,19 @@ export function checkStackConfig(raw: Readonly<Record<string, string>>, secretKe
 }
 
 /** Overrides under `containers` that name no container of the host. */
-export function unknownContainerProblems(overrides: Readonly<Record<string, ContainerOverride>>, containerNames: readonly string[]): Problem[] {
+export function unknownContainerProblems(
+    overrides: Readonly<Record<string, ContainerOverride>>,
+    containerNames: readonly string[],
+): Problem[] {
     return Object.keys(overrides)
         .filter((n) => !containerNames.includes(n))
         .map((name) =>
-            problem("CONFIG_UNKNOWN_CONTAINER", `${PROJECT}:containers.${name}`, `there is no container named ${JSON.stringify(name)}`, `use one of: ${containerNames.join(", ")}`),
+            problem(
+                "CONFIG_UNKNOWN_CONTAINER",
+                `${PROJECT}:containers.${name}`,
+                `there is no container named ${JSON.stringify(name)}`,
+                `use one of: ${containerNames.join(", ")}`,
+            ),
         );
 }
 
@@ -310,7 +435,11 @@ export function unknownContainerProblems(overrides: Readonly<Record<string, Cont
  * Parse the raw config map. Returns the typed config, or throws a ValidationError naming every bad
  * key. `containerNames`, when given, are the containers that `containers` overrides may name.
  */
-export function parseStackConfig(raw: Readonly<Record<string, string>>, secretKeys: readonly string[] = [], containerNames?: readonly string[]): StackConfig {
+export function parseStackConfig(
+    raw: Readonly<Record<string, string>>,
+    secretKeys: readonly string[] = [],
+    containerNames?: readonly string[],
+): StackConfig {
     const { config, problems } = checkStackConfig(raw, secretKeys);
     const all = [...problems, ...(containerNames ? unknownContainerProblems(config.containers, containerNames) : [])];
     if (all.length) throw new ValidationError(all, "the stack config");

@@ -6,7 +6,16 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { checkStackConfig, unknownContainerProblems } from "./config";
-import { ARTIFACT_IMAGES_DIR, ArtifactLocation, FileChecks, Problem, ValidationError, applyOverrides, buildHost, renderHost } from "./units";
+import {
+    ARTIFACT_IMAGES_DIR,
+    ArtifactLocation,
+    FileChecks,
+    Problem,
+    ValidationError,
+    applyOverrides,
+    buildHost,
+    renderHost,
+} from "./units";
 import { ArtifactBundle, CoreOsHost, artifactKey, publishedPorts } from "./components";
 import { readHostScripts } from "./host-scripts";
 import { PackEntry, listFiles, pack } from "./packing/pack";
@@ -49,9 +58,17 @@ const WORST_CASE_ARTIFACT: ArtifactLocation = {
 function checkBeforeDeploy(): void {
     const problems: Problem[] = [...configProblems, ...loaded.problems];
     if (hostSpec) {
-        problems.push(...unknownContainerProblems(config.containers, hostSpec.containers.map((c) => c.name)));
+        problems.push(
+            ...unknownContainerProblems(
+                config.containers,
+                hostSpec.containers.map((c) => c.name),
+            ),
+        );
         try {
-            renderHost(buildHost({ containers, artifact: WORST_CASE_ARTIFACT, sshAuthorizedKeys: config.sshAuthorizedKeys, scripts }), files);
+            renderHost(
+                buildHost({ containers, artifact: WORST_CASE_ARTIFACT, sshAuthorizedKeys: config.sshAuthorizedKeys, scripts }),
+                files,
+            );
         } catch (e) {
             if (!(e instanceof ValidationError)) throw e;
             problems.push(...e.problems);
@@ -85,7 +102,12 @@ const artifact = new ArtifactBundle("artifact", {
 
 const rendered = pulumi.all([artifact.bucketName, artifact.key, artifact.sha256]).apply(([bucket, key, sha256]) =>
     renderHost(
-        buildHost({ containers, artifact: { bucket, key, sha256, region: config.region }, sshAuthorizedKeys: config.sshAuthorizedKeys, scripts }),
+        buildHost({
+            containers,
+            artifact: { bucket, key, sha256, region: config.region },
+            sshAuthorizedKeys: config.sshAuthorizedKeys,
+            scripts,
+        }),
         files,
     ),
 );

@@ -33,60 +33,88 @@ export class ArtifactBundle extends pulumi.ComponentResource {
         const parent = { parent: this };
 
         const bucket = new aws.s3.Bucket(`${name}-bucket`, { bucketPrefix: "coreos-containers-", forceDestroy: false, tags }, parent);
-        const publicAccess = new aws.s3.BucketPublicAccessBlock(`${name}-public-access`, {
-            bucket: bucket.id,
-            blockPublicAcls: true,
-            blockPublicPolicy: true,
-            ignorePublicAcls: true,
-            restrictPublicBuckets: true,
-        }, parent);
-        new aws.s3.BucketServerSideEncryptionConfiguration(`${name}-encryption`, {
-            bucket: bucket.id,
-            rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true }],
-        }, parent);
-        const versioning = new aws.s3.BucketVersioning(`${name}-versioning`, {
-            bucket: bucket.id,
-            versioningConfiguration: { status: "Enabled" },
-        }, parent);
-        new aws.s3.BucketLifecycleConfiguration(`${name}-lifecycle`, {
-            bucket: bucket.id,
-            // A new artifact has a new key; Pulumi deletes the old object, which in a versioned bucket
-            // leaves a non-current version (kept `retentionDays` for rollbacks) behind a delete marker.
-            rules: [{
-                id: "expire-old-artifacts",
-                status: "Enabled",
-                filter: { prefix: "artifacts/" },
-                noncurrentVersionExpiration: { noncurrentDays: args.retentionDays },
-                expiration: { expiredObjectDeleteMarker: true },
-                abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
-            }],
-        }, { parent: this, dependsOn: [versioning] });
-        new aws.s3.BucketPolicy(`${name}-tls-only`, {
-            bucket: bucket.id,
-            policy: pulumi.jsonStringify({
-                Version: "2012-10-17",
-                Statement: [{
-                    Sid: "DenyInsecureTransport",
-                    Effect: "Deny",
-                    Principal: "*",
-                    Action: "s3:*",
-                    Resource: [bucket.arn, pulumi.interpolate`${bucket.arn}/*`],
-                    Condition: { Bool: { "aws:SecureTransport": "false" } },
-                }],
-            }),
-            // S3 refuses concurrent changes to a bucket's policy and its public-access block.
-        }, { parent: this, dependsOn: [publicAccess] });
+        const publicAccess = new aws.s3.BucketPublicAccessBlock(
+            `${name}-public-access`,
+            {
+                bucket: bucket.id,
+                blockPublicAcls: true,
+                blockPublicPolicy: true,
+                ignorePublicAcls: true,
+                restrictPublicBuckets: true,
+            },
+            parent,
+        );
+        new aws.s3.BucketServerSideEncryptionConfiguration(
+            `${name}-encryption`,
+            {
+                bucket: bucket.id,
+                rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true }],
+            },
+            parent,
+        );
+        const versioning = new aws.s3.BucketVersioning(
+            `${name}-versioning`,
+            {
+                bucket: bucket.id,
+                versioningConfiguration: { status: "Enabled" },
+            },
+            parent,
+        );
+        new aws.s3.BucketLifecycleConfiguration(
+            `${name}-lifecycle`,
+            {
+                bucket: bucket.id,
+                // A new artifact has a new key; Pulumi deletes the old object, which in a versioned bucket
+                // leaves a non-current version (kept `retentionDays` for rollbacks) behind a delete marker.
+                rules: [
+                    {
+                        id: "expire-old-artifacts",
+                        status: "Enabled",
+                        filter: { prefix: "artifacts/" },
+                        noncurrentVersionExpiration: { noncurrentDays: args.retentionDays },
+                        expiration: { expiredObjectDeleteMarker: true },
+                        abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
+                    },
+                ],
+            },
+            { parent: this, dependsOn: [versioning] },
+        );
+        new aws.s3.BucketPolicy(
+            `${name}-tls-only`,
+            {
+                bucket: bucket.id,
+                policy: pulumi.jsonStringify({
+                    Version: "2012-10-17",
+                    Statement: [
+                        {
+                            Sid: "DenyInsecureTransport",
+                            Effect: "Deny",
+                            Principal: "*",
+                            Action: "s3:*",
+                            Resource: [bucket.arn, pulumi.interpolate`${bucket.arn}/*`],
+                            Condition: { Bool: { "aws:SecureTransport": "false" } },
+                        },
+                    ],
+                }),
+                // S3 refuses concurrent changes to a bucket's policy and its public-access block.
+            },
+            { parent: this, dependsOn: [publicAccess] },
+        );
 
         const packed = pulumi.output(args.packed);
         this.sha256 = packed.sha256;
-        const object = new aws.s3.BucketObjectv2(`${name}-object`, {
-            bucket: bucket.id,
-            key: packed.sha256.apply(artifactKey),
-            source: packed.path.apply((p) => new pulumi.asset.FileAsset(p)),
-            contentType: "application/gzip",
-            serverSideEncryption: "AES256",
-            tags,
-        }, { parent: this, dependsOn: [versioning] });
+        const object = new aws.s3.BucketObjectv2(
+            `${name}-object`,
+            {
+                bucket: bucket.id,
+                key: packed.sha256.apply(artifactKey),
+                source: packed.path.apply((p) => new pulumi.asset.FileAsset(p)),
+                contentType: "application/gzip",
+                serverSideEncryption: "AES256",
+                tags,
+            },
+            { parent: this, dependsOn: [versioning] },
+        );
 
         // From the object, not from the hash: whatever names the key (the user-data) waits for the upload.
         this.key = object.key;

@@ -72,64 +72,92 @@ export class CoreOsHost extends pulumi.ComponentResource {
     constructor(name: string, args: CoreOsHostArgs, opts: pulumi.ComponentResourceOptions = {}) {
         super("coreos-containers:host:CoreOsHost", name, {}, opts);
         if (!args.instanceType) throw new pulumi.ResourceError("[instanceType] must be set", this);
-        if (!(args.rootVolumeSizeGiB >= 8)) throw new pulumi.ResourceError("[rootVolumeSizeGiB] must be at least 8 (Flatcar's image needs it)", this);
+        if (!(args.rootVolumeSizeGiB >= 8))
+            throw new pulumi.ResourceError("[rootVolumeSizeGiB] must be at least 8 (Flatcar's image needs it)", this);
         const badPort = args.ports.find((p) => !Number.isInteger(p.port) || p.port < 1 || p.port > 65535);
-        if (badPort) throw new pulumi.ResourceError(`[ports] ${badPort.port}/${badPort.protocol} (published by ${badPort.publishedBy}) is not a port from 1 to 65535`, this);
+        if (badPort)
+            throw new pulumi.ResourceError(
+                `[ports] ${badPort.port}/${badPort.protocol} (published by ${badPort.publishedBy}) is not a port from 1 to 65535`,
+                this,
+            );
         const tags = { ...(args.tags ?? {}) };
         const parent = { parent: this };
 
         this.amiId = args.ami
             ? pulumi.output(args.ami)
-            : aws.ec2.getAmiOutput({
-                owners: [FLATCAR_OWNER],
-                mostRecent: true,
-                filters: [
-                    { name: "name", values: [`Flatcar-${args.flatcarChannel}-*`] },
-                    { name: "architecture", values: [architectureFor(args.instanceType)] },
-                    { name: "virtualization-type", values: ["hvm"] },
-                ],
-            }, parent).id;
+            : aws.ec2.getAmiOutput(
+                  {
+                      owners: [FLATCAR_OWNER],
+                      mostRecent: true,
+                      filters: [
+                          { name: "name", values: [`Flatcar-${args.flatcarChannel}-*`] },
+                          { name: "architecture", values: [architectureFor(args.instanceType)] },
+                          { name: "virtualization-type", values: ["hvm"] },
+                      ],
+                  },
+                  parent,
+              ).id;
 
-        const role = new aws.iam.Role(`${name}-role`, {
-            assumeRolePolicy: JSON.stringify({
-                Version: "2012-10-17",
-                Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
-            }),
-            tags,
-        }, parent);
+        const role = new aws.iam.Role(
+            `${name}-role`,
+            {
+                assumeRolePolicy: JSON.stringify({
+                    Version: "2012-10-17",
+                    Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
+                }),
+                tags,
+            },
+            parent,
+        );
         // The host reads exactly one object, the artifact it was built for. IMDS hop limit 2 (below)
         // lets containers reach these credentials too; this grant is why that is acceptable.
-        const readArtifact = new aws.iam.RolePolicy(`${name}-read-artifact`, {
-            role: role.id,
-            policy: pulumi.jsonStringify({
-                Version: "2012-10-17",
-                Statement: [{ Effect: "Allow", Action: ["s3:GetObject"], Resource: [args.artifactObjectArn] }],
-            }),
-        }, parent);
+        const readArtifact = new aws.iam.RolePolicy(
+            `${name}-read-artifact`,
+            {
+                role: role.id,
+                policy: pulumi.jsonStringify({
+                    Version: "2012-10-17",
+                    Statement: [{ Effect: "Allow", Action: ["s3:GetObject"], Resource: [args.artifactObjectArn] }],
+                }),
+            },
+            parent,
+        );
         const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name, tags }, parent);
 
         // A security group lives in one VPC and must be the subnet's: without a subnet both default to
         // the default VPC; with one, the group follows the subnet's VPC.
         const vpcId = args.subnetId ? aws.ec2.getSubnetOutput({ id: args.subnetId }, parent).vpcId : undefined;
-        const sg = new aws.ec2.SecurityGroup(`${name}-sg`, {
-            description: "coreos-containers host: published container ports and SSH from named CIDRs only",
-            ...(vpcId ? { vpcId } : {}),
-            // Inline rules: the group holds exactly these, and a rule added by hand is removed on the next up.
-            ingress: [
-                ...args.ports.map((p) => ({
-                    description: `published by ${p.publishedBy}`,
-                    protocol: p.protocol,
-                    fromPort: p.port,
-                    toPort: p.port,
-                    cidrBlocks: ["0.0.0.0/0"],
-                })),
-                ...(args.sshCidrs.length > 0
-                    ? [{ description: "SSH", protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: [...args.sshCidrs] }]
-                    : []),
-            ],
-            egress: [{ description: "all outbound (registries, S3, Flatcar updates)", protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }],
-            tags,
-        }, parent);
+        const sg = new aws.ec2.SecurityGroup(
+            `${name}-sg`,
+            {
+                description: "coreos-containers host: published container ports and SSH from named CIDRs only",
+                ...(vpcId ? { vpcId } : {}),
+                // Inline rules: the group holds exactly these, and a rule added by hand is removed on the next up.
+                ingress: [
+                    ...args.ports.map((p) => ({
+                        description: `published by ${p.publishedBy}`,
+                        protocol: p.protocol,
+                        fromPort: p.port,
+                        toPort: p.port,
+                        cidrBlocks: ["0.0.0.0/0"],
+                    })),
+                    ...(args.sshCidrs.length > 0
+                        ? [{ description: "SSH", protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: [...args.sshCidrs] }]
+                        : []),
+                ],
+                egress: [
+                    {
+                        description: "all outbound (registries, S3, Flatcar updates)",
+                        protocol: "-1",
+                        fromPort: 0,
+                        toPort: 0,
+                        cidrBlocks: ["0.0.0.0/0"],
+                    },
+                ],
+                tags,
+            },
+            parent,
+        );
 
         // Left at AWS defaults on purpose:
         // - instanceInitiatedShutdownBehavior "stop": a host that powers itself off keeps its disk.
@@ -142,32 +170,42 @@ export class CoreOsHost extends pulumi.ComponentResource {
         // an x86_64 image on arm64. A new name is a new resource, created from the fresh lookup.
         const arch = architectureFor(args.instanceType);
         const instanceName = arch === "x86_64" ? `${name}-instance` : `${name}-instance-${arch}`;
-        const instance = new aws.ec2.Instance(instanceName, {
-            ami: this.amiId,
-            instanceType: args.instanceType,
-            userData: args.userData,
-            // coreos-cloudinit applies units on every boot, but a changed document should meet a fresh
-            // disk, not units and files left behind by the previous one: replace, don't stop/start.
-            userDataReplaceOnChange: true,
-            iamInstanceProfile: profile.name,
-            vpcSecurityGroupIds: [sg.id],
-            ...(args.subnetId ? { subnetId: args.subnetId } : {}),
-            ...(args.keyName ? { keyName: args.keyName } : {}),
-            // IMDSv2 only; hop limit 2 so a process in a bridged container still gets a token.
-            metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 2 },
-            rootBlockDevice: { encrypted: true, volumeSize: args.rootVolumeSizeGiB, volumeType: "gp3", deleteOnTermination: true, tags },
-            tags: { ...tags, Name: name },
-        }, {
-            parent: this,
-            // The host fetches the artifact at boot: its read grant must name the new object first.
-            dependsOn: [readArtifact],
-            // A looked-up AMI moves with every Flatcar release; without this, any `up` after a release
-            // would replace the host. Flatcar updates a running host itself. The cost: a replacement
-            // (user-data change) reuses the AMI recorded in state, which Flatcar unpublishes after
-            // about nine months; the create then fails and the old host keeps running. Set `ami` to
-            // a current id to move on: a pinned AMI is not ignored, so changing it replaces the host.
-            ignoreChanges: args.ami ? [] : ["ami"],
-        });
+        const instance = new aws.ec2.Instance(
+            instanceName,
+            {
+                ami: this.amiId,
+                instanceType: args.instanceType,
+                userData: args.userData,
+                // coreos-cloudinit applies units on every boot, but a changed document should meet a fresh
+                // disk, not units and files left behind by the previous one: replace, don't stop/start.
+                userDataReplaceOnChange: true,
+                iamInstanceProfile: profile.name,
+                vpcSecurityGroupIds: [sg.id],
+                ...(args.subnetId ? { subnetId: args.subnetId } : {}),
+                ...(args.keyName ? { keyName: args.keyName } : {}),
+                // IMDSv2 only; hop limit 2 so a process in a bridged container still gets a token.
+                metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 2 },
+                rootBlockDevice: {
+                    encrypted: true,
+                    volumeSize: args.rootVolumeSizeGiB,
+                    volumeType: "gp3",
+                    deleteOnTermination: true,
+                    tags,
+                },
+                tags: { ...tags, Name: name },
+            },
+            {
+                parent: this,
+                // The host fetches the artifact at boot: its read grant must name the new object first.
+                dependsOn: [readArtifact],
+                // A looked-up AMI moves with every Flatcar release; without this, any `up` after a release
+                // would replace the host. Flatcar updates a running host itself. The cost: a replacement
+                // (user-data change) reuses the AMI recorded in state, which Flatcar unpublishes after
+                // about nine months; the create then fails and the old host keeps running. Set `ami` to
+                // a current id to move on: a pinned AMI is not ignored, so changing it replaces the host.
+                ignoreChanges: args.ami ? [] : ["ami"],
+            },
+        );
 
         // The address is bound through the Eip's own `instance` input: a replacement updates it in
         // place to the new instance. A separate EipAssociation would be created for the new host and
@@ -177,6 +215,11 @@ export class CoreOsHost extends pulumi.ComponentResource {
         this.instanceId = instance.id;
         this.publicIp = eip.publicIp;
         this.securityGroupId = sg.id;
-        this.registerOutputs({ instanceId: this.instanceId, publicIp: this.publicIp, amiId: this.amiId, securityGroupId: this.securityGroupId });
+        this.registerOutputs({
+            instanceId: this.instanceId,
+            publicIp: this.publicIp,
+            amiId: this.amiId,
+            securityGroupId: this.securityGroupId,
+        });
     }
 }

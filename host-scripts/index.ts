@@ -9,6 +9,9 @@ export type HostScriptSources = Readonly<Record<string, string>>;
 
 /** Every `.sh` file of `dir` (this folder by default). */
 export function readHostScripts(dir: string = __dirname): HostScriptSources {
-    const names = fs.readdirSync(dir).filter((f) => f.endsWith(".sh")).sort();
+    const names = fs
+        .readdirSync(dir)
+        .filter((f) => f.endsWith(".sh"))
+        .sort();
     return Object.fromEntries(names.map((name) => [name, fs.readFileSync(path.join(dir, name), "utf8")]));
 }

@@ -112,7 +112,11 @@ const grafana: ContainerUnit = {
         GF_SERVER_SERVE_FROM_SUB_PATH: "true",
     },
     volumes: [
-        { source: { kind: "artifact", path: "grafana/datasources.yml" }, target: "/etc/grafana/provisioning/datasources/datasources.yml", readOnly: true },
+        {
+            source: { kind: "artifact", path: "grafana/datasources.yml" },
+            target: "/etc/grafana/provisioning/datasources/datasources.yml",
+            readOnly: true,
+        },
     ],
     dependsOn: [prometheus],
 };

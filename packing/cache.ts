@@ -37,7 +37,11 @@ export class MemberCache {
     private readonly packsDir: string;
     private readonly salt: string;
 
-    constructor(readonly dir: string, level: number, deflateFingerprint: string) {
+    constructor(
+        readonly dir: string,
+        level: number,
+        deflateFingerprint: string,
+    ) {
         this.membersDir = path.join(dir, "members");
         this.packsDir = path.join(dir, "packs");
         this.salt = `${CACHE_FORMAT}\0level=${level}\0deflate=${deflateFingerprint}\0`;

@@ -78,12 +78,27 @@ export function deflateFingerprint(level: number): string {
 /** 256 KiB of text-like and binary-like bytes from a fixed LCG: long enough to exercise lazy matching and hash chains. */
 function fingerprintSample(): Buffer {
     const b = Buffer.alloc(256 * 1024);
-    const words = ["unit", "docker", "run", "--name", "image", "restart", "always", "ExecStart", "=", "/usr/bin", "\n", "0x", "volume", "port"];
+    const words = [
+        "unit",
+        "docker",
+        "run",
+        "--name",
+        "image",
+        "restart",
+        "always",
+        "ExecStart",
+        "=",
+        "/usr/bin",
+        "\n",
+        "0x",
+        "volume",
+        "port",
+    ];
     let x = 0x12345678;
     const next = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0);
     let i = 0;
     while (i < b.length) {
-        if ((next() >>> 28) < 10) {
+        if (next() >>> 28 < 10) {
             const w = words[next() % words.length]!;
             i += b.write(w + " ", i, "latin1");
         } else {

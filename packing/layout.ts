@@ -77,7 +77,12 @@ export function planLayout(entries: readonly PackEntry[], chunkBytes: number): T
         for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join("/"));
     }
     for (const d of dirs) {
-        if (seen.has(d)) problems.push({ code: "path-conflict", archivePath: d, message: `is a file, but other entries need it to be a directory (e.g. ${[...seen.keys()].find((p) => p.startsWith(d + "/"))})` });
+        if (seen.has(d))
+            problems.push({
+                code: "path-conflict",
+                archivePath: d,
+                message: `is a file, but other entries need it to be a directory (e.g. ${[...seen.keys()].find((p) => p.startsWith(d + "/"))})`,
+            });
     }
     const files: SourceFile[] = [];
     for (const e of seen.values()) {
@@ -86,14 +91,32 @@ export function planLayout(entries: readonly PackEntry[], chunkBytes: number): T
         try {
             st = fs.statSync(e.sourcePath, { throwIfNoEntry: false });
         } catch (err) {
-            problems.push({ code: "missing-source", archivePath: e.archivePath, message: `cannot stat ${e.sourcePath}: ${(err as Error).message}` });
+            problems.push({
+                code: "missing-source",
+                archivePath: e.archivePath,
+                message: `cannot stat ${e.sourcePath}: ${(err as Error).message}`,
+            });
             continue;
         }
         if (!st) problems.push({ code: "missing-source", archivePath: e.archivePath, message: `source ${e.sourcePath} does not exist` });
-        else if (!st.isFile()) problems.push({ code: "not-a-file", archivePath: e.archivePath, message: `source ${e.sourcePath} is not a regular file (${kindOf(st)})` });
+        else if (!st.isFile())
+            problems.push({
+                code: "not-a-file",
+                archivePath: e.archivePath,
+                message: `source ${e.sourcePath} is not a regular file (${kindOf(st)})`,
+            });
         else {
             const mode = st.mode & 0o111 ? 0o755 : 0o644;
-            files.push({ archivePath: e.archivePath, sourcePath: e.sourcePath, size: st.size, dev: st.dev, ino: st.ino, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, mode });
+            files.push({
+                archivePath: e.archivePath,
+                sourcePath: e.sourcePath,
+                size: st.size,
+                dev: st.dev,
+                ino: st.ino,
+                mtimeMs: st.mtimeMs,
+                ctimeMs: st.ctimeMs,
+                mode,
+            });
         }
     }
     if (problems.length > 0) throw new PackError(problems);
@@ -145,10 +168,12 @@ export function checkArchivePath(p: string): PackProblem | undefined {
     if (typeof p !== "string" || p.length === 0) return problem("invalid-path", "archive path is empty");
     if (p.includes("\0")) return problem("invalid-path", "archive path contains a NUL byte");
     if (p.startsWith("/")) return problem("absolute-path", "archive path is absolute; it must be relative, e.g. `log/fluent.conf`");
-    if (/^[A-Za-z]:/.test(p) || p.includes("\\")) return problem("invalid-path", "archive path must use `/` separators and no drive letter");
+    if (/^[A-Za-z]:/.test(p) || p.includes("\\"))
+        return problem("invalid-path", "archive path must use `/` separators and no drive letter");
     const parts = p.split("/");
     if (parts.includes("..")) return problem("parent-path", "archive path contains `..`; it must stay inside the artifact");
-    if (parts.some((s) => s === "" || s === ".")) return problem("invalid-path", "archive path has an empty or `.` component (or a trailing `/`)");
+    if (parts.some((s) => s === "" || s === "."))
+        return problem("invalid-path", "archive path has an empty or `.` component (or a trailing `/`)");
     return undefined;
 }
 
@@ -209,7 +234,13 @@ function firstSpanAt(spans: readonly Span[], offset: number): number {
 
 function readFileRange(file: SourceFile, position: number, out: Buffer, at: number, length: number): void {
     const changed = (what: string) =>
-        new PackError([{ code: "changed-while-packing", archivePath: file.archivePath, message: `source ${file.sourcePath} ${what} while it was being packed; pack again` }]);
+        new PackError([
+            {
+                code: "changed-while-packing",
+                archivePath: file.archivePath,
+                message: `source ${file.sourcePath} ${what} while it was being packed; pack again`,
+            },
+        ]);
     let fd: number;
     try {
         fd = fs.openSync(file.sourcePath, "r");
@@ -218,7 +249,13 @@ function readFileRange(file: SourceFile, position: number, out: Buffer, at: numb
     }
     try {
         const st = fs.fstatSync(fd);
-        if (st.size !== file.size || st.ino !== file.ino || st.dev !== file.dev || st.mtimeMs !== file.mtimeMs || st.ctimeMs !== file.ctimeMs) {
+        if (
+            st.size !== file.size ||
+            st.ino !== file.ino ||
+            st.dev !== file.dev ||
+            st.mtimeMs !== file.mtimeMs ||
+            st.ctimeMs !== file.ctimeMs
+        ) {
             throw changed("changed");
         }
         let done = 0;

@@ -120,7 +120,8 @@ export async function pack(entries: readonly PackEntry[], outDir: string, option
     const settings = checkOptions(options, outDir);
     const layout = planLayout(entries, settings.chunkBytes);
     fs.mkdirSync(outDir, { recursive: true });
-    const cache = settings.cacheDir === null ? undefined : new MemberCache(settings.cacheDir, settings.level, deflateFingerprint(settings.level));
+    const cache =
+        settings.cacheDir === null ? undefined : new MemberCache(settings.cacheDir, settings.level, deflateFingerprint(settings.level));
     const output = new OutputFile(outDir);
     const pipeline = new ChunkPipeline(layout, cache, settings, () => output.isOpen);
     const assembly = new OutputAssembly(pipeline, output);
@@ -151,11 +152,21 @@ function checkOptions(options: PackOptions, outDir: string): PackSettings {
     const concurrency = options.concurrency ?? os.availableParallelism();
     const keepPacks = options.keepPacks ?? 3;
     if (!Number.isInteger(level) || level < 1 || level > 9) throw new RangeError(`[level] must be an integer 1–9, got ${level}`);
-    if (!Number.isInteger(chunkBytes) || chunkBytes < 4096 || chunkBytes > 256 * 1024 * 1024) throw new RangeError(`[chunkBytes] must be 4 KiB–256 MiB, got ${chunkBytes}`);
-    if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`[concurrency] must be a positive integer, got ${concurrency}`);
+    if (!Number.isInteger(chunkBytes) || chunkBytes < 4096 || chunkBytes > 256 * 1024 * 1024)
+        throw new RangeError(`[chunkBytes] must be 4 KiB–256 MiB, got ${chunkBytes}`);
+    if (!Number.isInteger(concurrency) || concurrency < 1)
+        throw new RangeError(`[concurrency] must be a positive integer, got ${concurrency}`);
     if (!Number.isInteger(keepPacks) || keepPacks < 1) throw new RangeError(`[keepPacks] must be a positive integer, got ${keepPacks}`);
     const cacheDir = options.cacheDir === undefined ? path.join(outDir, ".pack-cache") : options.cacheDir;
-    return { level, chunkBytes, concurrency, cacheDir, keepPacks, verifyExisting: options.verifyExisting ?? false, keepOutputs: options.keepOutputs ?? 4 };
+    return {
+        level,
+        chunkBytes,
+        concurrency,
+        cacheDir,
+        keepPacks,
+        verifyExisting: options.verifyExisting ?? false,
+        keepOutputs: options.keepOutputs ?? 4,
+    };
 }
 
 type ChunkResult =
@@ -180,12 +191,19 @@ class ChunkPipeline {
     private launched = 0;
 
     /** `wantMember`: whether a hit's member is wanted now (the output is being written), or only its key. */
-    constructor(private readonly layout: TarLayout, private readonly cache: MemberCache | undefined, private readonly settings: PackSettings, private readonly wantMember: () => boolean) {
+    constructor(
+        private readonly layout: TarLayout,
+        private readonly cache: MemberCache | undefined,
+        private readonly settings: PackSettings,
+        private readonly wantMember: () => boolean,
+    ) {
         const { concurrency, chunkBytes } = settings;
         // Starting hash workers costs tens of ms: worth it for an image, not for a few config files.
         this.hashes = !cache ? undefined : layout.chunks.length >= WORKER_HASHING_MIN_CHUNKS ? hashPool(concurrency) : mainThreadHasher;
         this.window = Math.max(2, concurrency * 2);
-        this.freeBuffers = Array.from({ length: Math.min(this.window, layout.chunks.length) }, () => Buffer.from(new SharedArrayBuffer(Math.min(chunkBytes, layout.tarBytes))));
+        this.freeBuffers = Array.from({ length: Math.min(this.window, layout.chunks.length) }, () =>
+            Buffer.from(new SharedArrayBuffer(Math.min(chunkBytes, layout.tarBytes))),
+        );
         this.compressing = new Semaphore(concurrency);
     }
 
@@ -211,7 +229,11 @@ class ChunkPipeline {
         const data = readChunk(this.layout, chunk);
         if (this.cache!.memberKey(await this.hashes!.hash(data)) !== key) {
             throw new PackError(
-                sourcesIn(this.layout, chunk).map((archivePath) => ({ code: "changed-while-packing", archivePath, message: "an input in this part of the archive changed while it was being packed; pack again" })),
+                sourcesIn(this.layout, chunk).map((archivePath) => ({
+                    code: "changed-while-packing",
+                    archivePath,
+                    message: "an input in this part of the archive changed while it was being packed; pack again",
+                })),
             );
         }
         const member = await this.compress(data);
@@ -230,7 +252,8 @@ class ChunkPipeline {
             const data = readChunk(this.layout, chunk, buffer);
             if (!this.cache) return { hit: false, key: undefined, member: await this.compress(data) };
             const key = this.cache.memberKey(await this.hashes!.hash(data));
-            if (await this.cache.hasMember(key)) return this.wantMember() ? { hit: true, key, member: await this.loadMember(chunk, key) } : { hit: true, key };
+            if (await this.cache.hasMember(key))
+                return this.wantMember() ? { hit: true, key, member: await this.loadMember(chunk, key) } : { hit: true, key };
             const member = await this.compress(data);
             await this.cache.writeMember(key, member);
             return { hit: false, key, member };
@@ -257,7 +280,10 @@ class OutputAssembly {
     /** Hits not yet written. */
     private readonly pending: Chunk[] = [];
 
-    constructor(private readonly pipeline: ChunkPipeline, private readonly output: OutputFile) {}
+    constructor(
+        private readonly pipeline: ChunkPipeline,
+        private readonly output: OutputFile,
+    ) {}
 
     async run(): Promise<void> {
         for await (const { chunk, result: r } of this.pipeline.results()) {
@@ -368,11 +394,15 @@ const RECENT_MS = 60 * 60 * 1000;
 export function pruneOutputs(outDir: string, current: string, keep: number, now = Date.now()): string[] {
     const touched = new Date(now);
     fs.utimesSync(current, touched, touched);
-    const others = fs.readdirSync(outDir)
+    const others = fs
+        .readdirSync(outDir)
         .filter((name) => OUTPUT_NAME.test(name) && name !== path.basename(current))
         .map((name) => ({ name, mtimeMs: fs.statSync(path.join(outDir, name), { throwIfNoEntry: false })?.mtimeMs ?? now }))
         .sort((a, b) => b.mtimeMs - a.mtimeMs || (a.name < b.name ? -1 : 1));
-    const doomed = others.slice(keep).filter((o) => now - o.mtimeMs > RECENT_MS).map((o) => o.name);
+    const doomed = others
+        .slice(keep)
+        .filter((o) => now - o.mtimeMs > RECENT_MS)
+        .map((o) => o.name);
     for (const name of doomed) fs.rmSync(path.join(outDir, name), { force: true });
     return doomed;
 }
@@ -391,7 +421,9 @@ async function sha256File(file: string): Promise<string> {
 
 /** Archive paths of the files whose data lies in a chunk, for error messages. */
 function sourcesIn(layout: TarLayout, chunk: Chunk): string[] {
-    const names = layout.spans.flatMap((s) => (s.kind === "file" && s.start < chunk.end && s.start + s.length > chunk.start ? [s.file.archivePath] : []));
+    const names = layout.spans.flatMap((s) =>
+        s.kind === "file" && s.start < chunk.end && s.start + s.length > chunk.start ? [s.file.archivePath] : [],
+    );
     return names.length > 0 ? names : ["(tar headers)"];
 }
 
@@ -408,7 +440,8 @@ class Semaphore {
             return await task();
         } finally {
             const next = this.waiting.shift();
-            if (next) next(); // hand the slot over
+            if (next)
+                next(); // hand the slot over
             else this.active--;
         }
     }

@@ -43,7 +43,13 @@ export function encodeHeader(entry: TarEntry): Buffer {
     });
     if (records.length === 0) return main;
     const pax = Buffer.from(records.map(([k, v]) => paxRecord(k, v)).join(""), "utf8");
-    const paxHeader = ustarBlock({ name: Buffer.from("PaxHeader", "ascii"), prefix: Buffer.alloc(0), mode: 0o644, size: pax.length, typeflag: "x" });
+    const paxHeader = ustarBlock({
+        name: Buffer.from("PaxHeader", "ascii"),
+        prefix: Buffer.alloc(0),
+        mode: 0o644,
+        size: pax.length,
+        typeflag: "x",
+    });
     return Buffer.concat([paxHeader, pax, Buffer.alloc(padding(pax.length)), main]);
 }
 

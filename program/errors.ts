@@ -8,7 +8,10 @@ import { Problem, formatProblem } from "../units/problems";
  */
 export class PlanProblems extends pulumi.RunError {
     constructor(readonly problems: readonly Problem[]) {
-        super(`${problems.length} problem${problems.length === 1 ? "" : "s"} in this stack's hosts and config; nothing was deployed:\n` + problems.map((p) => `  - ${formatProblem(p)}`).join("\n"));
+        super(
+            `${problems.length} problem${problems.length === 1 ? "" : "s"} in this stack's hosts and config; nothing was deployed:\n` +
+                problems.map((p) => `  - ${formatProblem(p)}`).join("\n"),
+        );
         this.name = "PlanProblems";
     }
 }

@@ -13,6 +13,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { parseArgs as parseArgv } from "node:util";
 import { DEFAULT_CHUNK_BYTES, PackResult, listFiles, pack } from "../packing/pack";
 
 const PROJECT_DIR = path.resolve(__dirname, "..");
@@ -34,23 +35,33 @@ interface Args {
     keep: boolean;
 }
 
+const USAGE = "usage: npm run bench -- [--runs N] [--chunk-mib N] [--concurrency N] [--level N] [--keep]";
+
 function parseArgs(argv: string[]): Args {
-    const args: Args = { runs: 1, chunkBytes: DEFAULT_CHUNK_BYTES, concurrency: undefined, level: 6, keep: false };
-    for (let i = 0; i < argv.length; i++) {
-        const a = argv[i]!;
-        const num = () => {
-            const v = Number(argv[++i]);
-            if (!Number.isFinite(v) || v <= 0) throw new Error(`${a} needs a positive number`);
-            return v;
-        };
-        if (a === "--runs") args.runs = Math.round(num());
-        else if (a === "--chunk-mib") args.chunkBytes = Math.round(num() * 1024 * 1024);
-        else if (a === "--concurrency") args.concurrency = Math.round(num());
-        else if (a === "--level") args.level = Math.round(num());
-        else if (a === "--keep") args.keep = true;
-        else throw new Error(`unknown argument ${a}; usage: npm run bench -- [--runs N] [--chunk-mib N] [--concurrency N] [--level N] [--keep]`);
-    }
-    return args;
+    const { values } = parseArgv({
+        args: argv,
+        options: {
+            runs: { type: "string", default: "1" },
+            "chunk-mib": { type: "string" },
+            concurrency: { type: "string" },
+            level: { type: "string", default: "6" },
+            keep: { type: "boolean", default: false },
+        },
+        strict: true,
+    });
+    const num = (flag: string, v: string) => {
+        const n = Number(v);
+        if (!Number.isFinite(n) || n <= 0) throw new Error(`--${flag} needs a positive number; ${USAGE}`);
+        return n;
+    };
+    return {
+        runs: Math.round(num("runs", values.runs)),
+        chunkBytes:
+            values["chunk-mib"] === undefined ? DEFAULT_CHUNK_BYTES : Math.round(num("chunk-mib", values["chunk-mib"]) * 1024 * 1024),
+        concurrency: values.concurrency === undefined ? undefined : Math.round(num("concurrency", values.concurrency)),
+        level: Math.round(num("level", values.level)),
+        keep: values.keep,
+    };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -162,7 +173,7 @@ function treeDigest(dir: string): { digest: string; bytes: number; files: number
         const h = crypto.createHash("sha256");
         const fd = fs.openSync(p, "r");
         try {
-            for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) {
+            for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) {
                 h.update(buf.subarray(0, n));
                 bytes += n;
             }
@@ -182,7 +193,10 @@ function sh(command: string): void {
 
 /** Run a command; returns the user + system CPU milliseconds of everything it ran (bash's `time`). */
 function shCpu(command: string): number {
-    const r = spawnSync("bash", ["-o", "pipefail", "-c", `TIMEFORMAT='%U %S'; time ( ${command} )`], { stdio: ["ignore", "inherit", "pipe"], encoding: "utf8" });
+    const r = spawnSync("bash", ["-o", "pipefail", "-c", `TIMEFORMAT='%U %S'; time ( ${command} )`], {
+        stdio: ["ignore", "inherit", "pipe"],
+        encoding: "utf8",
+    });
     if (r.status !== 0) throw new Error(`failed (${r.status}): ${command}\n${r.stderr}`);
     const [user, sys] = r.stderr.trim().split("\n").pop()!.split(" ").map(Number);
     return ((user ?? NaN) + (sys ?? NaN)) * 1000;
@@ -193,7 +207,7 @@ function sha256File(file: string): string {
     const fd = fs.openSync(file, "r");
     const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
     try {
-        for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
+        for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n));
     } finally {
         fs.closeSync(fd);
     }
@@ -204,7 +218,11 @@ const MB = 1e6;
 const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const mb = (bytes: number) => `${(bytes / MB).toFixed(1)} MB`;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
-const loadavg = () => os.loadavg().map((l) => l.toFixed(2)).join(" ");
+const loadavg = () =>
+    os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ");
 
 async function main(): Promise<void> {
     const args = parseArgs(process.argv.slice(2));
@@ -230,7 +248,11 @@ async function main(): Promise<void> {
     let cold: PackResult | undefined;
     for (let run = 0; run < args.runs; run++) {
         let t0 = performance.now();
-        gnuCpu.push(shCpu(`tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C '${INPUT_DIR}' -cf - config images | gzip -n -${args.level} > '${gnuOut}'`));
+        gnuCpu.push(
+            shCpu(
+                `tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C '${INPUT_DIR}' -cf - config images | gzip -n -${args.level} > '${gnuOut}'`,
+            ),
+        );
         gnuTimes.push(performance.now() - t0);
 
         fs.rmSync(ourOut, { recursive: true, force: true });
@@ -288,16 +310,20 @@ async function main(): Promise<void> {
     // Check: our file is named by its hash, is valid gzip, and unpacks to the input tree.
     const problems: string[] = [];
     if (sha256File(cold.path) !== cold.sha256) problems.push("our output's SHA-256 does not match its name");
-    if (warm!.sha256 !== cold.sha256 || reassembled.sha256 !== cold.sha256) problems.push("warm or re-assembled pack gave a different SHA-256 than the cold pack");
-    if (warm!.stats.cacheMisses !== 0 || warm!.stats.output !== "reused") problems.push(`warm pack was not served from the cache: ${JSON.stringify(warm!.stats)}`);
-    if (changed.sha256 === cold.sha256 || changed.stats.cacheMisses !== 1) problems.push(`a changed byte did not give a new artifact with one chunk compressed again: ${JSON.stringify(changed.stats)}`);
+    if (warm!.sha256 !== cold.sha256 || reassembled.sha256 !== cold.sha256)
+        problems.push("warm or re-assembled pack gave a different SHA-256 than the cold pack");
+    if (warm!.stats.cacheMisses !== 0 || warm!.stats.output !== "reused")
+        problems.push(`warm pack was not served from the cache: ${JSON.stringify(warm!.stats)}`);
+    if (changed.sha256 === cold.sha256 || changed.stats.cacheMisses !== 1)
+        problems.push(`a changed byte did not give a new artifact with one chunk compressed again: ${JSON.stringify(changed.stats)}`);
     const extract = path.join(OUT_DIR, "extract");
     fs.mkdirSync(extract);
     t0 = performance.now();
     sh(`gzip -t '${cold.path}' && tar -xzf '${cold.path}' -C '${extract}'`);
     const extractTime = performance.now() - t0;
     const unpacked = treeDigest(extract);
-    if (unpacked.digest !== input.digest) problems.push(`tar -xzf of our output differs from the input (tree digest ${unpacked.digest} vs ${input.digest})`);
+    if (unpacked.digest !== input.digest)
+        problems.push(`tar -xzf of our output differs from the input (tree digest ${unpacked.digest} vs ${input.digest})`);
 
     const gnuBytes = fs.statSync(gnuOut).size;
     const gnuTime = median(gnuTimes);
@@ -310,23 +336,42 @@ async function main(): Promise<void> {
     const verdict = (ok: boolean) => (ok ? "PASS" : "FAIL");
 
     console.log("");
-    console.log(`input                 ${mb(input.bytes)}, ${input.files} files; chunk ${(args.chunkBytes / 1024 / 1024).toFixed(2)} MiB, level ${args.level}, concurrency ${args.concurrency ?? os.availableParallelism()}`);
-    console.log(`GNU tar | gzip -${args.level}     ${secs(gnuTime).padStart(9)}  ${rate(gnuTime).padStart(11)}  output ${mb(gnuBytes)} (${(input.bytes / gnuBytes).toFixed(2)}× smaller); CPU ${secs(median(gnuCpu))}   runs: ${gnuTimes.map(secs).join(", ")}`);
-    console.log(`ours, cold            ${secs(coldTime).padStart(9)}  ${rate(coldTime).padStart(11)}  output ${mb(cold.bytes)} (${(input.bytes / cold.bytes).toFixed(2)}× smaller), ${cold.stats.chunks} members; CPU ${secs(median(coldCpu))}   runs: ${coldTimes.map(secs).join(", ")}`);
-    console.log(`ours, warm            ${secs(warmTime).padStart(9)}  ${rate(warmTime).padStart(11)}  ${warm!.stats.cacheHits}/${warm!.stats.chunks} hits, output ${warm!.stats.output}   runs: ${warmTimes.map(secs).join(", ")}`);
-    console.log(`ours, 1 byte changed  ${secs(changedTime).padStart(9)}  ${rate(changedTime).padStart(11)}  (one image, size and mtime kept: ${changed.stats.cacheMisses} chunk compressed, ${changed.stats.cacheHits} from the cache, new SHA-256)`);
-    console.log(`ours, re-assembled    ${secs(reassembleTime).padStart(9)}  ${rate(reassembleTime).padStart(11)}  (all members cached, output file deleted first: ${reassembled.stats.output})`);
-    console.log(`unpack (gzip -t, tar -xzf) ${secs(extractTime)}; tree digest ${unpacked.digest === input.digest ? "matches the input" : "DIFFERS"}`);
+    console.log(
+        `input                 ${mb(input.bytes)}, ${input.files} files; chunk ${(args.chunkBytes / 1024 / 1024).toFixed(2)} MiB, level ${args.level}, concurrency ${args.concurrency ?? os.availableParallelism()}`,
+    );
+    console.log(
+        `GNU tar | gzip -${args.level}     ${secs(gnuTime).padStart(9)}  ${rate(gnuTime).padStart(11)}  output ${mb(gnuBytes)} (${(input.bytes / gnuBytes).toFixed(2)}× smaller); CPU ${secs(median(gnuCpu))}   runs: ${gnuTimes.map(secs).join(", ")}`,
+    );
+    console.log(
+        `ours, cold            ${secs(coldTime).padStart(9)}  ${rate(coldTime).padStart(11)}  output ${mb(cold.bytes)} (${(input.bytes / cold.bytes).toFixed(2)}× smaller), ${cold.stats.chunks} members; CPU ${secs(median(coldCpu))}   runs: ${coldTimes.map(secs).join(", ")}`,
+    );
+    console.log(
+        `ours, warm            ${secs(warmTime).padStart(9)}  ${rate(warmTime).padStart(11)}  ${warm!.stats.cacheHits}/${warm!.stats.chunks} hits, output ${warm!.stats.output}   runs: ${warmTimes.map(secs).join(", ")}`,
+    );
+    console.log(
+        `ours, 1 byte changed  ${secs(changedTime).padStart(9)}  ${rate(changedTime).padStart(11)}  (one image, size and mtime kept: ${changed.stats.cacheMisses} chunk compressed, ${changed.stats.cacheHits} from the cache, new SHA-256)`,
+    );
+    console.log(
+        `ours, re-assembled    ${secs(reassembleTime).padStart(9)}  ${rate(reassembleTime).padStart(11)}  (all members cached, output file deleted first: ${reassembled.stats.output})`,
+    );
+    console.log(
+        `unpack (gzip -t, tar -xzf) ${secs(extractTime)}; tree digest ${unpacked.digest === input.digest ? "matches the input" : "DIFFERS"}`,
+    );
     console.log("");
     console.log(`speed   ours/GNU ${speedup.toFixed(2)}× (target ≥ ${TARGET_SPEEDUP}×)        ${verdict(speedup >= TARGET_SPEEDUP)}`);
-    console.log(`size    ours/GNU ${sizeRatio.toFixed(4)} (target ≤ ${TARGET_SIZE_RATIO})          ${verdict(sizeRatio <= TARGET_SIZE_RATIO)}`);
-    console.log(`re-pack warm/cold ${(warmRatio * 100).toFixed(2)}% (target < ${TARGET_WARM_RATIO * 100}%)         ${verdict(warmRatio < TARGET_WARM_RATIO)}`);
+    console.log(
+        `size    ours/GNU ${sizeRatio.toFixed(4)} (target ≤ ${TARGET_SIZE_RATIO})          ${verdict(sizeRatio <= TARGET_SIZE_RATIO)}`,
+    );
+    console.log(
+        `re-pack warm/cold ${(warmRatio * 100).toFixed(2)}% (target < ${TARGET_WARM_RATIO * 100}%)         ${verdict(warmRatio < TARGET_WARM_RATIO)}`,
+    );
     console.log(`unpacks to the input                            ${verdict(problems.length === 0)}`);
     for (const p of problems) console.log(`  - ${p}`);
     console.log(`load average at the end: ${loadavg()}`);
 
     if (!args.keep) fs.rmSync(OUT_DIR, { recursive: true, force: true });
-    if (problems.length > 0 || speedup < TARGET_SPEEDUP || sizeRatio > TARGET_SIZE_RATIO || warmRatio >= TARGET_WARM_RATIO) process.exitCode = 1;
+    if (problems.length > 0 || speedup < TARGET_SPEEDUP || sizeRatio > TARGET_SIZE_RATIO || warmRatio >= TARGET_WARM_RATIO)
+        process.exitCode = 1;
 }
 
 main().catch((err) => {

@@ -21,7 +21,8 @@ import { COMMENT_BUDGET, JOB_SUMMARY_BUDGET, code } from "./diff/markdown";
 import { SummaryOptions, summarize } from "./diff/summary";
 
 const PROJECT_DIR = path.resolve(__dirname, "..");
-const USAGE = "usage: npm run diff -- --base <git-ref> [--stack NAME] [--out FILE] [--full-out FILE] [--json-out FILE] [--budget CHARS] [--context LINES]";
+const USAGE =
+    "usage: npm run diff -- --base <git-ref> [--stack NAME] [--out FILE] [--full-out FILE] [--json-out FILE] [--budget CHARS] [--context LINES]";
 
 class UsageError extends Error {}
 class DiffError extends Error {}
@@ -144,7 +145,9 @@ async function main(): Promise<void> {
         try {
             return git(["rev-parse", "--verify", "--quiet", `${args.base}^{commit}`]);
         } catch {
-            throw new DiffError(`--base ${JSON.stringify(args.base)} is not a commit here (fetch it first, e.g. git fetch origin main; checkout with fetch-depth: 0)`);
+            throw new DiffError(
+                `--base ${JSON.stringify(args.base)} is not a commit here (fetch it first, e.g. git fetch origin main; checkout with fetch-depth: 0)`,
+            );
         }
     })();
     const headSha = git(["rev-parse", "HEAD"]);
@@ -156,7 +159,8 @@ async function main(): Promise<void> {
     const tree = new BaseTree(baseSha);
     try {
         const baseProject = path.join(tree.root, prefix);
-        if (!fs.existsSync(path.join(baseProject, "Pulumi.yaml"))) throw new DiffError(`the base revision ${args.base} has no Pulumi.yaml at ${prefix || "the top"}`);
+        if (!fs.existsSync(path.join(baseProject, "Pulumi.yaml")))
+            throw new DiffError(`the base revision ${args.base} has no Pulumi.yaml at ${prefix || "the top"}`);
         const baseHasStack = fs.existsSync(path.join(baseProject, `Pulumi.${args.stack}.yaml`));
         const headConfig = readProjectConfig(PROJECT_DIR, args.stack);
         const baseConfig: ConfigView = baseHasStack ? readProjectConfig(baseProject, args.stack) : {};
@@ -188,7 +192,9 @@ async function main(): Promise<void> {
                 baseDir: baseArtifact,
                 headDir: headArtifact,
                 ...(imagesPresent
-                    ? { note: `Image tarballs are not in git: both sides were packed with this checkout's ${code(headImages)}, so a change inside an image does not show here.` }
+                    ? {
+                          note: `Image tarballs are not in git: both sides were packed with this checkout's ${code(headImages)}, so a change inside an image does not show here.`,
+                      }
                     : {}),
             },
             config: { base: baseConfig, head: headConfig },
@@ -196,7 +202,8 @@ async function main(): Promise<void> {
         const summary = summarize(basePlan, headPlan, { ...options, budget: args.budget });
         process.stdout.write(summary.markdown);
         if (args.out) fs.writeFileSync(args.out, summary.markdown);
-        if (args.fullOut) fs.writeFileSync(args.fullOut, summarize(basePlan, headPlan, { ...options, budget: JOB_SUMMARY_BUDGET }).markdown);
+        if (args.fullOut)
+            fs.writeFileSync(args.fullOut, summarize(basePlan, headPlan, { ...options, budget: JOB_SUMMARY_BUDGET }).markdown);
         if (args.jsonOut) fs.writeFileSync(args.jsonOut, JSON.stringify(summary, null, 2) + "\n");
     } finally {
         tree.remove();
@@ -208,7 +215,7 @@ main().catch((e: unknown) => {
         console.error(`npm run diff: ${e.message}`);
         process.exit(2);
     }
-    const message = e instanceof PlanError || e instanceof DiffError ? e.message : e instanceof Error ? e.stack ?? e.message : String(e);
+    const message = e instanceof PlanError || e instanceof DiffError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e);
     console.error(`npm run diff: ${message}`);
     process.exit(1);
 });

@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { PROJECT } from "../config";
-import { readCloudConfig } from "./diff/cloudconfig";
+import { readCloudConfig } from "../units/readCloudConfig";
 import { stackFileConfig } from "./stackFiles";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..");
@@ -90,7 +90,10 @@ export function loadStackConfig(stack: string, projectDir = PROJECT_DIR): Record
 
 /** Stack names with a `Pulumi.<stack>.yaml` file. */
 export function stacks(projectDir = PROJECT_DIR): string[] {
-    return fs.readdirSync(projectDir).flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? []).sort();
+    return fs
+        .readdirSync(projectDir)
+        .flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? [])
+        .sort();
 }
 
 function computed(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
@@ -132,7 +135,10 @@ export function offlineMocks(resources: Omit<PlannedResource, "options">[], call
                 case "aws:ec2/getAmi:getAmi": {
                     const filters = (inputs["filters"] ?? []) as { name: string; values: string[] }[];
                     const key = JSON.stringify(filters.map((f) => [f.name, f.values]));
-                    return { id: `${FAKE_AMI_PREFIX}${short(key, 9)}`, architecture: filters.find((f) => f.name === "architecture")?.values[0] };
+                    return {
+                        id: `${FAKE_AMI_PREFIX}${short(key, 9)}`,
+                        architecture: filters.find((f) => f.name === "architecture")?.values[0],
+                    };
                 }
                 case "aws:ec2/getSubnet:getSubnet": {
                     const id = String(inputs["id"]);
@@ -161,7 +167,9 @@ type Monitor = { registerResource(req: RegisterRequest, callback: (...args: unkn
 function recordOptions(into: Map<string, PlannedOptions>): void {
     const monitor = pulumi.runtime.getMonitor() as unknown as Monitor | undefined;
     if (!monitor || typeof monitor.registerResource !== "function") {
-        throw new Error("offline plan: the SDK's mock monitor has no registerResource; update scripts/offline.ts for this @pulumi/pulumi version");
+        throw new Error(
+            "offline plan: the SDK's mock monitor has no registerResource; update scripts/offline.ts for this @pulumi/pulumi version",
+        );
     }
     const register = monitor.registerResource.bind(monitor);
     monitor.registerResource = (req, callback) => {
@@ -180,7 +188,11 @@ function recordOptions(into: Map<string, PlannedOptions>): void {
 export function stable(value: unknown): unknown {
     if (Array.isArray(value)) return value.map(stable);
     if (value && typeof value === "object") {
-        return Object.fromEntries(Object.keys(value).sort().map((k) => [k, stable((value as Record<string, unknown>)[k])]));
+        return Object.fromEntries(
+            Object.keys(value)
+                .sort()
+                .map((k) => [k, stable((value as Record<string, unknown>)[k])]),
+        );
     }
     return value;
 }
@@ -191,7 +203,8 @@ async function resolveAssets(value: unknown): Promise<unknown> {
     if (value && typeof value === "object") {
         if (pulumi.asset.Asset.isInstance(value)) {
             const file = (value as { path?: Promise<string> | string }).path;
-            if (file === undefined) throw new Error("offline plan: only file assets are supported; add the asset kind to scripts/offline.ts");
+            if (file === undefined)
+                throw new Error("offline plan: only file assets are supported; add the asset kind to scripts/offline.ts");
             return { asset: "file", path: await file };
         }
         const entries = await Promise.all(Object.entries(value).map(async ([k, v]) => [k, await resolveAssets(v)] as const));
@@ -224,8 +237,7 @@ export interface OfflineOptions {
     readonly secretKeys?: readonly string[];
 }
 
-const byTypeAndName = <T extends { type: string; name: string }>(a: T, b: T) =>
-    a.type + "\0" + a.name < b.type + "\0" + b.name ? -1 : 1;
+const byTypeAndName = <T extends { type: string; name: string }>(a: T, b: T) => (a.type + "\0" + a.name < b.type + "\0" + b.name ? -1 : 1);
 
 /**
  * Plan the program offline. The program module can be loaded once per process (Node caches it),
@@ -243,18 +255,24 @@ export async function planOffline(opts: OfflineOptions): Promise<OfflinePlan> {
     pulumi.runtime.setAllConfig(config, [...(opts.secretKeys ?? [])]);
     const program = (await import("../index")) as Record<string, unknown>;
     const outputs: Record<string, unknown> = {};
-    for (const key of Object.keys(program).filter((k) => k !== "default").sort()) {
+    for (const key of Object.keys(program)
+        .filter((k) => k !== "default")
+        .sort()) {
         outputs[key] = stable(await resolveAssets(await unwrap(program[key])));
     }
     // Registrations still in flight (children created inside applies) finish before we read the record.
     await pulumi.runtime.disconnect();
-    const resources = (await Promise.all(recorded.map(async (r) => ({
-        type: r.type,
-        name: r.name,
-        inputs: stable(await resolveAssets(r.inputs)) as Record<string, unknown>,
-        computed: stable(r.computed) as Record<string, unknown>,
-        options: options.get(`${r.type}\0${r.name}`) ?? {},
-    })))).sort(byTypeAndName);
+    const resources = (
+        await Promise.all(
+            recorded.map(async (r) => ({
+                type: r.type,
+                name: r.name,
+                inputs: stable(await resolveAssets(r.inputs)) as Record<string, unknown>,
+                computed: stable(r.computed) as Record<string, unknown>,
+                options: options.get(`${r.type}\0${r.name}`) ?? {},
+            })),
+        )
+    ).sort(byTypeAndName);
     const calls = recordedCalls
         .map((c) => ({ token: c.token, inputs: stable(c.inputs) as Record<string, unknown> }))
         .sort((a, b) => (a.token + JSON.stringify(a.inputs) < b.token + JSON.stringify(b.inputs) ? -1 : 1));

@@ -54,19 +54,41 @@ export function parseArgs(argv: readonly string[]): Args {
         try {
             parsed = JSON.parse(values["config-json"]);
         } catch (e) {
-            throw new UsageError(`--config-json is not JSON (${(e as Error).message}); pass an object like '{"coreos-containers:instanceType":"t3.large"}'`);
+            throw new UsageError(
+                `--config-json is not JSON (${(e as Error).message}); pass an object like '{"coreos-containers:instanceType":"t3.large"}'`,
+            );
         }
-        if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new UsageError(`--config-json must be a JSON object of "project:key" to value`);
+        if (!parsed || typeof parsed !== "object" || Array.isArray(parsed))
+            throw new UsageError(`--config-json must be a JSON object of "project:key" to value`);
         for (const [k, v] of Object.entries(parsed)) config[k] = typeof v === "string" ? v : JSON.stringify(v);
     }
-    return { stack: values.stack, ...(values.out !== undefined ? { out: values.out } : {}), preview: values.preview, json: values.json, config, secretKeys: values.secret };
+    return {
+        stack: values.stack,
+        ...(values.out !== undefined ? { out: values.out } : {}),
+        preview: values.preview,
+        json: values.json,
+        config,
+        secretKeys: values.secret,
+    };
 }
 
 /** Everything the plan writes, by path relative to the out folder. */
 export function planFiles(plan: OfflinePlan): Record<string, string> {
     const files: Record<string, string> = {
         "user-data": plan.userData,
-        "plan.json": JSON.stringify(stable({ project: plan.project, stack: plan.stack, preview: plan.preview, resources: plan.resources, calls: plan.calls, outputs: plan.outputs }), null, 2) + "\n",
+        "plan.json":
+            JSON.stringify(
+                stable({
+                    project: plan.project,
+                    stack: plan.stack,
+                    preview: plan.preview,
+                    resources: plan.resources,
+                    calls: plan.calls,
+                    outputs: plan.outputs,
+                }),
+                null,
+                2,
+            ) + "\n",
     };
     for (const u of plan.units) {
         if (!/^[\w@.:-]+$/.test(u.name)) throw new Error(`unit name ${JSON.stringify(u.name)} is not a plain file name`);
@@ -106,7 +128,8 @@ function at(value: unknown, ...path: readonly (string | number)[]): unknown {
     return v;
 }
 /** A scalar as text; `fallback` for anything else. */
-const text = (v: unknown, fallback = "?") => (typeof v === "string" || typeof v === "number" || typeof v === "boolean" ? String(v) : fallback);
+const text = (v: unknown, fallback = "?") =>
+    typeof v === "string" || typeof v === "number" || typeof v === "boolean" ? String(v) : fallback;
 const items = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const texts = (v: unknown): string[] => [v].flat().map((x) => text(x));
 
@@ -122,7 +145,9 @@ type Describe = (inputs: Record<string, unknown>, r: PlannedResource, plan: Offl
 
 function describeInstance(i: Record<string, unknown>, r: PlannedResource, plan: OfflinePlan): string[] {
     const lookup = plan.calls.find((c) => c.token === "aws:ec2/getAmi:getAmi");
-    const filters = items(lookup?.inputs["filters"]).map((f) => texts(at(f, "values")).join(",")).join(" ");
+    const filters = items(lookup?.inputs["filters"])
+        .map((f) => texts(at(f, "values")).join(","))
+        .join(" ");
     const amiNote = lookup ? `lookup ${filters}` : "pinned";
     const ignored = r.options.ignoreChanges?.length ? `; changes to ${r.options.ignoreChanges.join(", ")} ignored` : "";
     const root = (k: string) => at(i, "rootBlockDevice", k);
@@ -162,21 +187,29 @@ function describePolicy(i: Record<string, unknown>, key: string): string {
 const DESCRIBE: Readonly<Record<string, Describe>> = {
     "aws:ec2/instance:Instance": describeInstance,
     "aws:ec2/securityGroup:SecurityGroup": describeSecurityGroup,
-    "aws:ec2/eip:Eip": (i, _r, plan) => `bound to ${plan.outputs["instanceId"] === i["instance"] ? "the host" : text(i["instance"])} through its instance input`,
+    "aws:ec2/eip:Eip": (i, _r, plan) =>
+        `bound to ${plan.outputs["instanceId"] === i["instance"] ? "the host" : text(i["instance"])} through its instance input`,
     "aws:iam/rolePolicy:RolePolicy": (i) => describePolicy(i, "policy"),
     "aws:iam/role:Role": (i) => {
         const doc = JSON.parse(text(i["assumeRolePolicy"], "{}")) as { Statement?: unknown };
-        return `assumed by ${items(doc.Statement).map((s) => text(at(s, "Principal", "Service"))).join(", ")}`;
+        return `assumed by ${items(doc.Statement)
+            .map((s) => text(at(s, "Principal", "Service")))
+            .join(", ")}`;
     },
     "aws:s3/bucket:Bucket": (i) => `prefix ${text(i["bucketPrefix"])}${i["forceDestroy"] ? ", force destroy" : ""}`,
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": (i) =>
         `${["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"].filter((k) => i[k] === true).length} of 4 public-access blocks on`,
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (i) =>
-        `SSE ${items(i["rules"]).map((x) => text(at(x, "applyServerSideEncryptionByDefault", "sseAlgorithm"))).join(",")}`,
+        `SSE ${items(i["rules"])
+            .map((x) => text(at(x, "applyServerSideEncryptionByDefault", "sseAlgorithm")))
+            .join(",")}`,
     "aws:s3/bucketVersioning:BucketVersioning": (i) => `versioning ${text(at(i, "versioningConfiguration", "status"))}`,
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": (i) =>
         items(i["rules"])
-            .map((x) => `${text(at(x, "filter", "prefix"), "")}: non-current kept ${text(at(x, "noncurrentVersionExpiration", "noncurrentDays"))} days`)
+            .map(
+                (x) =>
+                    `${text(at(x, "filter", "prefix"), "")}: non-current kept ${text(at(x, "noncurrentVersionExpiration", "noncurrentDays"))} days`,
+            )
             .join("; "),
     "aws:s3/bucketPolicy:BucketPolicy": (i) => {
         const doc = JSON.parse(text(i["policy"], "{}")) as { Statement?: unknown };
@@ -198,13 +231,15 @@ export function summarize(plan: OfflinePlan, outDir?: string): string {
     const bytes = Buffer.byteLength(plan.userData);
     const width = Math.max(...plan.resources.map((r) => r.name.length));
     // By name, so each component's resources sit together; the type leads the settings.
-    const lines = [...plan.resources].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).flatMap((r) => {
-        const [first = "", ...more] = [settings(r, plan)].flat();
-        return [
-            `    ${r.name.padEnd(width)}  ${shortType(r.type)}${first ? `: ${first}` : ""}`,
-            ...more.map((m) => `    ${" ".repeat(width)}  ${" ".repeat(shortType(r.type).length + 2)}${m}`),
-        ];
-    });
+    const lines = [...plan.resources]
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+        .flatMap((r) => {
+            const [first = "", ...more] = [settings(r, plan)].flat();
+            return [
+                `    ${r.name.padEnd(width)}  ${shortType(r.type)}${first ? `: ${first}` : ""}`,
+                ...more.map((m) => `    ${" ".repeat(width)}  ${" ".repeat(shortType(r.type).length + 2)}${m}`),
+            ];
+        });
     return [
         `offline plan of stack ${plan.stack}${plan.preview ? " (preview)" : ""}${outDir ? ` → ${outDir}` : ""}`,
         `  user-data  ${bytes} of ${USER_DATA_LIMIT} bytes (${Math.round((bytes / USER_DATA_LIMIT) * 100)}%), sha256 ${String(plan.outputs["userDataSha256"]).slice(0, 12)}…`,

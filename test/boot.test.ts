@@ -18,7 +18,16 @@ import * as path from "node:path";
 import { renderHost } from "../units/cloudconfig";
 import { FIXTURE_ARTIFACT_DIR, HOST_SCRIPTS, seedContainers } from "./helpers/fixtures";
 import { buildHost } from "../units/host";
-import { ARTIFACT_IMAGES_DIR, ARTIFACT_ROOT, DOCKER, ENSURE_IMAGE, NETWORK_NAME, NETWORK_UNIT, PROVISION_UNIT, containerUnitName } from "../units/layout";
+import {
+    ARTIFACT_IMAGES_DIR,
+    ARTIFACT_ROOT,
+    DOCKER,
+    ENSURE_IMAGE,
+    NETWORK_NAME,
+    NETWORK_UNIT,
+    PROVISION_UNIT,
+    containerUnitName,
+} from "../units/layout";
 import { ContainerUnit } from "../units/model";
 import { needsArtifact } from "../units/systemd";
 import { dumpUnits } from "./helpers/systemd";
@@ -107,10 +116,20 @@ describe("boot: the default host under real systemd (systemd-nspawn)", function 
         const r = root;
         prepareBase(r, MACHINE_ID);
         const applied = applyCloudConfig(r, rendered.userData);
-        assert.deepEqual(applied.units.map((u) => u.name), unitNames, "the user-data's units are the rendered ones, in order");
+        assert.deepEqual(
+            applied.units.map((u) => u.name),
+            unitNames,
+            "the user-data's units are the rendered ones, in order",
+        );
         assert.ok(applied.files.length > 0, "the user-data writes the host scripts");
         const tarballs = seedContainers.flatMap((c) => (c.image.kind === "tarball" ? [{ file: c.image.file, ref: c.image.ref }] : []));
-        seedArtifact(r, { artifactRoot: ARTIFACT_ROOT, sha256: SHA, sourceDir: path.join(REPO, FIXTURE_ARTIFACT_DIR), images: tarballs, imagesDir: ARTIFACT_IMAGES_DIR });
+        seedArtifact(r, {
+            artifactRoot: ARTIFACT_ROOT,
+            sha256: SHA,
+            sourceDir: path.join(REPO, FIXTURE_ARTIFACT_DIR),
+            images: tarballs,
+            imagesDir: ARTIFACT_IMAGES_DIR,
+        });
         installStandIns(r, {
             units: [...unitNames, "docker.service", "network-online.target", "multi-user.target"],
             containers: seedContainers.map((c) => c.name),
@@ -119,7 +138,9 @@ describe("boot: the default host under real systemd (systemd-nspawn)", function 
 
         const dockerLog = () => {
             try {
-                return parseDockerLog(readFileSync(r.at(FAKE_DOCKER_LOG))).map(formatCall).join("\n");
+                return parseDockerLog(readFileSync(r.at(FAKE_DOCKER_LOG)))
+                    .map(formatCall)
+                    .join("\n");
             } catch (e) {
                 return `(${(e as Error).message})`;
             }
@@ -143,7 +164,8 @@ describe("boot: the default host under real systemd (systemd-nspawn)", function 
         };
 
         const boot = async (label: string): Promise<Boot> => {
-            for (const f of ["done", "show", "failed", "jobs", "running", "system-state", "log-offset", "analyze", "critical-chain"]) rmSync(r.at(`${PROBE_DIR}/${f}`), { force: true });
+            for (const f of ["done", "show", "failed", "jobs", "running", "system-state", "log-offset", "analyze", "critical-chain"])
+                rmSync(r.at(`${PROBE_DIR}/${f}`), { force: true });
             const logStart = existsSync(r.at(FAKE_DOCKER_LOG)) ? statSync(r.at(FAKE_DOCKER_LOG)).size : 0;
             const m = new Machine(r, "coreos-boot-test");
             machines.push(m);
@@ -151,23 +173,34 @@ describe("boot: the default host under real systemd (systemd-nspawn)", function 
             const bootMs = Date.now() - m.startedAt;
             if (!reported) {
                 throw new Error(
-                    (m.running ? `${label}: the probe did not report within ${BOOT_TIMEOUT_MS / 1000} s` : `${label}: the machine exited (${JSON.stringify(m.exit)}) before the probe reported`) +
-                        diagnostics(m),
+                    (m.running
+                        ? `${label}: the probe did not report within ${BOOT_TIMEOUT_MS / 1000} s`
+                        : `${label}: the machine exited (${JSON.stringify(m.exit)}) before the probe reported`) + diagnostics(m),
                 );
             }
             const stoppedInTime = await m.waitForExit(SHUTDOWN_TIMEOUT_MS);
             const shutdownMs = Date.now() - m.startedAt - bootMs;
-            if (!stoppedInTime) throw new Error(`${label}: the machine did not power off within ${SHUTDOWN_TIMEOUT_MS / 1000} s${diagnostics(m)}`);
+            if (!stoppedInTime)
+                throw new Error(`${label}: the machine did not power off within ${SHUTDOWN_TIMEOUT_MS / 1000} s${diagnostics(m)}`);
             let result: Boot | undefined;
             explained(m, () => {
                 assert.deepEqual(m.exit, { code: 0, signal: null }, `${label}: systemd-nspawn exits 0 after a clean poweroff`);
                 const log = readFileSync(r.at(FAKE_DOCKER_LOG));
                 const offset = Number(r.read(`${PROBE_DIR}/log-offset`).trim());
-                assert.ok(offset >= logStart && offset <= log.length, `${label}: the probe's log offset ${offset} is within this boot's calls`);
-                const running = new Map(r.read(`${PROBE_DIR}/running`).split("\n").filter(Boolean).map((l): [string, string] => {
-                    const [name, , cgroup] = l.split(" ");
-                    return [name!, cgroup ?? ""];
-                }));
+                assert.ok(
+                    offset >= logStart && offset <= log.length,
+                    `${label}: the probe's log offset ${offset} is within this boot's calls`,
+                );
+                const running = new Map(
+                    r
+                        .read(`${PROBE_DIR}/running`)
+                        .split("\n")
+                        .filter(Boolean)
+                        .map((l): [string, string] => {
+                            const [name, , cgroup] = l.split(" ");
+                            return [name!, cgroup ?? ""];
+                        }),
+                );
                 result = {
                     label,
                     machine: m,
@@ -196,9 +229,12 @@ describe("boot: the default host under real systemd (systemd-nspawn)", function 
                     assert.ok(v > 0, `${L}: ${unit} ${key} is ${prop(unit, key)}: it never got there`);
                     return v;
                 };
-                const callsOf = (calls: readonly DockerCall[], unit: string) => calls.filter((c) => c.unit === unit).map((c) => [...c.args]);
+                const callsOf = (calls: readonly DockerCall[], unit: string) =>
+                    calls.filter((c) => c.unit === unit).map((c) => [...c.args]);
                 const indexOf = (calls: readonly DockerCall[], unit: string, which: "first" | "last" | "last before run") => {
-                    const mine = calls.flatMap((c, i) => (c.unit === unit && (which !== "last before run" || c.args[0] !== "run") ? [i] : []));
+                    const mine = calls.flatMap((c, i) =>
+                        c.unit === unit && (which !== "last before run" || c.args[0] !== "run") ? [i] : [],
+                    );
                     assert.ok(mine.length > 0, `${L}: no docker call from ${unit}`);
                     return which === "first" ? mine[0]! : mine[mine.length - 1]!;
                 };
@@ -207,7 +243,8 @@ describe("boot: the default host under real systemd (systemd-nspawn)", function 
                 assert.equal(r.read(`${PROBE_DIR}/system-state`).trim(), "running", `${L}: systemctl is-system-running`);
                 assert.equal(r.read(`${PROBE_DIR}/failed`).trim(), "", `${L}: failed units`);
 
-                for (const u of ["docker.service", "network-online.target", "multi-user.target"]) assert.equal(prop(u, "ActiveState"), "active", `${L}: ${u} is active`);
+                for (const u of ["docker.service", "network-online.target", "multi-user.target"])
+                    assert.equal(prop(u, "ActiveState"), "active", `${L}: ${u} is active`);
                 for (const u of [NETWORK_UNIT, PROVISION_UNIT]) {
                     assert.deepEqual(
                         ["LoadState", "ActiveState", "SubState", "Result", "ExecMainStatus"].map((k) => `${k}=${prop(u, k)}`),
@@ -215,18 +252,33 @@ describe("boot: the default host under real systemd (systemd-nspawn)", function 
                         `${L}: ${u} ran to success`,
                     );
                 }
-                assert.ok(mono("network-online.target", "ActiveEnterTimestampMonotonic") <= mono(PROVISION_UNIT, "InactiveExitTimestampMonotonic"), `${L}: provision.service starts after network-online.target`);
+                assert.ok(
+                    mono("network-online.target", "ActiveEnterTimestampMonotonic") <=
+                        mono(PROVISION_UNIT, "InactiveExitTimestampMonotonic"),
+                    `${L}: provision.service starts after network-online.target`,
+                );
 
                 // provision: the real script found the seeded release current and touched no network.
                 const provisionLog = journal(r, ["-b", "0", "-u", PROVISION_UNIT, "-o", "cat"]);
-                assert.match(provisionLog, new RegExp(`^artifact ${SHA} already current$`, "m"), `${L}: provision.service took its already-current path`);
+                assert.match(
+                    provisionLog,
+                    new RegExp(`^artifact ${SHA} already current$`, "m"),
+                    `${L}: provision.service took its already-current path`,
+                );
                 assert.doesNotMatch(provisionLog, /fetching|retrying|giving up/, `${L}: provision.service did not try the network`);
-                assert.equal(readlinkSync(r.at(`${ARTIFACT_ROOT}/current`)), `releases/${SHA}`, `${L}: current still points at the release`);
+                assert.equal(
+                    readlinkSync(r.at(`${ARTIFACT_ROOT}/current`)),
+                    `releases/${SHA}`,
+                    `${L}: current still points at the release`,
+                );
                 assert.deepEqual(readdirSync(r.at(`${ARTIFACT_ROOT}/releases`)), [SHA], `${L}: the release was left alone`);
 
                 // Every docker call came from one of our units (by the caller's cgroup), as /usr/bin/docker.
                 for (const c of [...b.bootCalls, ...b.shutdownCalls]) {
-                    assert.ok(unitNames.includes(c.unit), `${L}: docker was called from ${c.unit}, not from one of our units: ${formatCall(c)}`);
+                    assert.ok(
+                        unitNames.includes(c.unit),
+                        `${L}: docker was called from ${c.unit}, not from one of our units: ${formatCall(c)}`,
+                    );
                     assert.equal(c.argv0, DOCKER, `${L}: called as ${c.argv0}`);
                 }
                 assert.deepEqual(callsOf(b.bootCalls, NETWORK_UNIT), networkCalls, `${L}: the network unit's docker calls`);
@@ -251,34 +303,69 @@ describe("boot: the default host under real systemd (systemd-nspawn)", function 
                     assert.equal(stop.length, 1, `${unit}: one ExecStop=`);
                     for (const argv of [pre[0]!, start[0]!, stop[0]!]) assert.equal(argv[0], DOCKER, `${unit}: ${argv.join(" ")}`);
                     assert.equal(pre[1]![0], ENSURE_IMAGE);
-                    assert.deepEqual(callsOf(b.bootCalls, unit), [pre[0]!.slice(1), ...imageStep(unit), start[0]!.slice(1)], `${L}: ${unit}'s docker calls at boot`);
+                    assert.deepEqual(
+                        callsOf(b.bootCalls, unit),
+                        [pre[0]!.slice(1), ...imageStep(unit), start[0]!.slice(1)],
+                        `${L}: ${unit}'s docker calls at boot`,
+                    );
                     assert.deepEqual(callsOf(b.shutdownCalls, unit), [stop[0]!.slice(1)], `${L}: ${unit}'s docker calls at poweroff`);
-                    assert.deepEqual(missingMounts.filter((l) => l.startsWith(`${c.name} `) && l.includes(ARTIFACT_ROOT)), [], `${L}: the artifact files ${c.name} mounts exist when it runs`);
+                    assert.deepEqual(
+                        missingMounts.filter((l) => l.startsWith(`${c.name} `) && l.includes(ARTIFACT_ROOT)),
+                        [],
+                        `${L}: the artifact files ${c.name} mounts exist when it runs`,
+                    );
 
                     // After docker.service, the network and (when it mounts or loads from it) the artifact.
                     const began = mono(unit, "InactiveExitTimestampMonotonic");
-                    assert.ok(mono("docker.service", "ActiveEnterTimestampMonotonic") <= began, `${L}: ${unit} starts after docker.service`);
+                    assert.ok(
+                        mono("docker.service", "ActiveEnterTimestampMonotonic") <= began,
+                        `${L}: ${unit} starts after docker.service`,
+                    );
                     assert.ok(mono(NETWORK_UNIT, "ActiveEnterTimestampMonotonic") <= began, `${L}: ${unit} starts after ${NETWORK_UNIT}`);
-                    assert.ok(indexOf(b.bootCalls, NETWORK_UNIT, "last") < indexOf(b.bootCalls, unit, "first"), `${L}: ${unit} calls docker after the network unit is done`);
-                    if (needsArtifact(c)) assert.ok(mono(PROVISION_UNIT, "ActiveEnterTimestampMonotonic") <= began, `${L}: ${unit} starts after ${PROVISION_UNIT}`);
+                    assert.ok(
+                        indexOf(b.bootCalls, NETWORK_UNIT, "last") < indexOf(b.bootCalls, unit, "first"),
+                        `${L}: ${unit} calls docker after the network unit is done`,
+                    );
+                    if (needsArtifact(c))
+                        assert.ok(
+                            mono(PROVISION_UNIT, "ActiveEnterTimestampMonotonic") <= began,
+                            `${L}: ${unit} starts after ${PROVISION_UNIT}`,
+                        );
                 }
                 // Clean stops: ExecStop ended each container; systemd did not time out or kill anything.
-                const deactivated = journalOfBoot.split("\n").filter((l) => /^docker-.*\.service: Deactivated successfully\.$/.test(l)).sort();
-                assert.deepEqual(deactivated, [...containers.keys()].map((u) => `${u}: Deactivated successfully.`).sort(), `${L}: every container unit stopped cleanly`);
+                const deactivated = journalOfBoot
+                    .split("\n")
+                    .filter((l) => /^docker-.*\.service: Deactivated successfully\.$/.test(l))
+                    .sort();
+                assert.deepEqual(
+                    deactivated,
+                    [...containers.keys()].map((u) => `${u}: Deactivated successfully.`).sort(),
+                    `${L}: every container unit stopped cleanly`,
+                );
                 assert.doesNotMatch(journalOfBoot, /timed out|Killing process|Failed with result/, `${L}: container units stopped cleanly`);
 
                 // Dependencies, e.g. fluentd and kibana after elastic, nginx after kibana and grafana.
                 const edges = seedContainers.flatMap((c) => (c.dependsOn ?? []).map((d): [ContainerUnit, ContainerUnit] => [c, d]));
                 const named = new Set(edges.map(([c, d]) => `${c.name}>${d.name}`));
-                for (const e of ["fluentd>elastic", "kibana>elastic", "nginx>kibana", "nginx>grafana", "grafana>prometheus"]) assert.ok(named.has(e), `the default host has ${e}`);
+                for (const e of ["fluentd>elastic", "kibana>elastic", "nginx>kibana", "nginx>grafana", "grafana>prometheus"])
+                    assert.ok(named.has(e), `the default host has ${e}`);
                 for (const [c, d] of edges) {
                     const [cu, du] = [containerUnitName(c.name), containerUnitName(d.name)];
                     // systemd starts C only once D is active. Type=simple: "active" means D's `docker run` has
                     // been forked, not that it has run yet, so only D's ExecStartPre calls are surely earlier.
-                    assert.ok(mono(du, "ActiveEnterTimestampMonotonic") <= mono(cu, "InactiveExitTimestampMonotonic"), `${L}: ${c.name} starts after ${d.name} is up`);
-                    assert.ok(indexOf(b.bootCalls, du, "last before run") < indexOf(b.bootCalls, cu, "first"), `${L}: ${d.name}'s image step is done before ${c.name}'s rm -f`);
+                    assert.ok(
+                        mono(du, "ActiveEnterTimestampMonotonic") <= mono(cu, "InactiveExitTimestampMonotonic"),
+                        `${L}: ${c.name} starts after ${d.name} is up`,
+                    );
+                    assert.ok(
+                        indexOf(b.bootCalls, du, "last before run") < indexOf(b.bootCalls, cu, "first"),
+                        `${L}: ${d.name}'s image step is done before ${c.name}'s rm -f`,
+                    );
                     // The poweroff runs in reverse: C is stopped before D.
-                    assert.ok(indexOf(b.shutdownCalls, cu, "first") < indexOf(b.shutdownCalls, du, "first"), `${L}: ${c.name} is stopped before ${d.name}`);
+                    assert.ok(
+                        indexOf(b.shutdownCalls, cu, "first") < indexOf(b.shutdownCalls, du, "first"),
+                        `${L}: ${c.name} is stopped before ${d.name}`,
+                    );
                 }
             });
 
@@ -294,10 +381,21 @@ describe("boot: the default host under real systemd (systemd-nspawn)", function 
             (unit) => {
                 const { ensure, ref } = refOf(unit);
                 return ensure[1] === "pull"
-                    ? [["image", "inspect", ref], ["pull", ref]]
-                    : [["image", "inspect", ref], ["load", "-i", ensure[2]!], ["image", "inspect", ref], ["images", "-q", "--filter", "dangling=true"]];
+                    ? [
+                          ["image", "inspect", ref],
+                          ["pull", ref],
+                      ]
+                    : [
+                          ["image", "inspect", ref],
+                          ["load", "-i", ensure[2]!],
+                          ["image", "inspect", ref],
+                          ["images", "-q", "--filter", "dangling=true"],
+                      ];
             },
-            [["network", "inspect", NETWORK_NAME], ["network", "create", NETWORK_NAME]],
+            [
+                ["network", "inspect", NETWORK_NAME],
+                ["network", "create", NETWORK_NAME],
+            ],
         );
         const analyze = r.read(`${PROBE_DIR}/analyze`).trim().replace(/\n/g, " | ");
 

@@ -19,13 +19,20 @@ import { ArtifactLocation } from "../units/provision";
 import { HOST_SCRIPTS, seedContainers } from "./helpers/fixtures";
 
 const allFiles: FileChecks = { artifactFileExists: () => true, imageFileExists: () => true };
-const ARTIFACT: ArtifactLocation = { bucket: "x".repeat(63), key: `artifacts/${"0".repeat(64)}.tar.gz`, sha256: "0".repeat(64), region: "eu-west-1" };
+const ARTIFACT: ArtifactLocation = {
+    bucket: "x".repeat(63),
+    key: `artifacts/${"0".repeat(64)}.tar.gz`,
+    sha256: "0".repeat(64),
+    region: "eu-west-1",
+};
 const hostOf = (containers: readonly ContainerUnit[], sshAuthorizedKeys: string[] = []): HostDefinition =>
     buildHost({ containers, artifact: ARTIFACT, sshAuthorizedKeys, scripts: HOST_SCRIPTS });
 
 const byName = (name: string) => seedContainers.find((c) => c.name === name)!;
 const containerOrder = (host: HostDefinition) =>
-    orderedUnits(host).filter((u) => u.name.startsWith("docker-")).map((u) => u.name.replace(/^docker-|\.service$/g, ""));
+    orderedUnits(host)
+        .filter((u) => u.name.startsWith("docker-"))
+        .map((u) => u.name.replace(/^docker-|\.service$/g, ""));
 
 /** A deterministic shuffle (mulberry32), so a failing order can be reproduced. */
 function shuffled<T>(items: readonly T[], seed: number): T[] {
@@ -53,7 +60,8 @@ function contentScalars(userData: string): { path: string; type: string | undefi
         if (isMap(node)) {
             for (const pair of node.items) {
                 const key = isScalar(pair.key) ? String(pair.key.value) : "?";
-                if (key === "content" && isScalar(pair.value)) out.push({ path: `${path}.content`, type: pair.value.type, value: String(pair.value.value) });
+                if (key === "content" && isScalar(pair.value))
+                    out.push({ path: `${path}.content`, type: pair.value.type, value: String(pair.value.value) });
                 else walk(pair.value, path ? `${path}.${key}` : key);
             }
         } else if (isSeq(node)) {
@@ -87,14 +95,40 @@ describe("cloud-config rendering", () => {
             const reversed = [...seedContainers].reverse();
             // Declared: nginx grafana prometheus alertmanager cadvisor node-exporter kibana fluentd elastic.
             assert.deepEqual(containerOrder(hostOf(reversed)), [
-                "alertmanager", "cadvisor", "node-exporter", "prometheus", "grafana", "elastic", "kibana", "nginx", "fluentd",
+                "alertmanager",
+                "cadvisor",
+                "node-exporter",
+                "prometheus",
+                "grafana",
+                "elastic",
+                "kibana",
+                "nginx",
+                "fluentd",
             ]);
         });
 
         it("orders a shuffled declaration the same way", () => {
-            const declared = ["grafana", "kibana", "fluentd", "nginx", "prometheus", "elastic", "cadvisor", "node-exporter", "alertmanager"].map(byName);
+            const declared = [
+                "grafana",
+                "kibana",
+                "fluentd",
+                "nginx",
+                "prometheus",
+                "elastic",
+                "cadvisor",
+                "node-exporter",
+                "alertmanager",
+            ].map(byName);
             assert.deepEqual(containerOrder(hostOf(declared)), [
-                "elastic", "kibana", "fluentd", "cadvisor", "node-exporter", "alertmanager", "prometheus", "grafana", "nginx",
+                "elastic",
+                "kibana",
+                "fluentd",
+                "cadvisor",
+                "node-exporter",
+                "alertmanager",
+                "prometheus",
+                "grafana",
+                "nginx",
             ]);
         });
 
@@ -102,11 +136,18 @@ describe("cloud-config rendering", () => {
             for (let seed = 1; seed <= 25; seed++) {
                 const host = hostOf(shuffled(seedContainers, seed));
                 const units = orderedUnits(host).map((u) => u.name);
-                assert.deepEqual(units.slice(0, 2), host.oneshots.map((u) => u.name), `seed ${seed}`);
+                assert.deepEqual(
+                    units.slice(0, 2),
+                    host.oneshots.map((u) => u.name),
+                    `seed ${seed}`,
+                );
                 const position = new Map(units.map((n, i) => [n, i]));
                 for (const c of host.containers) {
                     for (const d of c.dependsOn ?? []) {
-                        assert.ok(position.get(`docker-${d.name}.service`)! < position.get(`docker-${c.name}.service`)!, `seed ${seed}: ${d.name} before ${c.name}`);
+                        assert.ok(
+                            position.get(`docker-${d.name}.service`)! < position.get(`docker-${c.name}.service`)!,
+                            `seed ${seed}: ${d.name} before ${c.name}`,
+                        );
                     }
                 }
                 assert.deepEqual(orderedUnits(host), orderedUnits(host));
@@ -119,7 +160,12 @@ describe("cloud-config rendering", () => {
         });
 
         it("terminates on a cycle (validation reports it), placing the rest in declaration order", () => {
-            const a: ContainerUnit = { kind: "container", name: "a", image: { kind: "registry", ref: "a:1" }, dependsOn: [{ kind: "container", name: "b", image: { kind: "registry", ref: "b:1" } }] };
+            const a: ContainerUnit = {
+                kind: "container",
+                name: "a",
+                image: { kind: "registry", ref: "a:1" },
+                dependsOn: [{ kind: "container", name: "b", image: { kind: "registry", ref: "b:1" } }],
+            };
             const b: ContainerUnit = { kind: "container", name: "b", image: { kind: "registry", ref: "b:1" }, dependsOn: [a] };
             assert.deepEqual(containerOrder(hostOf([a, b])), ["a", "b"]);
         });
@@ -157,7 +203,12 @@ describe("cloud-config rendering", () => {
         ];
 
         function roundTrip(content: string): { userData: string; parsed: Record<string, unknown> } {
-            const host: HostDefinition = { containers: [], oneshots: [], files: [{ path: "/etc/x", permissions: "0644", content }], sshAuthorizedKeys: [] };
+            const host: HostDefinition = {
+                containers: [],
+                oneshots: [],
+                files: [{ path: "/etc/x", permissions: "0644", content }],
+                sshAuthorizedKeys: [],
+            };
             const units: RenderedUnit[] = [{ name: "x.service", content }];
             const userData = serializeCloudConfig(cloudConfigObject(host, units));
             return { userData, parsed: parseUserData(userData) as Record<string, unknown> };
@@ -170,7 +221,21 @@ describe("cloud-config rendering", () => {
                 const files = parsed["write_files"] as { content: string }[];
                 assert.equal(units[0]!.content, content, userData);
                 assert.equal(files[0]!.content, content, userData);
-                assert.deepEqual(roundTripProblems(cloudConfigObject({ containers: [], oneshots: [], files: [{ path: "/etc/x", permissions: "0644", content }], sshAuthorizedKeys: [] }, [{ name: "x.service", content }]), userData), []);
+                assert.deepEqual(
+                    roundTripProblems(
+                        cloudConfigObject(
+                            {
+                                containers: [],
+                                oneshots: [],
+                                files: [{ path: "/etc/x", permissions: "0644", content }],
+                                sshAuthorizedKeys: [],
+                            },
+                            [{ name: "x.service", content }],
+                        ),
+                        userData,
+                    ),
+                    [],
+                );
             });
         }
 
@@ -178,7 +243,11 @@ describe("cloud-config rendering", () => {
             const literal = NASTY.filter((c) => c.includes("\n") && !c.includes("\r") && /\S/.test(c));
             for (const content of literal) {
                 const scalars = contentScalars(roundTrip(content).userData);
-                assert.deepEqual(scalars.map((s) => s.type), [Scalar.BLOCK_LITERAL, Scalar.BLOCK_LITERAL], JSON.stringify(content));
+                assert.deepEqual(
+                    scalars.map((s) => s.type),
+                    [Scalar.BLOCK_LITERAL, Scalar.BLOCK_LITERAL],
+                    JSON.stringify(content),
+                );
             }
         });
 
@@ -198,13 +267,15 @@ describe("cloud-config rendering", () => {
             const units: RenderedUnit[] = [{ name: "a.service", content: "[Unit]\nDescription=A\n" }];
             const doc = cloudConfigObject({ containers: [], oneshots: [], files: [], sshAuthorizedKeys: [] }, units);
             const tampered = serializeCloudConfig(doc).replace("Description=A", "Description=B");
-            assert.deepEqual(roundTripProblems(doc, tampered), [{
-                code: "USER_DATA_ROUND_TRIP",
-                where: "a.service",
-                field: "content",
-                message: 'does not survive the YAML round trip: differs from character 19: expected "A\\n", read back "B\\n"',
-                fix: "remove control or line-separator characters from the text, or report this as a renderer bug",
-            }]);
+            assert.deepEqual(roundTripProblems(doc, tampered), [
+                {
+                    code: "USER_DATA_ROUND_TRIP",
+                    where: "a.service",
+                    field: "content",
+                    message: 'does not survive the YAML round trip: differs from character 19: expected "A\\n", read back "B\\n"',
+                    fix: "remove control or line-separator characters from the text, or report this as a renderer bug",
+                },
+            ]);
         });
     });
 
@@ -223,17 +294,29 @@ describe("cloud-config rendering", () => {
 
         it("fails a host whose user-data is over EC2's 16,384 bytes, naming the size", () => {
             const base = hostOf(seedContainers);
-            const big: HostDefinition = { ...base, files: [...base.files, { path: "/etc/big.txt", permissions: "0644", content: "y".repeat(10000) + "\n" }] };
+            const big: HostDefinition = {
+                ...base,
+                files: [...base.files, { path: "/etc/big.txt", permissions: "0644", content: "y".repeat(10000) + "\n" }],
+            };
             const bytes = Buffer.byteLength(serializeCloudConfig(cloudConfigObject(big, orderedUnits(big))), "utf8");
             assert.ok(bytes > USER_DATA_LIMIT, `the fixture must be over the limit (${bytes})`);
-            assert.throws(() => renderHost(big, allFiles), (e: unknown) => {
-                assert.ok(e instanceof ValidationError);
-                assert.deepEqual(e.problems.map((p) => [p.where, p.field]), [["user-data", "size"]]);
-                assert.equal(e.problems[0]!.message, `${bytes} bytes is over EC2's limit of ${USER_DATA_LIMIT} bytes (by ${bytes - USER_DATA_LIMIT})`);
-                assert.match(e.problems[0]!.fix, /artifact/);
-                assert.match(e.message, /in the rendered user-data/);
-                return true;
-            });
+            assert.throws(
+                () => renderHost(big, allFiles),
+                (e: unknown) => {
+                    assert.ok(e instanceof ValidationError);
+                    assert.deepEqual(
+                        e.problems.map((p) => [p.where, p.field]),
+                        [["user-data", "size"]],
+                    );
+                    assert.equal(
+                        e.problems[0]!.message,
+                        `${bytes} bytes is over EC2's limit of ${USER_DATA_LIMIT} bytes (by ${bytes - USER_DATA_LIMIT})`,
+                    );
+                    assert.match(e.problems[0]!.fix, /artifact/);
+                    assert.match(e.message, /in the rendered user-data/);
+                    return true;
+                },
+            );
         });
 
         it("accepts the default host, which fits", () => {
@@ -272,7 +355,7 @@ describe("cloud-config rendering", () => {
                 "- ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKey ops@example",
                 "write_files:",
                 "- path: /etc/motd.d/hello.conf",
-                "  permissions: \"0644\"",
+                '  permissions: "0644"',
                 "  owner: root:root",
                 "  content: |2",
                 "      indented # not a comment",
@@ -313,7 +396,7 @@ describe("cloud-config rendering", () => {
                 "      ExecStart=/usr/bin/docker run --rm --name web \\",
                 "        --network coreos-containers \\",
                 "        -p 8080:80/tcp \\",
-                "        -e \"GREETING=hello world\" \\",
+                '        -e "GREETING=hello world" \\',
                 "        nginx:1.27.2-alpine",
                 "      ExecStop=/usr/bin/docker stop -t 2 web",
                 "      TimeoutStopSec=17",

@@ -35,8 +35,14 @@ describe("components: architectureFor", () => {
 describe("components: publishedPorts", () => {
     it("opens each (port, protocol) once, tcp by default, udp apart, sorted", () => {
         const ports = publishedPorts([
-            container("web", [{ host: 443, container: 8443 }, { host: 80, container: 8080, protocol: "tcp" }]),
-            container("logs", [{ host: 24224, container: 24224, protocol: "udp" }, { host: 24224, container: 24224 }]),
+            container("web", [
+                { host: 443, container: 8443 },
+                { host: 80, container: 8080, protocol: "tcp" },
+            ]),
+            container("logs", [
+                { host: 24224, container: 24224, protocol: "udp" },
+                { host: 24224, container: 24224 },
+            ]),
             container("plain", undefined),
             container("web2", [{ host: 80, container: 80 }]),
         ]);
@@ -49,7 +55,10 @@ describe("components: publishedPorts", () => {
     });
 
     it("uses the host port, not the container port", () => {
-        assert.deepEqual(publishedPorts([container("web", [{ host: 8080, container: 80 }])]).map((p) => p.port), [8080]);
+        assert.deepEqual(
+            publishedPorts([container("web", [{ host: 8080, container: 80 }])]).map((p) => p.port),
+            [8080],
+        );
     });
 
     it("opens nothing when nothing is published", () => {

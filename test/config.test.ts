@@ -42,17 +42,25 @@ describe("config: parseStackConfig", () => {
     });
 
     it("reads typed values: numbers, lists, maps, overrides", () => {
-        const c: StackConfig = parseStackConfig({
-            ...REGION,
-            [key("rootVolumeSizeGiB")]: "64",
-            [key("sshCidrs")]: JSON.stringify(["203.0.113.0/24"]),
-            [key("tags")]: JSON.stringify({ team: "ops" }),
-            [key("containers")]: JSON.stringify({ nginx: { image: { tarball: "nginx.tar", ref: "coreos-containers/nginx:1.27.3" }, env: { A: "1" } } }),
-        }, [], NAMES);
+        const c: StackConfig = parseStackConfig(
+            {
+                ...REGION,
+                [key("rootVolumeSizeGiB")]: "64",
+                [key("sshCidrs")]: JSON.stringify(["203.0.113.0/24"]),
+                [key("tags")]: JSON.stringify({ team: "ops" }),
+                [key("containers")]: JSON.stringify({
+                    nginx: { image: { tarball: "nginx.tar", ref: "coreos-containers/nginx:1.27.3" }, env: { A: "1" } },
+                }),
+            },
+            [],
+            NAMES,
+        );
         assert.equal(c.rootVolumeSizeGiB, 64);
         assert.deepEqual(c.sshCidrs, ["203.0.113.0/24"]);
         assert.deepEqual(c.tags, { team: "ops" });
-        assert.deepEqual(c.containers, { nginx: { image: { kind: "tarball", file: "nginx.tar", ref: "coreos-containers/nginx:1.27.3" }, env: { A: "1" } } });
+        assert.deepEqual(c.containers, {
+            nginx: { image: { kind: "tarball", file: "nginx.tar", ref: "coreos-containers/nginx:1.27.3" }, env: { A: "1" } },
+        });
     });
 
     it("names an unknown key and lists the known ones as the fix", () => {
@@ -74,12 +82,39 @@ describe("config: parseStackConfig", () => {
         ["a CIDR that is not one", { [key("sshCidrs")]: JSON.stringify(["203.0.113.0/24", "10.0.0.0/33"]) }, `${key("sshCidrs")}[1]`],
         ["a CIDR with host bits", { [key("sshCidrs")]: JSON.stringify(["203.0.113.7/24"]) }, `${key("sshCidrs")}[0]`, /203\.0\.113\.0\/24/],
         ["SSH from the whole internet", { [key("sshCidrs")]: JSON.stringify(["0.0.0.0/0"]) }, `${key("sshCidrs")}[0]`, /internet/],
-        ["an unpinned image (:latest)", { [key("containers")]: JSON.stringify({ nginx: { image: "nginx:latest" } }) }, `${key("containers")}.nginx.image`],
-        ["an image without a tag", { [key("containers")]: JSON.stringify({ nginx: { image: "nginx" } }) }, `${key("containers")}.nginx.image`],
-        ["a tarball image without a pinned ref", { [key("containers")]: JSON.stringify({ nginx: { image: { tarball: "nginx.tar", ref: "nginx" } } }) }, `${key("containers")}.nginx.image.ref`],
-        ["an override with an unknown key", { [key("containers")]: JSON.stringify({ nginx: { ports: [8080] } }) }, `${key("containers")}.nginx.ports`, /image.*env/],
-        ["an env value that is not a string", { [key("containers")]: JSON.stringify({ elastic: { env: { HEAP: 4 } } }) }, `${key("containers")}.elastic.env.HEAP`, /quote/],
-        ["an override naming no container", { [key("containers")]: JSON.stringify({ ngnix: { env: { A: "1" } } }) }, `${key("containers")}.ngnix`, /nginx/],
+        [
+            "an unpinned image (:latest)",
+            { [key("containers")]: JSON.stringify({ nginx: { image: "nginx:latest" } }) },
+            `${key("containers")}.nginx.image`,
+        ],
+        [
+            "an image without a tag",
+            { [key("containers")]: JSON.stringify({ nginx: { image: "nginx" } }) },
+            `${key("containers")}.nginx.image`,
+        ],
+        [
+            "a tarball image without a pinned ref",
+            { [key("containers")]: JSON.stringify({ nginx: { image: { tarball: "nginx.tar", ref: "nginx" } } }) },
+            `${key("containers")}.nginx.image.ref`,
+        ],
+        [
+            "an override with an unknown key",
+            { [key("containers")]: JSON.stringify({ nginx: { ports: [8080] } }) },
+            `${key("containers")}.nginx.ports`,
+            /image.*env/,
+        ],
+        [
+            "an env value that is not a string",
+            { [key("containers")]: JSON.stringify({ elastic: { env: { HEAP: 4 } } }) },
+            `${key("containers")}.elastic.env.HEAP`,
+            /quote/,
+        ],
+        [
+            "an override naming no container",
+            { [key("containers")]: JSON.stringify({ ngnix: { env: { A: "1" } } }) },
+            `${key("containers")}.ngnix`,
+            /nginx/,
+        ],
         ["containers that is not a map", { [key("containers")]: "[]" }, key("containers")],
         ["an absolute artifactDir", { [key("artifactDir")]: "/home/me/artifact" }, key("artifactDir"), /relative/],
         ["an artifactDir leaving the project", { [key("artifactDir")]: "../artifact" }, key("artifactDir")],
@@ -99,7 +134,10 @@ describe("config: parseStackConfig", () => {
     }
 
     it("refuses a missing or malformed aws:region", () => {
-        assert.throws(() => parseStackConfig({}), (e: unknown) => e instanceof ValidationError && fields(e.problems).join() === "aws:region");
+        assert.throws(
+            () => parseStackConfig({}),
+            (e: unknown) => e instanceof ValidationError && fields(e.problems).join() === "aws:region",
+        );
         assert.deepEqual(fields(problemsOf({ "aws:region": "Ireland" })), ["aws:region"]);
     });
 
@@ -166,13 +204,21 @@ describe("config: Pulumi.yaml", () => {
     const ownKeys = () => Object.keys(project.config).filter((k) => !k.includes(":"));
 
     it("sets aws:region for every stack, so a stack without a stack file plans", () => {
-        assert.deepEqual(Object.keys(project.config).filter((k) => k.includes(":")), ["aws:region"]);
+        assert.deepEqual(
+            Object.keys(project.config).filter((k) => k.includes(":")),
+            ["aws:region"],
+        );
         assert.deepEqual(project.config["aws:region"], { value: "eu-west-1" });
     });
 
     it("declares defaults equal to config.ts DEFAULTS, for every key but the map-valued ones", () => {
         const declared = ownKeys().sort();
-        assert.deepEqual(declared, Object.keys(DEFAULTS).filter((k) => !MAP_KEYS.includes(k)).sort());
+        assert.deepEqual(
+            declared,
+            Object.keys(DEFAULTS)
+                .filter((k) => !MAP_KEYS.includes(k))
+                .sort(),
+        );
         for (const k of declared) assert.deepEqual(project.config[k]!.default, DEFAULTS[k as keyof typeof DEFAULTS], k);
         for (const k of MAP_KEYS) assert.deepEqual(DEFAULTS[k as keyof typeof DEFAULTS], {}, k);
     });
@@ -188,7 +234,14 @@ describe("config: Pulumi.yaml", () => {
     });
 
     it("its defaults, as the CLI hands them over, parse to DEFAULTS", () => {
-        const raw = Object.fromEntries(ownKeys().map((k) => [key(k), typeof project.config[k]!.default === "string" ? String(project.config[k]!.default) : JSON.stringify(project.config[k]!.default)]));
+        const raw = Object.fromEntries(
+            ownKeys().map((k) => [
+                key(k),
+                typeof project.config[k]!.default === "string"
+                    ? String(project.config[k]!.default)
+                    : JSON.stringify(project.config[k]!.default),
+            ]),
+        );
         assert.deepEqual(parseStackConfig({ ...REGION, ...raw }), { ...DEFAULTS, region: "eu-west-1" });
     });
 });
@@ -203,16 +256,20 @@ describe("config: npm start with a bad config", function () {
         fs.writeFileSync(path.join(out, "sentinel"), "from an earlier plan\n");
         try {
             const r = await runNpmStart([
-                "--stack", "dev",
-                "--out", out,
-                "--config-json", JSON.stringify({
+                "--stack",
+                "dev",
+                "--out",
+                out,
+                "--config-json",
+                JSON.stringify({
                     ...FIXTURE_CONFIG,
                     [key("instanceSize")]: "t3.large",
                     [key("rootVolumeSizeGiB")]: "big",
                     [key("sshCidrs")]: ["10.0.0.1/8"],
                     [key("containers")]: { elastic: { env: { ELASTIC_PASSWORD: "hunter2" } } },
                 }),
-                "--secret", key("containers"),
+                "--secret",
+                key("containers"),
             ]);
             assert.notEqual(r.code, 0, `npm start succeeded:\n${r.stdout}`);
             for (const f of [key("instanceSize"), key("rootVolumeSizeGiB"), `${key("sshCidrs")}[0]`, key("containers")]) {
@@ -221,7 +278,14 @@ describe("config: npm start with a bad config", function () {
             // The four config problems, and what the secret `containers` could not override: dev's images stay the host's tarballs, which are not built here.
             assert.deepEqual(
                 [...r.stderr.matchAll(/^ {2}- \[([A-Z_]+)\]/gm)].map((m) => m[1]),
-                ["CONFIG_SECRET_NOT_ALLOWED", "CONFIG_UNKNOWN_KEY", "CONFIG_INVALID_VALUE", "CONFIG_CIDR_HOST_BITS", "IMAGE_FILE_MISSING", "IMAGE_FILE_MISSING"],
+                [
+                    "CONFIG_SECRET_NOT_ALLOWED",
+                    "CONFIG_UNKNOWN_KEY",
+                    "CONFIG_INVALID_VALUE",
+                    "CONFIG_CIDR_HOST_BITS",
+                    "IMAGE_FILE_MISSING",
+                    "IMAGE_FILE_MISSING",
+                ],
                 r.stderr,
             );
             assert.match(r.stderr, /6 problems/);

@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
+import { PROJECT } from "../config";
 import { readConfigView } from "../scripts/diff/config";
 import { PlanLike, Summary, UserDataView, summarize } from "../scripts/diff/summary";
 import { hashTree, runPlan, tsxNodeArgs } from "../scripts/diff/io";
@@ -13,7 +14,7 @@ import { INSTANCE_INPUTS, ruleFor } from "../scripts/diff/instance";
 import { FIXTURE_ARTIFACT_DIR, FIXTURE_CONFIG, FIXTURE_HOSTS_DIR } from "./helpers/fixtures";
 
 const ROOT = path.resolve(__dirname, "..");
-const NS = "coreos-containers";
+const NS = PROJECT;
 
 interface CliRun {
     readonly code: number | null;
@@ -59,7 +60,10 @@ function makeRepo(): string {
     const src = fs.readFileSync(file, "utf8");
     const at = src.indexOf("export const seedContainers");
     const close = src.indexOf("];", at);
-    assert.ok(at >= 0 && close > at, `${FIXTURE_HOSTS_DIR}/seed.ts no longer declares \`export const seedContainers = [...]\`; update this test`);
+    assert.ok(
+        at >= 0 && close > at,
+        `${FIXTURE_HOSTS_DIR}/seed.ts no longer declares \`export const seedContainers = [...]\`; update this test`,
+    );
     const whoami = `export const whoami: ContainerUnit = {\n    kind: "container",\n    name: "whoami",\n    description: "whoami, added by the diff test",\n    image: { kind: "registry", ref: "traefik/whoami:v1.10.3" },\n};\n\n`;
     fs.writeFileSync(file, src.slice(0, at) + whoami + src.slice(at, close) + "    whoami,\n" + src.slice(close));
     git(dir, "commit", "-q", "-am", "add whoami");
@@ -69,7 +73,10 @@ function makeRepo(): string {
 function runCli(repo: string, args: string[]): Promise<CliRun> {
     const jsonOut = path.join(os.tmpdir(), `coreos-containers-diff-test-${crypto.randomBytes(6).toString("hex")}.json`);
     return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, [...tsxNodeArgs(), "scripts/diff.ts", ...args, "--json-out", jsonOut], { cwd: repo, stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn(process.execPath, [...tsxNodeArgs(), "scripts/diff.ts", ...args, "--json-out", jsonOut], {
+            cwd: repo,
+            stdio: ["ignore", "pipe", "pipe"],
+        });
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
@@ -93,7 +100,11 @@ function devContainersWithKibanaEnv(): Record<string, unknown> {
 
 type Options = { ignoreChanges?: string[]; deleteBeforeReplace?: boolean };
 
-function clonePlan(plan: PlanLike, edit: (instanceInputs: Record<string, unknown>) => void, editOptions?: (options: Options | undefined) => Options | undefined): PlanLike {
+function clonePlan(
+    plan: PlanLike,
+    edit: (instanceInputs: Record<string, unknown>) => void,
+    editOptions?: (options: Options | undefined) => Options | undefined,
+): PlanLike {
     const copy = structuredClone(plan) as { resources: { type: string; inputs: Record<string, unknown>; options?: Options }[] } & PlanLike;
     const instance = copy.resources.find((r) => r.type === "aws:ec2/instance:Instance");
     assert.ok(instance, "the plan has no instance");
@@ -110,7 +121,11 @@ function clonePlan(plan: PlanLike, edit: (instanceInputs: Record<string, unknown
 function leftoverWorktrees(repo: string): string[] {
     const mine = (d: string) => {
         const dotGit = path.join(os.tmpdir(), d, ".git");
-        return fs.existsSync(dotGit) && fs.statSync(dotGit).isFile() && fs.readFileSync(dotGit, "utf8").includes(`${fs.realpathSync(repo)}/.git/worktrees/`);
+        return (
+            fs.existsSync(dotGit) &&
+            fs.statSync(dotGit).isFile() &&
+            fs.readFileSync(dotGit, "utf8").includes(`${fs.realpathSync(repo)}/.git/worktrees/`)
+        );
     };
     return fs.readdirSync(os.tmpdir()).filter((d) => d.startsWith("coreos-containers-diff-") && mine(d));
 }
@@ -153,7 +168,9 @@ describe("npm run diff (offline plans → a reviewer's summary)", function () {
         ]);
         Object.assign(plans, { base, kibanaEnv, artifact, retention });
         Object.assign(cli, { added, same, badRef, badStack });
-        worktreesAfter = git(repo, "worktree", "list", "--porcelain").split("\n").filter((l) => l.startsWith("worktree "));
+        worktreesAfter = git(repo, "worktree", "list", "--porcelain")
+            .split("\n")
+            .filter((l) => l.startsWith("worktree "));
     });
 
     after(function () {
@@ -186,7 +203,11 @@ describe("npm run diff (offline plans → a reviewer's summary)", function () {
         assert.match(s.headline, /^\*\*The host will be replaced\*\* because its user-data changed: `docker-kibana.service` changed\.$/);
         assert.match(s.markdown, /^\+.*FOO=bar/m, "a + line of the unit's diff carries FOO=bar");
         const diff = s.markdown.slice(s.markdown.indexOf("### Diffs"));
-        assert.doesNotMatch(diff, /^[+-]\s*(\[Unit\]|#cloud-config|coreos:)/m, "the diff is the unit's text around the change, not the document");
+        assert.doesNotMatch(
+            diff,
+            /^[+-]\s*(\[Unit\]|#cloud-config|coreos:)/m,
+            "the diff is the unit's text around the change, not the document",
+        );
         assert.equal(s.artifact.changed, false);
         assert.deepEqual(s.resources, [], "only the instance's user-data differs");
     });
@@ -201,14 +222,14 @@ describe("npm run diff (offline plans → a reviewer's summary)", function () {
         assert.match(run.stdout, /^#### `docker-whoami.service` added$/m);
         assert.match(run.stdout, /^\+ExecStart=.*docker run --rm --name whoami/m);
         assert.match(run.stdout, /stack `dev`: `HEAD~1` \(`[0-9a-f]{7}`\) → /);
-            });
+    });
 
     it("(a) the CLI against HEAD: exit 0, prints no change, removes its worktree", function () {
         const run = cli.same;
         assert.equal(run.code, 0, run.stderr);
         assert.ok(run.stdout.startsWith("**No change to the host.** Nothing else changes either.\n"), run.stdout.slice(0, 300));
         assert.deepEqual(run.summary!.config, [], "the stack files are the same");
-                // And summarize() itself on one plan twice.
+        // And summarize() itself on one plan twice.
         const s = summarize(plans.base, structuredClone(plans.base), { stack: "dev" });
         assert.equal(s.host, "none");
         assert.equal(s.markdown.split("\n")[0], "**No change to the host.** Nothing else changes either.");
@@ -228,7 +249,12 @@ describe("npm run diff (offline plans → a reviewer's summary)", function () {
     it("(d) an artifact file changed: key before → after, replaced because of the artifact, only provision.service changed", function () {
         const s = summarize(plans.base, plans.artifact, {
             stack: "dev",
-            artifactFiles: { base: hashTree(path.join(ROOT, FIXTURE_ARTIFACT_DIR)), head: hashTree(path.join(ROOT, artifactCopy)), baseDir: FIXTURE_ARTIFACT_DIR, headDir: artifactCopy },
+            artifactFiles: {
+                base: hashTree(path.join(ROOT, FIXTURE_ARTIFACT_DIR)),
+                head: hashTree(path.join(ROOT, artifactCopy)),
+                baseDir: FIXTURE_ARTIFACT_DIR,
+                headDir: artifactCopy,
+            },
         });
         const before = plans.base.outputs["artifactObjectKey"] as string;
         const after = plans.artifact.outputs["artifactObjectKey"] as string;
@@ -243,14 +269,20 @@ describe("npm run diff (offline plans → a reviewer's summary)", function () {
         // The object and the instance role's grant follow the key; the grant's JSON is read, not shown as one blob.
         const paths = Object.fromEntries(s.resources.map((r) => [r.name, r.changes.map((c) => c.path)]));
         assert.deepEqual(paths["artifact-object"], ["key", "source.path"]);
-        assert.ok(paths["host-read-artifact"]?.length && paths["host-read-artifact"].every((p) => p.startsWith("policy.")), JSON.stringify(paths["host-read-artifact"]));
+        assert.ok(
+            paths["host-read-artifact"]?.length && paths["host-read-artifact"].every((p) => p.startsWith("policy.")),
+            JSON.stringify(paths["host-read-artifact"]),
+        );
     });
 
     it("(e) only a non-host resource changed: no change to the host, and the resource is listed with its input", function () {
         const s = summarize(plans.base, plans.retention, { stack: "dev" });
         assert.equal(s.host, "none");
         assert.match(s.headline, /^\*\*No change to the host\.\*\* 1 other resource changes: `artifact-lifecycle`\.$/);
-        assert.deepEqual(s.resources.map((r) => [r.type, r.name, r.kind]), [["aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "artifact-lifecycle", "changed"]]);
+        assert.deepEqual(
+            s.resources.map((r) => [r.type, r.name, r.kind]),
+            [["aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "artifact-lifecycle", "changed"]],
+        );
         const [change] = s.resources[0]!.changes;
         assert.equal(change?.path, "rules[0].noncurrentVersionExpiration.noncurrentDays");
         assert.equal(change?.after, retentionDays);
@@ -269,9 +301,17 @@ describe("npm run diff (offline plans → a reviewer's summary)", function () {
     });
 
     it("reads the user-data with the reader it is given (opts.readUserData), so the summary does not know the format", function () {
-        const json = (units: Record<string, string>) => JSON.stringify({ units: Object.entries(units).map(([name, content]) => ({ name, content, settings: {} })), files: [], other: {} });
+        const json = (units: Record<string, string>) =>
+            JSON.stringify({
+                units: Object.entries(units).map(([name, content]) => ({ name, content, settings: {} })),
+                files: [],
+                other: {},
+            });
         const base = clonePlan(plans.base, (i) => (i["userData"] = json({ "a.service": "[Service]\nExecStart=/bin/a\n" })));
-        const head = clonePlan(plans.base, (i) => (i["userData"] = json({ "a.service": "[Service]\nExecStart=/bin/a --flag\n", "b.service": "[Service]\n" })));
+        const head = clonePlan(
+            plans.base,
+            (i) => (i["userData"] = json({ "a.service": "[Service]\nExecStart=/bin/a --flag\n", "b.service": "[Service]\n" })),
+        );
         const s = summarize(base, head, { stack: "dev", readUserData: (userData) => JSON.parse(userData) as UserDataView });
         assert.deepEqual(unitsOf(s), { added: ["b.service"], removed: [], changed: ["a.service"] });
         assert.match(s.headline, /because its user-data changed: `a.service` changed; `b.service` added\.$/);
@@ -289,7 +329,10 @@ describe("npm run diff (offline plans → a reviewer's summary)", function () {
         it("replaces for an immutable input (subnet, key pair, pinned AMI, root volume encryption)", function () {
             const subnet = verdict((i) => (i["subnetId"] = "subnet-0123456789abcdef0"));
             assert.equal(subnet.host, "replace");
-            assert.match(subnet.headline, /^\*\*The host will be replaced\*\* because `subnetId` changed \(_\(none\)_ → `subnet-0123456789abcdef0`\)/);
+            assert.match(
+                subnet.headline,
+                /^\*\*The host will be replaced\*\* because `subnetId` changed \(_\(none\)_ → `subnet-0123456789abcdef0`\)/,
+            );
             assert.equal(verdict((i) => (i["keyName"] = "ops-2026")).host, "replace");
             assert.equal(verdict((i) => (i["ami"] = "ami-0123456789abcdef0"), pinned).host, "replace");
             assert.equal(verdict((i) => ((i["rootBlockDevice"] as Record<string, unknown>)["encrypted"] = false)).host, "replace");
@@ -298,7 +341,10 @@ describe("npm run diff (offline plans → a reviewer's summary)", function () {
         it("updates in place for instance type, root volume size, tags and metadata options", function () {
             const type = verdict((i) => (i["instanceType"] = "m6i.xlarge"));
             assert.equal(type.host, "update");
-            assert.match(type.headline, /^\*\*The host will be updated in place\*\* because `instanceType` changed \(`t3.large` → `m6i.xlarge`\): EC2 stops and starts/);
+            assert.match(
+                type.headline,
+                /^\*\*The host will be updated in place\*\* because `instanceType` changed \(`t3.large` → `m6i.xlarge`\): EC2 stops and starts/,
+            );
             assert.equal(verdict((i) => ((i["rootBlockDevice"] as Record<string, unknown>)["volumeSize"] = 100)).host, "update");
             assert.equal(verdict((i) => ((i["tags"] as Record<string, string>)["team"] = "ops")).host, "update");
             assert.equal(verdict((i) => ((i["metadataOptions"] as Record<string, unknown>)["httpPutResponseHopLimit"] = 1)).host, "update");
@@ -309,29 +355,54 @@ describe("npm run diff (offline plans → a reviewer's summary)", function () {
                 i["instanceType"] = "m6i.xlarge";
                 i["subnetId"] = "subnet-0123456789abcdef0";
             });
-            assert.deepEqual(subnet.hostInputs.map((c) => [c.path, c.effect]), [["instanceType", "update"], ["subnetId", "replace"]]);
+            assert.deepEqual(
+                subnet.hostInputs.map((c) => [c.path, c.effect]),
+                [
+                    ["instanceType", "update"],
+                    ["subnetId", "replace"],
+                ],
+            );
             assert.equal(subnet.host, "replace");
             assert.equal(subnet.replaced, true);
-            assert.deepEqual(subnet.reasons, ["`subnetId` changed (_(none)_ → `subnet-0123456789abcdef0`): an instance cannot move to another subnet"]);
+            assert.deepEqual(subnet.reasons, [
+                "`subnetId` changed (_(none)_ → `subnet-0123456789abcdef0`): an instance cannot move to another subnet",
+            ]);
             assert.match(subnet.headline, /^\*\*The host will be replaced\*\* because `subnetId` changed/);
             assert.doesNotMatch(subnet.headline, /instanceType/);
 
             // New user-data replaces (the dev stack sets userDataReplaceOnChange); the new type alone would not.
-            const userData = summarize(plans.base, clonePlan(plans.kibanaEnv, (i) => (i["instanceType"] = "m6i.xlarge")), { stack: "dev" });
-            assert.deepEqual(userData.hostInputs.map((c) => [c.path, c.effect]), [["instanceType", "update"], ["userData", "replace"]]);
+            const userData = summarize(
+                plans.base,
+                clonePlan(plans.kibanaEnv, (i) => (i["instanceType"] = "m6i.xlarge")),
+                { stack: "dev" },
+            );
+            assert.deepEqual(
+                userData.hostInputs.map((c) => [c.path, c.effect]),
+                [
+                    ["instanceType", "update"],
+                    ["userData", "replace"],
+                ],
+            );
             assert.equal(userData.host, "replace");
             assert.deepEqual(userData.reasons, ["its user-data changed: `docker-kibana.service` changed"]);
         });
 
         it("updates in place for new user-data when userDataReplaceOnChange is off", function () {
-            const s = summarize(plans.base, clonePlan(plans.kibanaEnv, (i) => (i["userDataReplaceOnChange"] = false)), { stack: "dev" });
+            const s = summarize(
+                plans.base,
+                clonePlan(plans.kibanaEnv, (i) => (i["userDataReplaceOnChange"] = false)),
+                { stack: "dev" },
+            );
             assert.equal(s.host, "update");
             assert.match(s.headline, /updated in place\*\* because its user-data changed: `docker-kibana.service` changed/);
         });
 
         it("ignores a changed AMI under the head's ignoreChanges (a looked-up AMI), but warns", function () {
             // As components/coreosHost.ts sets it when no AMI is pinned.
-            const s = verdict((i) => (i["ami"] = "ami-0fffffffffffffff0"), (o) => ({ ...o, ignoreChanges: ["ami"] }));
+            const s = verdict(
+                (i) => (i["ami"] = "ami-0fffffffffffffff0"),
+                (o) => ({ ...o, ignoreChanges: ["ami"] }),
+            );
             assert.equal(s.host, "none");
             assert.equal(s.hostInputs[0]?.effect, "ignored");
             assert.equal(s.warnings.length, 1);
@@ -341,12 +412,18 @@ describe("npm run diff (offline plans → a reviewer's summary)", function () {
         it("reads ignoreChanges and deleteBeforeReplace from the head plan's recorded options", function () {
             const instance = plans.base.resources.find((r) => r.type === "aws:ec2/instance:Instance")!;
             assert.deepEqual(instance.options?.ignoreChanges, ["ami"], "the offline plan records the instance's ignoreChanges");
-            const ignoredTags = verdict((i) => ((i["tags"] as Record<string, string>)["team"] = "ops"), (o) => ({ ...o, ignoreChanges: ["tags"] }));
+            const ignoredTags = verdict(
+                (i) => ((i["tags"] as Record<string, string>)["team"] = "ops"),
+                (o) => ({ ...o, ignoreChanges: ["tags"] }),
+            );
             assert.equal(ignoredTags.host, "none");
             assert.equal(ignoredTags.hostInputs[0]?.effect, "ignored");
             const createFirst = verdict((i) => (i["subnetId"] = "subnet-0123456789abcdef0"));
             assert.match(createFirst.markdown, /The new instance is created before the old one is deleted/);
-            const deleteFirst = verdict((i) => (i["subnetId"] = "subnet-0123456789abcdef0"), (o) => ({ ...o, deleteBeforeReplace: true }));
+            const deleteFirst = verdict(
+                (i) => (i["subnetId"] = "subnet-0123456789abcdef0"),
+                (o) => ({ ...o, deleteBeforeReplace: true }),
+            );
             assert.match(deleteFirst.markdown, /deleted before the new one is created \(deleteBeforeReplace\): the host is down/);
         });
 
@@ -397,14 +474,27 @@ describe("npm run diff (offline plans → a reviewer's summary)", function () {
         const stack = (extra: string) => `config:\n  aws:region: eu-west-1\n${extra}`;
 
         it("lists keys that differ with their values, and never prints a secure: value", function () {
-            const base = readConfigView(project, stack(`  ${NS}:instanceType: t3.large\n  ${NS}:dbPassword:\n    secure: v1:AAAABBBBCCCCsecretONE\n  ${NS}:nested:\n    inner:\n      secure: v1:DDDDnestedSECRET\n`));
-            const head = readConfigView(project, stack(`  ${NS}:instanceType: m6i.xlarge\n  ${NS}:dbPassword:\n    secure: v1:EEEEFFFFsecretTWO\n  ${NS}:nested:\n    inner:\n      secure: v1:GGGGnestedSECRET2\n`));
+            const base = readConfigView(
+                project,
+                stack(
+                    `  ${NS}:instanceType: t3.large\n  ${NS}:dbPassword:\n    secure: v1:AAAABBBBCCCCsecretONE\n  ${NS}:nested:\n    inner:\n      secure: v1:DDDDnestedSECRET\n`,
+                ),
+            );
+            const head = readConfigView(
+                project,
+                stack(
+                    `  ${NS}:instanceType: m6i.xlarge\n  ${NS}:dbPassword:\n    secure: v1:EEEEFFFFsecretTWO\n  ${NS}:nested:\n    inner:\n      secure: v1:GGGGnestedSECRET2\n`,
+                ),
+            );
             const s = summarize(plans.base, structuredClone(plans.base), { stack: "dev", config: { base, head } });
-            assert.deepEqual(s.config.map((c) => [c.key, c.kind, c.secret]), [
-                [`${NS}:dbPassword`, "changed", true],
-                [`${NS}:instanceType`, "changed", false],
-                [`${NS}:nested`, "changed", true],
-            ]);
+            assert.deepEqual(
+                s.config.map((c) => [c.key, c.kind, c.secret]),
+                [
+                    [`${NS}:dbPassword`, "changed", true],
+                    [`${NS}:instanceType`, "changed", false],
+                    [`${NS}:nested`, "changed", true],
+                ],
+            );
             for (const secret of ["AAAABBBBCCCCsecretONE", "EEEEFFFFsecretTWO", "DDDDnestedSECRET", "GGGGnestedSECRET2"]) {
                 assert.ok(!s.markdown.includes(secret), `the summary shows ${secret}`);
                 assert.ok(!JSON.stringify(s.config).includes(secret), `the structured config changes carry ${secret}`);
@@ -417,7 +507,13 @@ describe("npm run diff (offline plans → a reviewer's summary)", function () {
             const base = readConfigView(project, stack(""));
             const head = readConfigView(project, stack(`  ${NS}:artifactRetentionDays: 45\n  ${NS}:keyName: ops-2026\n`));
             const s = summarize(plans.base, structuredClone(plans.base), { stack: "dev", config: { base, head } });
-            assert.deepEqual(s.config.map((c) => [c.key, c.kind]), [[`${NS}:artifactRetentionDays`, "changed"], [`${NS}:keyName`, "added"]]);
+            assert.deepEqual(
+                s.config.map((c) => [c.key, c.kind]),
+                [
+                    [`${NS}:artifactRetentionDays`, "changed"],
+                    [`${NS}:keyName`, "added"],
+                ],
+            );
         });
     });
 });

@@ -12,7 +12,10 @@ import { PROJECT_DIR } from "./helpers/fixtures";
 const SCRIPTS_DIR = path.join(PROJECT_DIR, "host-scripts");
 
 function shellcheck(files: readonly string[]): { status: number | null; output: string } {
-    const r = spawnSync("shellcheck", ["--external-sources", "--severity=warning", "--format=gcc", ...files], { cwd: PROJECT_DIR, encoding: "utf8" });
+    const r = spawnSync("shellcheck", ["--external-sources", "--severity=warning", "--format=gcc", ...files], {
+        cwd: PROJECT_DIR,
+        encoding: "utf8",
+    });
     if (r.error) throw new Error(`shellcheck could not run (${r.error.message}); bash scripts/test-tools.sh installs it`);
     return { status: r.status, output: r.stdout + r.stderr };
 }
@@ -21,7 +24,10 @@ describe("host scripts (host-scripts/)", () => {
     const sources = readHostScripts();
 
     it("are every .sh file of the folder, read byte for byte", () => {
-        const names = fs.readdirSync(SCRIPTS_DIR).filter((f) => f.endsWith(".sh")).sort();
+        const names = fs
+            .readdirSync(SCRIPTS_DIR)
+            .filter((f) => f.endsWith(".sh"))
+            .sort();
         assert.deepEqual(Object.keys(sources), names);
         for (const n of names) assert.equal(sources[n], fs.readFileSync(path.join(SCRIPTS_DIR, n), "utf8"), n);
     });
@@ -34,13 +40,17 @@ describe("host scripts (host-scripts/)", () => {
                 .map((n) => (sources[n]!.startsWith("#!") ? [`${BIN_DIR}/${n.replace(/\.sh$/, "")}`, "0755"] : [`${BIN_DIR}/${n}`, "0644"]))
                 .sort(([a], [b]) => (a! < b! ? -1 : 1)),
         );
-        for (const f of files) assert.equal(f.content, shippedScript(sources[path.basename(f.path) + (f.permissions === "0755" ? ".sh" : "")]!), f.path);
+        for (const f of files)
+            assert.equal(f.content, shippedScript(sources[path.basename(f.path) + (f.permissions === "0755" ? ".sh" : "")]!), f.path);
         const paths = files.map((f) => f.path);
         for (const p of [PROVISION_SCRIPT, ENSURE_IMAGE, `${BIN_DIR}/image-cleanup`, `${BIN_DIR}/aws.sh`]) assert.ok(paths.includes(p), p);
     });
 
     it("ship without their comment lines, and nothing else changes", () => {
-        assert.equal(shippedScript("#!/bin/bash\n# about\n  # indented\nx=1 # kept: not a whole line\n\n#end"), "#!/bin/bash\nx=1 # kept: not a whole line\n");
+        assert.equal(
+            shippedScript("#!/bin/bash\n# about\n  # indented\nx=1 # kept: not a whole line\n\n#end"),
+            "#!/bin/bash\nx=1 # kept: not a whole line\n",
+        );
         for (const [name, text] of Object.entries(sources)) {
             // A here-document's lines could start with #: none may exist (here-strings, <<<, are fine).
             assert.doesNotMatch(text, /<<-?\s*['"]?[A-Za-z_]/, `${name} has a here-document`);
@@ -65,7 +75,7 @@ describe("host scripts (host-scripts/)", () => {
     });
 
     it("the project's own shell scripts (CI, the tool check) are clean too", () => {
-        const r = shellcheck([".ci/run", "scripts/test-tools.sh"]);
+        const r = shellcheck([".ci/run", "scripts/test-tools.sh", "scripts/check.sh"]);
         assert.equal(r.output, "");
         assert.equal(r.status, 0);
     });

@@ -64,7 +64,7 @@ const SMALL_TREE: Record<string, FileSpec> = {
     "log/fluent.conf": { content: "<source>\n  @type forward\n</source>\n" },
     "bin/start.sh": { content: "#!/bin/sh\nexec app\n", mode: 0o755 },
     "prometheus/rules/alerts.yml": { content: "groups: []\n" },
-    "README": { content: "" },
+    README: { content: "" },
     "images/app.tar": { content: mixedBytes(300 * KiB, 1) },
 };
 
@@ -140,7 +140,11 @@ describe("pack", () => {
             assert.equal(rb.sha256, ra.sha256);
             assert.equal(rb.bytes, ra.bytes);
             assert.equal(path.basename(ra.path), `${ra.sha256}.tar.gz`);
-            assert.equal(crypto.createHash("sha256").update(fs.readFileSync(ra.path)).digest("hex"), ra.sha256, "the file is named by the SHA-256 of its bytes");
+            assert.equal(
+                crypto.createHash("sha256").update(fs.readFileSync(ra.path)).digest("hex"),
+                ra.sha256,
+                "the file is named by the SHA-256 of its bytes",
+            );
         });
 
         it("changes the SHA-256 when a file's exec bit changes", async () => {
@@ -184,7 +188,11 @@ describe("pack", () => {
     describe("what GNU tar sees", () => {
         it("lists sorted names, parent directories, uid/gid 0, mtime 1970-01-01 and normalised modes", async () => {
             const a = fresh();
-            writeTree(a, { ...SMALL_TREE, "nginx/nginx.conf": { content: "x", mode: 0o600 }, "bin/start.sh": { content: "y", mode: 0o710 } });
+            writeTree(a, {
+                ...SMALL_TREE,
+                "nginx/nginx.conf": { content: "x", mode: 0o600 },
+                "bin/start.sh": { content: "y", mode: 0o710 },
+            });
             const r = await packTree(a);
             const lines = tar("--full-time", "-tvzf", r.path).trimEnd().split("\n");
             const rows = lines.map((l) => {
@@ -193,7 +201,10 @@ describe("pack", () => {
                 return { mode: m[1]!, owner: m[2]!, size: Number(m[3]), time: m[4]!, name: m[5]! };
             });
             const names = rows.map((row) => row.name);
-            assert.deepEqual(names, [...names].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y))));
+            assert.deepEqual(
+                names,
+                [...names].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y))),
+            );
             assert.deepEqual(names, [
                 "README",
                 "bin/",
@@ -218,7 +229,11 @@ describe("pack", () => {
 
         it("packs a file with an exec bit for owner, group or others as 0755, and one with none as 0644", async () => {
             const a = fresh();
-            writeTree(a, { "group-exec": { content: "g", mode: 0o610 }, "other-exec": { content: "o", mode: 0o601 }, "no-exec": { content: "n", mode: 0o640 } });
+            writeTree(a, {
+                "group-exec": { content: "g", mode: 0o610 },
+                "other-exec": { content: "o", mode: 0o601 },
+                "no-exec": { content: "n", mode: 0o640 },
+            });
             assert.deepEqual(await tarModes((await packTree(a)).path), { "group-exec": 0o755, "other-exec": 0o755, "no-exec": 0o644 });
         });
 
@@ -283,7 +298,11 @@ describe("pack", () => {
             await packTree(a, { chunkBytes: 64 * KiB, cacheDir });
             fs.writeFileSync(path.join(a, "README"), "now longer than before\n"); // shifts everything after it
             const r = await packTree(a, { chunkBytes: 64 * KiB, cacheDir });
-            assert.equal(r.stats.cacheMisses, 1, "only the chunk before the image is new; the image's chunks and the tail after it are unchanged");
+            assert.equal(
+                r.stats.cacheMisses,
+                1,
+                "only the chunk before the image is new; the image's chunks and the tail after it are unchanged",
+            );
             assert.equal(r.stats.cacheHits, r.stats.chunks - 1);
         });
     });
@@ -340,7 +359,10 @@ describe("pack", () => {
             assert.equal(after.stats.cacheMisses, 1, "only the chunk holding the changed byte is compressed again");
             assert.equal(after.stats.cacheHits, after.stats.chunks - 1);
             const dest = unpack(after.path);
-            assert.ok(fs.readFileSync(path.join(dest, "images/app.tar")).equals(fs.readFileSync(image)), "the archive holds the new content");
+            assert.ok(
+                fs.readFileSync(path.join(dest, "images/app.tar")).equals(fs.readFileSync(image)),
+                "the archive holds the new content",
+            );
         });
 
         it("keeps an existing output of the same name instead of writing it again", async () => {
@@ -352,7 +374,11 @@ describe("pack", () => {
             const again = await packTree(a, { cacheDir: fresh("cache"), verifyExisting: true }, outDir);
             assert.equal(again.stats.output, "kept");
             assert.equal(fs.statSync(again.path).ino, inode);
-            assert.deepEqual(fs.readdirSync(outDir).filter((f) => f.startsWith(".tmp-")), [], "no temporary file left behind");
+            assert.deepEqual(
+                fs.readdirSync(outDir).filter((f) => f.startsWith(".tmp-")),
+                [],
+                "no temporary file left behind",
+            );
         });
 
         it("never serves a member compressed at another level: level 5 after level 6 on one cache gives the cold level-5 bytes", async () => {
@@ -388,7 +414,11 @@ describe("pack", () => {
                 const again = await packTree(a, { chunkBytes: 64 * KiB, cacheDir, verifyExisting: true }, outDir);
                 assert.equal(again.sha256, first.sha256);
                 assert.equal(again.stats.output, "written", `cache ${cacheDir ? "on" : "off"}`);
-                assert.equal(sha256Of(again.path), again.sha256, `cache ${cacheDir ? "on" : "off"}: the file is named by the SHA-256 of its bytes again`);
+                assert.equal(
+                    sha256Of(again.path),
+                    again.sha256,
+                    `cache ${cacheDir ? "on" : "off"}: the file is named by the SHA-256 of its bytes again`,
+                );
             }
         });
 
@@ -459,11 +489,27 @@ describe("pack", () => {
         }
 
         const cases: [string, (src: string) => PackEntry[], string, string][] = [
-            ["a duplicate archive path", (s) => [{ archivePath: "a/x", sourcePath: s }, { archivePath: "a/x", sourcePath: s }], "duplicate-path", "[a/x]"],
+            [
+                "a duplicate archive path",
+                (s) => [
+                    { archivePath: "a/x", sourcePath: s },
+                    { archivePath: "a/x", sourcePath: s },
+                ],
+                "duplicate-path",
+                "[a/x]",
+            ],
             ["an absolute archive path", (s) => [{ archivePath: "/etc/passwd", sourcePath: s }], "absolute-path", "[/etc/passwd]"],
             ["a `..` archive path", (s) => [{ archivePath: "a/../../x", sourcePath: s }], "parent-path", "[a/../../x]"],
             ["an empty component", (s) => [{ archivePath: "a//x", sourcePath: s }], "invalid-path", "[a//x]"],
-            ["a file that other entries need as a directory", (s) => [{ archivePath: "a", sourcePath: s }, { archivePath: "a/x", sourcePath: s }], "path-conflict", "[a]"],
+            [
+                "a file that other entries need as a directory",
+                (s) => [
+                    { archivePath: "a", sourcePath: s },
+                    { archivePath: "a/x", sourcePath: s },
+                ],
+                "path-conflict",
+                "[a]",
+            ],
             ["a directory as source", (s) => [{ archivePath: "d", sourcePath: path.dirname(s) }], "not-a-file", "[d]"],
             ["a missing source", (s) => [{ archivePath: "m", sourcePath: `${s}.missing` }], "missing-source", "[m]"],
         ];
@@ -502,7 +548,10 @@ describe("pack", () => {
             writeTree(d, { "grows.log": { content: "a".repeat(1000) } });
             const layout = planLayout(entriesOf(d), 64 * KiB);
             fs.appendFileSync(path.join(d, "grows.log"), "more");
-            assert.throws(() => readChunk(layout, layout.chunks[0]!), (err: unknown) => err instanceof PackError && err.code === "changed-while-packing" && err.message.includes("[grows.log]"));
+            assert.throws(
+                () => readChunk(layout, layout.chunks[0]!),
+                (err: unknown) => err instanceof PackError && err.code === "changed-while-packing" && err.message.includes("[grows.log]"),
+            );
         });
     });
 
@@ -516,7 +565,10 @@ describe("pack", () => {
                 mixedBytes(256 * KiB, 3).copy(shared);
                 const views = [shared.subarray(0, 1000), shared.subarray(7, 200 * KiB), shared.subarray(100 * KiB), shared.subarray(0, 0)];
                 const hexes = await Promise.all(views.map((v) => pool.hash(v)));
-                assert.deepEqual(hexes, views.map((v) => crypto.createHash("sha256").update(v).digest("hex")));
+                assert.deepEqual(
+                    hexes,
+                    views.map((v) => crypto.createHash("sha256").update(v).digest("hex")),
+                );
             } finally {
                 await pool.close();
             }
@@ -529,7 +581,12 @@ describe("pack", () => {
             const h = encodeHeader({ name: "images/huge.tar", type: "file", mode: 0o644, size });
             assert.equal(h.length, 3 * 512, "pax header, one block of records, ustar header");
             assert.equal(String.fromCharCode(h[156]!), "x");
-            assert.ok(h.subarray(512, 1024).toString("utf8").startsWith(paxRecord("size", String(size))));
+            assert.ok(
+                h
+                    .subarray(512, 1024)
+                    .toString("utf8")
+                    .startsWith(paxRecord("size", String(size))),
+            );
             assert.equal(h.subarray(1024 + 124, 1024 + 135).toString("ascii"), "00000000000");
             for (const block of [h.subarray(0, 512), h.subarray(1024)]) {
                 const stored = parseInt(block.subarray(148, 154).toString("ascii"), 8);

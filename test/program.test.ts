@@ -35,7 +35,14 @@ const T = {
 
 interface PolicyDoc {
     Version: string;
-    Statement: { Sid?: string; Effect: string; Principal?: unknown; Action: string | string[]; Resource: string | string[]; Condition?: unknown }[];
+    Statement: {
+        Sid?: string;
+        Effect: string;
+        Principal?: unknown;
+        Action: string | string[];
+        Resource: string | string[];
+        Condition?: unknown;
+    }[];
 }
 
 describe("program: the dev stack, in-process with mocks", function () {
@@ -63,7 +70,11 @@ describe("program: the dev stack, in-process with mocks", function () {
         });
 
         it("requires IMDSv2 tokens, with a hop limit of 2 for containers", () => {
-            assert.deepEqual(input(T.instance, "metadataOptions"), { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 2 });
+            assert.deepEqual(input(T.instance, "metadataOptions"), {
+                httpEndpoint: "enabled",
+                httpTokens: "required",
+                httpPutResponseHopLimit: 2,
+            });
         });
 
         it("has an encrypted gp3 root volume of the configured size", () => {
@@ -101,7 +112,10 @@ describe("program: the dev stack, in-process with mocks", function () {
             assert.equal(input(T.profile, "role"), computed(T.role, "name"));
             assert.deepEqual(input(T.instance, "vpcSecurityGroupIds"), [computed(T.sg, "id")]);
             const trust = JSON.parse(input<string>(T.role, "assumeRolePolicy")) as PolicyDoc;
-            assert.deepEqual(trust.Statement.map((s) => [s.Effect, s.Principal, s.Action]), [["Allow", { Service: "ec2.amazonaws.com" }, "sts:AssumeRole"]]);
+            assert.deepEqual(
+                trust.Statement.map((s) => [s.Effect, s.Principal, s.Action]),
+                [["Allow", { Service: "ec2.amazonaws.com" }, "sts:AssumeRole"]],
+            );
         });
     });
 
@@ -110,13 +124,19 @@ describe("program: the dev stack, in-process with mocks", function () {
             const objectSource = input<{ path: string }>(T.object, "source");
             const sha = sha256(fs.readFileSync(path.join(PROJECT_DIR, objectSource.path)));
             const policy = JSON.parse(input<string>(T.rolePolicy, "policy")) as PolicyDoc;
-            assert.deepEqual(policy.Statement, [{
-                Effect: "Allow",
-                Action: ["s3:GetObject"],
-                Resource: [`arn:aws:s3:::${String(computed(T.bucket, "bucket"))}/artifacts/${sha}.tar.gz`],
-            }]);
+            assert.deepEqual(policy.Statement, [
+                {
+                    Effect: "Allow",
+                    Action: ["s3:GetObject"],
+                    Resource: [`arn:aws:s3:::${String(computed(T.bucket, "bucket"))}/artifacts/${sha}.tar.gz`],
+                },
+            ]);
             assert.equal(input(T.rolePolicy, "role"), computed(T.role, "id"));
-            assert.equal(plan.resources.filter((r) => r.type.startsWith("aws:iam/")).length, 3, "a role, its one policy and the profile; nothing attached");
+            assert.equal(
+                plan.resources.filter((r) => r.type.startsWith("aws:iam/")).length,
+                3,
+                "a role, its one policy and the profile; nothing attached",
+            );
         });
     });
 
@@ -166,12 +186,18 @@ describe("program: the dev stack, in-process with mocks", function () {
         it("blocks all four kinds of public access", () => {
             const block = one(T.publicAccess).inputs;
             assert.equal(block["bucket"], bucketId());
-            for (const k of ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"]) assert.equal(block[k], true, k);
+            for (const k of ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"])
+                assert.equal(block[k], true, k);
         });
 
         it("encrypts at rest and keeps versions", () => {
             assert.equal(input(T.encryption, "bucket"), bucketId());
-            assert.deepEqual(input<{ applyServerSideEncryptionByDefault: { sseAlgorithm: string } }[]>(T.encryption, "rules").map((r) => r.applyServerSideEncryptionByDefault.sseAlgorithm), ["AES256"]);
+            assert.deepEqual(
+                input<{ applyServerSideEncryptionByDefault: { sseAlgorithm: string } }[]>(T.encryption, "rules").map(
+                    (r) => r.applyServerSideEncryptionByDefault.sseAlgorithm,
+                ),
+                ["AES256"],
+            );
             assert.equal(input(T.versioning, "bucket"), bucketId());
             assert.deepEqual(input(T.versioning, "versioningConfiguration"), { status: "Enabled" });
         });
@@ -180,7 +206,9 @@ describe("program: the dev stack, in-process with mocks", function () {
             assert.equal(input(T.bucketPolicy, "bucket"), bucketId());
             const policy = JSON.parse(input<string>(T.bucketPolicy, "policy")) as PolicyDoc;
             const arn = String(computed(T.bucket, "arn"));
-            const deny = policy.Statement.find((s) => s.Effect === "Deny" && JSON.stringify(s.Condition) === JSON.stringify({ Bool: { "aws:SecureTransport": "false" } }));
+            const deny = policy.Statement.find(
+                (s) => s.Effect === "Deny" && JSON.stringify(s.Condition) === JSON.stringify({ Bool: { "aws:SecureTransport": "false" } }),
+            );
             assert.ok(deny, "a statement denies aws:SecureTransport=false");
             assert.equal(deny.Principal, "*");
             assert.equal(deny.Action, "s3:*");
@@ -188,8 +216,14 @@ describe("program: the dev stack, in-process with mocks", function () {
         });
 
         it("expires non-current artifacts after the configured days", () => {
-            const rules = input<{ status: string; filter: { prefix: string }; noncurrentVersionExpiration: { noncurrentDays: number } }[]>(T.lifecycle, "rules");
-            assert.deepEqual(rules.map((r) => [r.status, r.filter.prefix, r.noncurrentVersionExpiration.noncurrentDays]), [["Enabled", "artifacts/", config.artifactRetentionDays]]);
+            const rules = input<{ status: string; filter: { prefix: string }; noncurrentVersionExpiration: { noncurrentDays: number } }[]>(
+                T.lifecycle,
+                "rules",
+            );
+            assert.deepEqual(
+                rules.map((r) => [r.status, r.filter.prefix, r.noncurrentVersionExpiration.noncurrentDays]),
+                [["Enabled", "artifacts/", config.artifactRetentionDays]],
+            );
         });
     });
 
@@ -244,8 +278,21 @@ describe("program: the dev stack, in-process with mocks", function () {
         it("names every resource and its key settings in the summary", () => {
             const text = summarize(plan);
             for (const r of plan.resources) assert.ok(text.includes(r.name), r.name);
-            for (const s of [config.instanceType, String(input(T.instance, "ami")), `${config.rootVolumeSizeGiB} GiB gp3 encrypted`, "tokens required, hop limit 2",
-                "80/tcp", "443/tcp", "24224/tcp", "24224/udp", "no SSH", "4 of 4", "AES256", "versioning Enabled", String(plan.outputs["artifactObjectKey"])]) {
+            for (const s of [
+                config.instanceType,
+                String(input(T.instance, "ami")),
+                `${config.rootVolumeSizeGiB} GiB gp3 encrypted`,
+                "tokens required, hop limit 2",
+                "80/tcp",
+                "443/tcp",
+                "24224/tcp",
+                "24224/udp",
+                "no SSH",
+                "4 of 4",
+                "AES256",
+                "versioning Enabled",
+                String(plan.outputs["artifactObjectKey"]),
+            ]) {
                 assert.ok(text.includes(s), `the summary mentions ${s}:\n${text}`);
             }
             assert.ok(text.split("\n").length <= plan.resources.length + 8, "one line per resource, plus a few");
@@ -257,7 +304,10 @@ describe("program: the dev stack, in-process with mocks", function () {
             for (const u of plan.units) assert.equal(files[`units/${u.name}`], u.content);
             assert.equal(Object.keys(files).length, plan.units.length + 2);
             const doc = JSON.parse(files["plan.json"]!) as { resources: PlannedResource[]; outputs: unknown };
-            assert.deepEqual(doc.resources.map((r) => `${r.type} ${r.name}`), plan.resources.map((r) => `${r.type} ${r.name}`));
+            assert.deepEqual(
+                doc.resources.map((r) => `${r.type} ${r.name}`),
+                plan.resources.map((r) => `${r.type} ${r.name}`),
+            );
             assert.deepEqual(doc.outputs, plan.outputs);
         });
 

@@ -90,7 +90,11 @@ describe("provision script (real bash, curl, tar, sha256sum against fake IMDS an
     let s3: FakeS3;
     const closers: (() => Promise<void>)[] = [];
 
-    const FILES_A = { "log/fluent.conf": "<source>\n  @type forward\n</source>\n", "images/app.tar": "saved image A", "nginx/conf.d/site.conf": "server {}\n" };
+    const FILES_A = {
+        "log/fluent.conf": "<source>\n  @type forward\n</source>\n",
+        "images/app.tar": "saved image A",
+        "nginx/conf.d/site.conf": "server {}\n",
+    };
     const FILES_B = { "log/fluent.conf": "# release B\n", "images/app.tar": "saved image B" };
     let artifactA: Buffer;
     let artifactB: Buffer;
@@ -104,7 +108,10 @@ describe("provision script (real bash, curl, tar, sha256sum against fake IMDS an
         store = new CredentialStore();
         imds = await new FakeImds({ store, ...imdsOpts }).start();
         s3 = await new FakeS3({ store, region: REGION }).start();
-        closers.push(() => imds.close(), () => s3.close());
+        closers.push(
+            () => imds.close(),
+            () => s3.close(),
+        );
     }
 
     function keyOf(body: Buffer): string {
@@ -152,7 +159,11 @@ describe("provision script (real bash, curl, tar, sha256sum against fake IMDS an
     function assertInstalled(sha: string, files: Record<string, string>): void {
         assert.equal(current(), `releases/${sha}`);
         for (const [rel, content] of Object.entries(files)) assert.equal(read(rel), content, rel);
-        const expected = [`current -> releases/${sha}`, `releases/${sha}/.provisioned`, ...Object.keys(files).map((f) => `releases/${sha}/${f}`)];
+        const expected = [
+            `current -> releases/${sha}`,
+            `releases/${sha}/.provisioned`,
+            ...Object.keys(files).map((f) => `releases/${sha}/${f}`),
+        ];
         assert.deepEqual(tree(root), expected.sort());
     }
 
@@ -182,12 +193,15 @@ describe("provision script (real bash, curl, tar, sha256sum against fake IMDS an
         root = path.join(tmp, "artifact");
         tarLog = path.join(tmp, "tar.log");
         fs.mkdirSync(bin);
-        for (const f of hostScripts(HOST_SCRIPTS)) fs.writeFileSync(path.join(bin, path.basename(f.path)), f.content, { mode: parseInt(f.permissions, 8) });
+        for (const f of hostScripts(HOST_SCRIPTS))
+            fs.writeFileSync(path.join(bin, path.basename(f.path)), f.content, { mode: parseInt(f.permissions, 8) });
         // A tar that records its calls, to prove when unpacking did (not) happen.
         fs.mkdirSync(path.join(tmp, "shim"));
         fs.writeFileSync(path.join(tmp, "shim", "tar"), `#!/bin/bash\necho "$*" >>"$TAR_LOG"\nexec ${realTar} "$@"\n`, { mode: 0o755 });
         // A curl that records its argv (what `ps` would show), to prove no secret is on a command line.
-        fs.writeFileSync(path.join(tmp, "shim", "curl"), `#!/bin/bash\necho "$*" >>"$CURL_ARGV_LOG"\nexec ${realCurl} "$@"\n`, { mode: 0o755 });
+        fs.writeFileSync(path.join(tmp, "shim", "curl"), `#!/bin/bash\necho "$*" >>"$CURL_ARGV_LOG"\nexec ${realCurl} "$@"\n`, {
+            mode: 0o755,
+        });
     });
 
     afterEach(async () => {
@@ -199,7 +213,10 @@ describe("provision script (real bash, curl, tar, sha256sum against fake IMDS an
         const text = scriptText(PROVISION_SCRIPT);
         assert.equal(spawnSync("bash", ["-n"], { input: text }).status, 0);
         assert.ok(Buffer.byteLength(text) <= 2500, `provision script is ${Buffer.byteLength(text)} bytes`);
-        assert.ok(!text.includes(BUCKET) && !/\b[0-9a-f]{64}\b/.test(text.replace(EMPTY_SHA256, "")), "per-stack values belong in the unit");
+        assert.ok(
+            !text.includes(BUCKET) && !/\b[0-9a-f]{64}\b/.test(text.replace(EMPTY_SHA256, "")),
+            "per-stack values belong in the unit",
+        );
         assert.ok(text.includes("https://$ARTIFACT_BUCKET.s3.$ARTIFACT_REGION.amazonaws.com}/$ARTIFACT_KEY"));
     });
 
@@ -212,7 +229,10 @@ describe("provision script (real bash, curl, tar, sha256sum against fake IMDS an
         assertInstalled(sha, FILES_A);
         assert.deepEqual(s3Outcomes(), ["ok"]);
         assert.equal(s3.requests[0]!.accessKeyId, imds.issued[0]!.accessKeyId);
-        assert.deepEqual({ token: imds.counts.token, roleList: imds.counts.roleList, credentials: imds.counts.credentials }, { token: 1, roleList: 1, credentials: 1 });
+        assert.deepEqual(
+            { token: imds.counts.token, roleList: imds.counts.roleList, credentials: imds.counts.credentials },
+            { token: 1, roleList: 1, credentials: 1 },
+        );
         assert.equal(tarCalls().length, 1);
         assertNoSecrets(r.output);
     });
@@ -327,7 +347,10 @@ describe("provision script (real bash, curl, tar, sha256sum against fake IMDS an
         const r = await provision(sha);
         assert.equal(r.code, 0, r.output);
         assert.deepEqual(s3Outcomes(), ["ExpiredToken", "ok"]);
-        assert.deepEqual(s3.requests.map((q) => q.accessKeyId), imds.issued.map((c) => c.accessKeyId));
+        assert.deepEqual(
+            s3.requests.map((q) => q.accessKeyId),
+            imds.issued.map((c) => c.accessKeyId),
+        );
         assert.notEqual(imds.issued[0]!.accessKeyId, imds.issued[1]!.accessKeyId);
         assertNoSecrets(r.output);
         assertInstalled(sha, FILES_A);
@@ -446,14 +469,17 @@ describe("fake S3 signature check (so the script tests can fail)", function () {
         assert.equal((await get({ contentSha: null })).status, "400");
         assert.equal((await get({ contentSha: sha256(Buffer.from("a body")) })).status, "400");
         assert.equal((await get({ region: "us-east-1" })).status, "400");
-        assert.deepEqual(s3.requests.map((r) => r.outcome), [
-            "SignatureDoesNotMatch",
-            "InvalidAccessKeyId",
-            "InvalidToken",
-            "InvalidRequest",
-            "XAmzContentSHA256Mismatch",
-            "AuthorizationHeaderMalformed",
-        ]);
+        assert.deepEqual(
+            s3.requests.map((r) => r.outcome),
+            [
+                "SignatureDoesNotMatch",
+                "InvalidAccessKeyId",
+                "InvalidToken",
+                "InvalidRequest",
+                "XAmzContentSHA256Mismatch",
+                "AuthorizationHeaderMalformed",
+            ],
+        );
     });
 });
 
@@ -484,7 +510,8 @@ esac
         fs.mkdirSync(state);
         fs.mkdirSync(bin);
         for (const f of ["images", "dangling", "calls"]) fs.writeFileSync(path.join(state, f), "");
-        for (const f of hostScripts(HOST_SCRIPTS)) fs.writeFileSync(path.join(bin, path.basename(f.path)), f.content, { mode: parseInt(f.permissions, 8) });
+        for (const f of hostScripts(HOST_SCRIPTS))
+            fs.writeFileSync(path.join(bin, path.basename(f.path)), f.content, { mode: parseInt(f.permissions, 8) });
         fs.writeFileSync(path.join(tmp, "docker"), FAKE_DOCKER, { mode: 0o755 });
     });
     afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -567,9 +594,17 @@ esac
 
 describe("provision unit", () => {
     it("is a oneshot after network-online with a timeout beyond the retry budget", () => {
-        const unit = renderOneShotUnit(provisionUnit({ bucket: BUCKET, key: "artifacts/x.tar.gz", sha256: "0".repeat(64), region: REGION }));
+        const unit = renderOneShotUnit(
+            provisionUnit({ bucket: BUCKET, key: "artifacts/x.tar.gz", sha256: "0".repeat(64), region: REGION }),
+        );
         const lines = unit.content.split("\n");
-        for (const l of ["Wants=network-online.target", "After=network-online.target", "Type=oneshot", "RemainAfterExit=yes", `ExecStart=${PROVISION_SCRIPT}`]) {
+        for (const l of [
+            "Wants=network-online.target",
+            "After=network-online.target",
+            "Type=oneshot",
+            "RemainAfterExit=yes",
+            `ExecStart=${PROVISION_SCRIPT}`,
+        ]) {
             assert.ok(lines.includes(l), `${l} missing:\n${unit.content}`);
         }
         const timeout = Number(/^TimeoutStartSec=(\d+)$/m.exec(unit.content)?.[1]);

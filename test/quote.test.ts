@@ -84,12 +84,24 @@ function nastyContainer(i: number, value: string): ContainerUnit {
 /** The argv we mean, written out from the model's documented meaning, not from the renderer. */
 function intendedDockerRun(i: number, value: string): string[] {
     return [
-        DOCKER, "run", "--rm", "--name", `nasty-${pad(i)}`,
-        "--network", NETWORK_NAME,
-        "-e", "A_FIRST=plain",
-        "-e", `NASTY=${value}`,
-        value, "--label", value,
-        IMAGE, value, "--flag", value,
+        DOCKER,
+        "run",
+        "--rm",
+        "--name",
+        `nasty-${pad(i)}`,
+        "--network",
+        NETWORK_NAME,
+        "-e",
+        "A_FIRST=plain",
+        "-e",
+        `NASTY=${value}`,
+        value,
+        "--label",
+        value,
+        IMAGE,
+        value,
+        "--flag",
+        value,
     ];
 }
 
@@ -178,10 +190,11 @@ describe("quoting for systemd (units/quote.ts)", () => {
 
     describe("the decoder of systemd's dump (test/helpers/systemd.ts)", () => {
         it("decodes what systemd 252 prints, as observed", () => {
-            assert.deepEqual(decodeCommandLine('/usr/bin/echo "a b" "c\\"d" "e\\\\f" "\\$\\$x" "" ";" "\\001" "\\177" #z é "\\357\\277\\276"'), [
-                "/usr/bin/echo", "a b", 'c"d', "e\\f", "$$x", "", ";", "\x01", "\x7f", "#z", "é", "\uFFFE",
-            ]);
-            assert.equal(displayLine(["/x", "it's", "tab\there"]), "/x \"it's\" \"tab\\there\"");
+            assert.deepEqual(
+                decodeCommandLine('/usr/bin/echo "a b" "c\\"d" "e\\\\f" "\\$\\$x" "" ";" "\\001" "\\177" #z é "\\357\\277\\276"'),
+                ["/usr/bin/echo", "a b", 'c"d', "e\\f", "$$x", "", ";", "\x01", "\x7f", "#z", "é", "\uFFFE"],
+            );
+            assert.equal(displayLine(["/x", "it's", "tab\there"]), '/x "it\'s" "tab\\there"');
         });
 
         it("refuses anything systemd would not have printed that way", () => {
@@ -208,7 +221,9 @@ describe("quoting for systemd (units/quote.ts)", () => {
             const units = [
                 ...exec.map(([, v], i) => renderContainerUnit(nastyContainer(i, v))),
                 ...exec.map(([, v], i) => renderOneShotUnit(nastyOneShot(i, v, i < NASTY.length))),
-                ...NASTY.filter(([, v]) => describable(v)).map(([, v], i) => renderContainerUnit({ ...nastyContainer(i, "x"), name: `described-${pad(i)}`, description: v })),
+                ...NASTY.filter(([, v]) => describable(v)).map(([, v], i) =>
+                    renderContainerUnit({ ...nastyContainer(i, "x"), name: `described-${pad(i)}`, description: v }),
+                ),
                 BROKEN,
             ];
             dump = dumpUnits(units);
@@ -216,12 +231,21 @@ describe("quoting for systemd (units/quote.ts)", () => {
         });
 
         it("systemd warns about none of our units", () => {
-            assert.deepEqual(dump.warnings.filter((l) => !l.includes(BROKEN.name)), []);
+            assert.deepEqual(
+                dump.warnings.filter((l) => !l.includes(BROKEN.name)),
+                [],
+            );
         });
 
         it("the oracle notices lines systemd ignores (self-check)", () => {
-            assert.ok(oracleWarnings.some((l) => /Invalid environment assignment/.test(l)), oracleWarnings.join("\n"));
-            assert.ok(oracleWarnings.some((l) => /unknown escape/.test(l)), oracleWarnings.join("\n"));
+            assert.ok(
+                oracleWarnings.some((l) => /Invalid environment assignment/.test(l)),
+                oracleWarnings.join("\n"),
+            );
+            assert.ok(
+                oracleWarnings.some((l) => /unknown escape/.test(l)),
+                oracleWarnings.join("\n"),
+            );
             assert.deepEqual(dump.units.get(BROKEN.name)!.commands.get("ExecStart")![0]!.argv, ["/usr/bin/echo", "\\x00"]);
         });
 
@@ -236,7 +260,10 @@ describe("quoting for systemd (units/quote.ts)", () => {
 
             it(`as a one-shot's ExecStart word${i < NASTY.length ? " and Environment= value" : ""}: ${label}`, () => {
                 const unit = dump.units.get(`nasty-oneshot-${pad(i)}.service`)!;
-                assert.deepEqual(unit.commands.get("ExecStart")?.map((c) => c.argv), [["/usr/bin/printf", "%s", value]]);
+                assert.deepEqual(
+                    unit.commands.get("ExecStart")?.map((c) => c.argv),
+                    [["/usr/bin/printf", "%s", value]],
+                );
                 assert.deepEqual(unit.environment, i < NASTY.length ? ["A_FIRST=plain", `NASTY=${value}`] : []);
             });
         });

@@ -56,7 +56,8 @@ const resource = (p: OfflinePlan, type: string) => {
 };
 
 /** dev's own containers overrides (the key replaces the whole map, so a test extends it). */
-const devContainers = () => JSON.parse(loadStackConfig("dev")[key("containers")] ?? "{}") as Record<string, { env?: Record<string, string> }>;
+const devContainers = () =>
+    JSON.parse(loadStackConfig("dev")[key("containers")] ?? "{}") as Record<string, { env?: Record<string, string> }>;
 
 describe("stacks: plans in child processes", function () {
     this.timeout(180_000);
@@ -73,7 +74,10 @@ describe("stacks: plans in child processes", function () {
         plans["base"] = planToDir({ stack: "dev" }, path.join(out.abs, "dev")).then((r) => ((baseRun = r.run), r.plan));
 
         const containers = devContainers();
-        containers[CHANGED_CONTAINER] = { ...containers[CHANGED_CONTAINER], env: { ...(containers[CHANGED_CONTAINER]?.env ?? {}), LOGGING_ROOT_LEVEL: "warn" } };
+        containers[CHANGED_CONTAINER] = {
+            ...containers[CHANGED_CONTAINER],
+            env: { ...(containers[CHANGED_CONTAINER]?.env ?? {}), LOGGING_ROOT_LEVEL: "warn" },
+        };
         plans["env"] = planInChild({ stack: "dev", config: { [key("containers")]: containers } });
 
         const same = scratchDir("artifact-same");
@@ -96,7 +100,12 @@ describe("stacks: plans in child processes", function () {
         plans["preview"] = planInChild({ stack: "dev", preview: true });
         plans["graviton"] = planInChild({
             stack: "dev",
-            config: { [key("instanceType")]: "m7g.large", [key("subnetId")]: "subnet-0123456789abcdef0", [key("keyName")]: "ops-2026", [key("sshCidrs")]: ["198.51.100.0/24"] },
+            config: {
+                [key("instanceType")]: "m7g.large",
+                [key("subnetId")]: "subnet-0123456789abcdef0",
+                [key("keyName")]: "ops-2026",
+                [key("sshCidrs")]: ["198.51.100.0/24"],
+            },
         });
         plans["pinned"] = planInChild({ stack: "dev", config: { [key("ami")]: "ami-0123456789abcdef0" } });
         // No unhandled rejections while a plan waits for its test.
@@ -147,8 +156,20 @@ describe("stacks: plans in child processes", function () {
         const [dev, prod] = await Promise.all([plans["base"]!, plans["prod"]!]);
         const rawDev = loadStackConfig("dev");
         const rawProd = { ...loadStackConfig("prod"), ...prodImagesConfig };
-        const differing = [...new Set([...Object.keys(rawDev), ...Object.keys(rawProd)])].filter((k) => rawDev[k] !== rawProd[k]).map((k) => k.replace(`${PROJECT}:`, "")).sort();
-        assert.deepEqual(differing, ["artifactRetentionDays", "containers", "flatcarChannel", "imageDir", "instanceType", "rootVolumeSizeGiB", "sshCidrs", "tags"]);
+        const differing = [...new Set([...Object.keys(rawDev), ...Object.keys(rawProd)])]
+            .filter((k) => rawDev[k] !== rawProd[k])
+            .map((k) => k.replace(`${PROJECT}:`, ""))
+            .sort();
+        assert.deepEqual(differing, [
+            "artifactRetentionDays",
+            "containers",
+            "flatcarChannel",
+            "imageDir",
+            "instanceType",
+            "rootVolumeSizeGiB",
+            "sshCidrs",
+            "tags",
+        ]);
 
         // Each differing input, and the config keys that may explain it.
         const explanations: [RegExp, string[]][] = [
@@ -157,7 +178,10 @@ describe("stacks: plans in child processes", function () {
             [/Instance host-instance: rootBlockDevice\.volumeSize$/, ["rootVolumeSizeGiB"]],
             [/: (rootBlockDevice\.)?tags\.environment$/, ["tags"]],
             [/SecurityGroup host-sg: ingress$/, ["sshCidrs"]],
-            [/BucketLifecycleConfiguration artifact-lifecycle: rules\.0\.noncurrentVersionExpiration\.noncurrentDays$/, ["artifactRetentionDays"]],
+            [
+                /BucketLifecycleConfiguration artifact-lifecycle: rules\.0\.noncurrentVersionExpiration\.noncurrentDays$/,
+                ["artifactRetentionDays"],
+            ],
             // The units' images and env; tarball images (prod) also go into the artifact.
             [/Instance host-instance: userData$/, ["containers", "imageDir"]],
             [/BucketObjectv2 artifact-object: (key|source\.path)$/, ["containers", "imageDir"]],
@@ -168,7 +192,10 @@ describe("stacks: plans in child processes", function () {
         for (const d of diffs) {
             const match = explanations.find(([re]) => re.test(d));
             assert.ok(match, `unexplained difference: ${d}`);
-            assert.ok(match[1].some((k) => differing.includes(k)), `${d} is explained by ${match[1].join("/")}, which do not differ`);
+            assert.ok(
+                match[1].some((k) => differing.includes(k)),
+                `${d} is explained by ${match[1].join("/")}, which do not differ`,
+            );
             match[1].forEach((k) => used.add(k));
         }
         for (const k of differing) assert.ok(used.has(k), `config key ${k} differs but nothing in the plan does`);
@@ -177,15 +204,28 @@ describe("stacks: plans in child processes", function () {
         type Rule = { protocol: string; fromPort: number; toPort: number; cidrBlocks: string[] };
         const ingress = (p: OfflinePlan) => resource(p, SG).inputs["ingress"] as Rule[];
         const isSsh = (r: Rule) => r.fromPort === 22;
-        assert.deepEqual(ingress(prod).filter((r) => !isSsh(r)), ingress(dev).filter((r) => !isSsh(r)));
+        assert.deepEqual(
+            ingress(prod).filter((r) => !isSsh(r)),
+            ingress(dev).filter((r) => !isSsh(r)),
+        );
         assert.deepEqual(ingress(dev).filter(isSsh), []);
         const prodConfig = parseStackConfig(rawProd);
-        assert.deepEqual(ingress(prod).filter(isSsh).map((r) => [r.protocol, r.toPort, r.cidrBlocks]), [["tcp", 22, [...prodConfig.sshCidrs]]]);
+        assert.deepEqual(
+            ingress(prod)
+                .filter(isSsh)
+                .map((r) => [r.protocol, r.toPort, r.cidrBlocks]),
+            [["tcp", 22, [...prodConfig.sshCidrs]]],
+        );
 
         // Inside the user-data: exactly the units of containers whose image or env differ, plus
         // provision (its artifact holds prod's image tarballs).
         const effective = (raw: Record<string, string>) =>
-            new Map(applyOverrides(seedContainers, parseStackConfig(raw).containers).map((c: ContainerUnit) => [c.name, JSON.stringify([c.image, c.env ?? {}])]));
+            new Map(
+                applyOverrides(seedContainers, parseStackConfig(raw).containers).map((c: ContainerUnit) => [
+                    c.name,
+                    JSON.stringify([c.image, c.env ?? {}]),
+                ]),
+            );
         const [ed, ep] = [effective(rawDev), effective(rawProd)];
         const expected = [...ed.keys()].filter((n) => ed.get(n) !== ep.get(n)).map(containerUnitName);
         assert.ok(expected.length > 0, "precondition: the stacks' containers differ");
@@ -227,8 +267,13 @@ describe("stacks: plans in child processes", function () {
         assert.match(String(resource(g, SG).inputs["vpcId"]), /^vpc-/);
         assert.equal(resource(g, INSTANCE).inputs["subnetId"], "subnet-0123456789abcdef0");
         assert.equal(resource(g, INSTANCE).inputs["keyName"], "ops-2026");
-        const ssh = (resource(g, SG).inputs["ingress"] as { fromPort: number; protocol: string; cidrBlocks: string[] }[]).filter((r) => r.fromPort === 22);
-        assert.deepEqual(ssh.map((r) => [r.protocol, r.cidrBlocks]), [["tcp", ["198.51.100.0/24"]]]);
+        const ssh = (resource(g, SG).inputs["ingress"] as { fromPort: number; protocol: string; cidrBlocks: string[] }[]).filter(
+            (r) => r.fromPort === 22,
+        );
+        assert.deepEqual(
+            ssh.map((r) => [r.protocol, r.cidrBlocks]),
+            [["tcp", ["198.51.100.0/24"]]],
+        );
     });
 
     it("a pinned AMI is used as given, without a lookup, and its changes are not ignored", async () => {

@@ -5,7 +5,15 @@ import { strict as assert } from "node:assert";
 import { ContainerUnit, HostDefinition, OneShotUnit } from "../units/model";
 import { ENSURE_IMAGE } from "../units/layout";
 import { CONTAINER_TIMEOUT_START_SEC, RenderedUnit, renderContainerUnit, renderOneShotUnit } from "../units/systemd";
-import { ARTIFACT_CURRENT, ARTIFACT_IMAGES_DIR, DOCKER, NETWORK_NAME, NETWORK_UNIT, PROVISION_UNIT, containerUnitName } from "../units/layout";
+import {
+    ARTIFACT_CURRENT,
+    ARTIFACT_IMAGES_DIR,
+    DOCKER,
+    NETWORK_NAME,
+    NETWORK_UNIT,
+    PROVISION_UNIT,
+    containerUnitName,
+} from "../units/layout";
 import { buildHost } from "../units/host";
 import { HOST_SCRIPTS, seedContainers } from "./helpers/fixtures";
 import { orderedUnits } from "../units/cloudconfig";
@@ -51,7 +59,10 @@ const fetcher: OneShotUnit = {
     wants: ["network-online.target"],
     requires: ["docker.service"],
     environment: { B_KEY: "artifacts/x y.tar.gz", A_BUCKET: "bucket-1" },
-    exec: [["/opt/coreos-containers/bin/fetch", "--verbose"], ["/bin/sh", "-c", "echo 100% > /dev/null"]],
+    exec: [
+        ["/opt/coreos-containers/bin/fetch", "--verbose"],
+        ["/bin/sh", "-c", "echo 100% > /dev/null"],
+    ],
     timeoutStartSec: 600,
 };
 
@@ -65,7 +76,12 @@ function timespan(seconds: number): string {
 /** The unit names a `Key=` line of our (single-line) dependency directives lists. */
 function directive(unit: RenderedUnit, key: string): string[] {
     const lines = unit.content.split("\n").filter((l) => l.startsWith(`${key}=`));
-    return lines.flatMap((l) => l.slice(key.length + 1).split(" ").filter((w) => w));
+    return lines.flatMap((l) =>
+        l
+            .slice(key.length + 1)
+            .split(" ")
+            .filter((w) => w),
+    );
 }
 
 /** Units systemd recorded under a dependency property from the unit file itself. */
@@ -217,9 +233,10 @@ describe("systemd units (units/systemd.ts)", () => {
                 });
 
                 it("then pulls or loads its image only through ensure-image", () => {
-                    const expected = c.image.kind === "tarball"
-                        ? [ENSURE_IMAGE, "load", `${ARTIFACT_CURRENT}/${ARTIFACT_IMAGES_DIR}/${c.image.file}`, c.image.ref]
-                        : [ENSURE_IMAGE, "pull", c.image.ref];
+                    const expected =
+                        c.image.kind === "tarball"
+                            ? [ENSURE_IMAGE, "load", `${ARTIFACT_CURRENT}/${ARTIFACT_IMAGES_DIR}/${c.image.file}`, c.image.ref]
+                            : [ENSURE_IMAGE, "pull", c.image.ref];
                     assert.deepEqual(argvOf(unit(), "ExecStartPre"), [[DOCKER, "rm", "-f", c.name], expected]);
                 });
 
@@ -250,7 +267,12 @@ describe("systemd units (units/systemd.ts)", () => {
 
                 it("requires and comes after docker, the network unit, its dependencies, and provision when it reads the artifact", () => {
                     const needsArtifact = c.image.kind === "tarball" || (c.volumes ?? []).some((v) => v.source.kind === "artifact");
-                    const expected = ["docker.service", NETWORK_UNIT, ...(needsArtifact ? [PROVISION_UNIT] : []), ...(c.dependsOn ?? []).map((d) => containerUnitName(d.name))];
+                    const expected = [
+                        "docker.service",
+                        NETWORK_UNIT,
+                        ...(needsArtifact ? [PROVISION_UNIT] : []),
+                        ...(c.dependsOn ?? []).map((d) => containerUnitName(d.name)),
+                    ];
                     const rendered = byName.get(name)!;
                     assert.deepEqual(directive(rendered, "Requires").sort(), [...expected].sort());
                     assert.deepEqual(directive(rendered, "After").sort(), [...expected].sort());
@@ -265,8 +287,12 @@ describe("systemd units (units/systemd.ts)", () => {
 
         it("the default host has both kinds of image and artifact readers, so the rules above are exercised", () => {
             assert.ok(seedContainers.some((c) => c.image.kind === "tarball"));
-            assert.ok(seedContainers.some((c) => c.image.kind === "registry" && (c.volumes ?? []).some((v) => v.source.kind === "artifact")));
-            assert.ok(seedContainers.some((c) => c.image.kind === "registry" && !(c.volumes ?? []).some((v) => v.source.kind === "artifact")));
+            assert.ok(
+                seedContainers.some((c) => c.image.kind === "registry" && (c.volumes ?? []).some((v) => v.source.kind === "artifact")),
+            );
+            assert.ok(
+                seedContainers.some((c) => c.image.kind === "registry" && !(c.volumes ?? []).some((v) => v.source.kind === "artifact")),
+            );
         });
 
         it("one-shots are Type=oneshot, RemainAfterExit=yes", () => {
@@ -274,7 +300,11 @@ describe("systemd units (units/systemd.ts)", () => {
                 const u = dump.units.get(o.name)!;
                 assert.deepEqual(u.properties.get("Type"), ["oneshot"], o.name);
                 assert.deepEqual(u.properties.get("RemainAfterExit"), ["yes"], o.name);
-                assert.deepEqual(argvOf(u, "ExecStart"), o.exec.map((a) => [...a]), o.name);
+                assert.deepEqual(
+                    argvOf(u, "ExecStart"),
+                    o.exec.map((a) => [...a]),
+                    o.name,
+                );
             }
         });
     });

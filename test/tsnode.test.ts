@@ -4,6 +4,7 @@
 import { strict as assert } from "node:assert";
 import { spawn } from "node:child_process";
 import * as path from "node:path";
+import { FIXTURE_CONFIG } from "./helpers/fixtures";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -27,22 +28,22 @@ describe("the program under Pulumi's loader (ts-node)", () => {
             process.chdir(root);
             require(root + "/node_modules/ts-node").register({ project: root + "/tsconfig.json", transpileOnly: false });
             const { planOffline } = require(root + "/scripts/offline.ts");
-            planOffline({ stack: "dev" }).then(
+            planOffline({ stack: "dev", config: JSON.parse(process.argv[2]) }).then(
                 (p) => { process.stdout.write(JSON.stringify({ sha: p.outputs.userDataSha256, bytes: p.userData.length })); },
                 (e) => { console.error(e && e.stack || String(e)); process.exit(1); });
             `,
-            [ROOT],
+            [ROOT, JSON.stringify(FIXTURE_CONFIG)],
         );
         const viaTsx = run(
             `
             const root = process.argv[1];
             const { spawnSync } = require("node:child_process");
-            const r = spawnSync(process.execPath, ["--import", "tsx", root + "/scripts/plan.ts", "--json", "--stack", "dev"], { cwd: root, encoding: "utf8", maxBuffer: 64 << 20 });
+            const r = spawnSync(process.execPath, ["--import", "tsx", root + "/scripts/plan.ts", "--json", "--stack", "dev", "--config-json", process.argv[2]], { cwd: root, encoding: "utf8", maxBuffer: 64 << 20 });
             if (r.status !== 0) { console.error(r.stderr); process.exit(1); }
             const p = JSON.parse(r.stdout);
             process.stdout.write(JSON.stringify({ sha: p.outputs.userDataSha256, bytes: p.userData.length }));
             `,
-            [ROOT],
+            [ROOT, JSON.stringify(FIXTURE_CONFIG)],
         );
         const [a, b] = await Promise.all([viaTsNode, viaTsx]);
         assert.equal(a.code, 0, `ts-node could not load the program:\n${a.stderr}`);

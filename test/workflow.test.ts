@@ -81,14 +81,21 @@ describe("the pull request workflow (.github/workflows/preview.yml)", function (
         const git = i((s) => runs(s, /apt-get install[^\n]*\bgit\b/));
         const tools = i((s) => runs(s, /^bash scripts\/test-tools\.sh$/m));
         const test = i((s) => runs(s, /^npm test\b/m));
-        assert.ok([checkout, node, ci, git, tools, test].every((n) => n >= 0), `${name}: ${JSON.stringify({ checkout, node, ci, git, tools, test })}`);
+        assert.ok(
+            [checkout, node, ci, git, tools, test].every((n) => n >= 0),
+            `${name}: ${JSON.stringify({ checkout, node, ci, git, tools, test })}`,
+        );
         assert.ok(git < checkout && checkout < tools && tools < test && checkout < node && node < ci && ci < test, "in that order");
         assert.equal(job.steps[checkout]!.with?.["fetch-depth"], 0);
         assert.equal(String(job.steps[node]!.with?.["node-version"]), "20");
         assert.equal(job.steps[node]!.with?.["cache"], "npm");
         // The tool script installs with apt-get only as root: a job-level container runs as root.
         assert.ok(job.container, "the test job runs in a container as root");
-        assert.doesNotMatch(text, /apt-get install[^\n]*\bsystemd-container\b/, "the Debian tools come from scripts/test-tools.sh's one list, not a copy here");
+        assert.doesNotMatch(
+            text,
+            /apt-get install[^\n]*\bsystemd-container\b/,
+            "the Debian tools come from scripts/test-tools.sh's one list, not a copy here",
+        );
         // The boot test mounts an overlay and boots systemd: a job container must be privileged.
         if (job.container) assert.match(JSON.stringify(job.container), /--privileged/);
     });
@@ -96,7 +103,7 @@ describe("the pull request workflow (.github/workflows/preview.yml)", function (
     it("previews each stack in a matrix [dev, prod] after the tests, each with a full-history checkout and npm ci", function () {
         const [name, job] = jobWith((s) => usesAction(s, "pulumi/actions"));
         assert.deepEqual(job.strategy?.matrix?.["stack"], ["dev", "prod"]);
-        const needs = typeof job.needs === "string" ? [job.needs] : job.needs ?? [];
+        const needs = typeof job.needs === "string" ? [job.needs] : (job.needs ?? []);
         const [testJob] = jobWith((s) => runs(s, /^npm test\b/m));
         assert.ok(needs.includes(testJob), `${name} needs ${testJob}`);
         const checkout = job.steps.find((s) => usesAction(s, "actions/checkout"));
@@ -123,7 +130,8 @@ describe("the pull request workflow (.github/workflows/preview.yml)", function (
         assert.ok(aws >= 0 && aws < pulumi);
         const role = String(job.steps[aws]!.with?.["role-to-assume"]);
         assert.match(role, /^\$\{\{ (vars|secrets)\.[A-Z_]+ \}\}$/);
-        for (const k of ["aws-access-key-id", "aws-secret-access-key"]) assert.equal(job.steps[aws]!.with?.[k], undefined, `${k}: OIDC, not keys`);
+        for (const k of ["aws-access-key-id", "aws-secret-access-key"])
+            assert.equal(job.steps[aws]!.with?.[k], undefined, `${k}: OIDC, not keys`);
     });
 
     it("runs npm run diff against the base branch for the stack, into the job summary and one marked comment per stack", function () {
@@ -166,7 +174,10 @@ describe("the pull request workflow (.github/workflows/preview.yml)", function (
         const { imageLines } = await import("../scripts/images");
         const { seedContainers } = await import("./helpers/fixtures");
         const lines = imageLines(seedContainers);
-        assert.deepEqual(lines, ["fluentd.tar coreos-containers/fluentd:1.17.1 images/fluentd", "nginx.tar coreos-containers/nginx:1.27.2 images/nginx"]);
+        assert.deepEqual(lines, [
+            "fluentd.tar coreos-containers/fluentd:1.17.1 images/fluentd",
+            "nginx.tar coreos-containers/nginx:1.27.2 images/nginx",
+        ]);
         assert.deepEqual(imageLines(seedContainers.filter((c) => c.image.kind === "registry")), []);
     });
 

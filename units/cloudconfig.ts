@@ -110,7 +110,9 @@ function differences(expected: unknown, actual: unknown, path: (string | number)
     if (expected !== null && typeof expected === "object") {
         if (actual === null || typeof actual !== "object" || Array.isArray(actual)) return [{ path, expected, actual }];
         const keys = [...new Set([...Object.keys(expected), ...Object.keys(actual)])];
-        return keys.flatMap((k) => differences((expected as Record<string, unknown>)[k], (actual as Record<string, unknown>)[k], [...path, k]));
+        return keys.flatMap((k) =>
+            differences((expected as Record<string, unknown>)[k], (actual as Record<string, unknown>)[k], [...path, k]),
+        );
     }
     return Object.is(expected, actual) ? [] : [{ path, expected, actual }];
 }
@@ -142,14 +144,22 @@ export function roundTripProblems(doc: Record<string, unknown>, userData: string
     try {
         parsed = parseUserData(userData);
     } catch (e) {
-        return [{ code: "USER_DATA_ROUND_TRIP", where: "user-data", field: "(document)", message: `does not parse back: ${(e as Error).message}`, fix: "report this as a renderer bug" }];
+        return [
+            {
+                code: "USER_DATA_ROUND_TRIP",
+                where: "user-data",
+                field: "(document)",
+                message: `does not parse back: ${(e as Error).message}`,
+                fix: "report this as a renderer bug",
+            },
+        ];
     }
     return differences(doc, parsed).map((d) => {
         const [section, index, ...rest] = d.path;
         let where = "user-data";
         let field = formatPath(d.path);
         if (section === "coreos" && index === "units" && typeof rest[0] === "number") {
-            const unit = ((doc["coreos"] as { units: { name: string }[] }).units)[rest[0]];
+            const unit = (doc["coreos"] as { units: { name: string }[] }).units[rest[0]];
             where = unit?.name ?? where;
             field = formatPath(rest.slice(1)) || field;
         } else if (section === "write_files" && typeof index === "number") {
@@ -177,13 +187,15 @@ export interface RenderedHost {
 export function sizeProblems(userData: string): Problem[] {
     const bytes = Buffer.byteLength(userData, "utf8");
     if (bytes <= USER_DATA_LIMIT) return [];
-    return [{
-        code: "USER_DATA_TOO_LARGE",
-        where: "user-data",
-        field: "size",
-        message: `${bytes} bytes is over EC2's limit of ${USER_DATA_LIMIT} bytes (by ${bytes - USER_DATA_LIMIT})`,
-        fix: "move large files into the artifact (artifact/) instead of write_files, or run fewer containers on this host",
-    }];
+    return [
+        {
+            code: "USER_DATA_TOO_LARGE",
+            where: "user-data",
+            field: "size",
+            message: `${bytes} bytes is over EC2's limit of ${USER_DATA_LIMIT} bytes (by ${bytes - USER_DATA_LIMIT})`,
+            fix: "move large files into the artifact (artifact/) instead of write_files, or run fewer containers on this host",
+        },
+    ];
 }
 
 /** Validate, render and check the whole document. Throws a ValidationError listing every problem. */
@@ -192,7 +204,10 @@ export function renderHost(host: HostDefinition, files: FileChecks): RenderedHos
     const units = orderedUnits(host);
     const doc = cloudConfigObject(host, units);
     const userData = serializeCloudConfig(doc);
-    throwIfProblems([...roundTripProblems(doc, userData), ...validateCloudConfig(userData), ...sizeProblems(userData)], "the rendered user-data");
+    throwIfProblems(
+        [...roundTripProblems(doc, userData), ...validateCloudConfig(userData), ...sizeProblems(userData)],
+        "the rendered user-data",
+    );
     return { units, userData };
 }
 

@@ -72,7 +72,7 @@ const WINDOW_START = /^(?:([A-Za-z]{3}) )?0*([0-9]|1[0-9]|2[0-3]):0*([0-9]|[1-5]
 const DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
 const windowStartValid: Valid = {
     pattern: "^((?i:sun|mon|tue|wed|thu|fri|sat|sun) )?0*([0-9]|1[0-9]|2[0-3]):0*([0-9]|[1-5][0-9])$",
-    hint: "a time like \"Thu 04:00\" or \"04:00\"",
+    hint: 'a time like "Thu 04:00" or "04:00"',
     test: (v) => {
         const m = WINDOW_START.exec(v);
         return m !== null && (m[1] === undefined || DAYS.includes(m[1].toLowerCase()));
@@ -86,41 +86,117 @@ const ETCD2_GONE = "etcd2 options no longer work for etcd";
 const REMOTE_KEYS = "trying to fetch from a remote endpoint introduces too many intermittent errors";
 
 const ETCD = struct({
-    addr: str(), advertise_client_urls: deprecated(str(), ETCD2_GONE), bind_addr: str(), ca_file: str(), cert_file: str(),
-    cluster_active_size: int, cluster_remove_delay: float64, cluster_sync_interval: float64, cors: str(), data_dir: str(),
-    discovery: str(), discovery_fallback: deprecated(str(), ETCD2_GONE), discovery_srv: deprecated(str(), ETCD2_GONE),
-    discovery_proxy: deprecated(str(), ETCD2_GONE), election_timeout: deprecated(int, ETCD2_GONE),
-    force_new_cluster: deprecated(bool, ETCD2_GONE), graphite_host: str(), heartbeat_interval: deprecated(int, ETCD2_GONE),
-    http_read_timeout: float64, http_write_timeout: float64, initial_advertise_peer_urls: deprecated(str(), ETCD2_GONE),
-    initial_cluster: deprecated(str(), ETCD2_GONE), initial_cluster_state: deprecated(str(), ETCD2_GONE),
-    initial_cluster_token: deprecated(str(), ETCD2_GONE), key_file: str(), listen_client_urls: deprecated(str(), ETCD2_GONE),
-    listen_peer_urls: deprecated(str(), ETCD2_GONE), max_result_buffer: int, max_retry_attempts: int,
-    max_snapshots: deprecated(int, ETCD2_GONE), max_wals: deprecated(int, ETCD2_GONE), name: str(), peer_addr: str(),
-    peer_bind_addr: str(), peer_ca_file: str(), peer_cert_file: str(), peer_election_timeout: int,
-    peer_heartbeat_interval: int, peer_key_file: str(), peers: str(), peers_file: str(), proxy: deprecated(str(), ETCD2_GONE),
-    retry_interval: float64, snapshot: bool, snapshot_count: int, trace: str(), verbose: bool, very_verbose: bool,
+    addr: str(),
+    advertise_client_urls: deprecated(str(), ETCD2_GONE),
+    bind_addr: str(),
+    ca_file: str(),
+    cert_file: str(),
+    cluster_active_size: int,
+    cluster_remove_delay: float64,
+    cluster_sync_interval: float64,
+    cors: str(),
+    data_dir: str(),
+    discovery: str(),
+    discovery_fallback: deprecated(str(), ETCD2_GONE),
+    discovery_srv: deprecated(str(), ETCD2_GONE),
+    discovery_proxy: deprecated(str(), ETCD2_GONE),
+    election_timeout: deprecated(int, ETCD2_GONE),
+    force_new_cluster: deprecated(bool, ETCD2_GONE),
+    graphite_host: str(),
+    heartbeat_interval: deprecated(int, ETCD2_GONE),
+    http_read_timeout: float64,
+    http_write_timeout: float64,
+    initial_advertise_peer_urls: deprecated(str(), ETCD2_GONE),
+    initial_cluster: deprecated(str(), ETCD2_GONE),
+    initial_cluster_state: deprecated(str(), ETCD2_GONE),
+    initial_cluster_token: deprecated(str(), ETCD2_GONE),
+    key_file: str(),
+    listen_client_urls: deprecated(str(), ETCD2_GONE),
+    listen_peer_urls: deprecated(str(), ETCD2_GONE),
+    max_result_buffer: int,
+    max_retry_attempts: int,
+    max_snapshots: deprecated(int, ETCD2_GONE),
+    max_wals: deprecated(int, ETCD2_GONE),
+    name: str(),
+    peer_addr: str(),
+    peer_bind_addr: str(),
+    peer_ca_file: str(),
+    peer_cert_file: str(),
+    peer_election_timeout: int,
+    peer_heartbeat_interval: int,
+    peer_key_file: str(),
+    peers: str(),
+    peers_file: str(),
+    proxy: deprecated(str(), ETCD2_GONE),
+    retry_interval: float64,
+    snapshot: bool,
+    snapshot_count: int,
+    trace: str(),
+    verbose: bool,
+    very_verbose: bool,
     very_very_verbose: bool,
 });
 
 const ETCD2 = struct({
-    advertise_client_urls: str(), ca_file: deprecated(str(), "ca_file obsoleted by trusted_ca_file and client_cert_auth"),
-    cert_file: str(), client_cert_auth: bool, cors: str(), data_dir: str(), debug: bool, discovery: str(),
-    discovery_fallback: str(), discovery_srv: str(), discovery_proxy: str(), election_timeout: int, force_new_cluster: bool,
-    heartbeat_interval: int, initial_advertise_peer_urls: str(), initial_cluster: str(), initial_cluster_state: str(),
-    initial_cluster_token: str(), key_file: str(), listen_client_urls: str(), listen_peer_urls: str(),
-    log_package_levels: str(), max_snapshots: int, max_wals: int, name: str(),
+    advertise_client_urls: str(),
+    ca_file: deprecated(str(), "ca_file obsoleted by trusted_ca_file and client_cert_auth"),
+    cert_file: str(),
+    client_cert_auth: bool,
+    cors: str(),
+    data_dir: str(),
+    debug: bool,
+    discovery: str(),
+    discovery_fallback: str(),
+    discovery_srv: str(),
+    discovery_proxy: str(),
+    election_timeout: int,
+    force_new_cluster: bool,
+    heartbeat_interval: int,
+    initial_advertise_peer_urls: str(),
+    initial_cluster: str(),
+    initial_cluster_state: str(),
+    initial_cluster_token: str(),
+    key_file: str(),
+    listen_client_urls: str(),
+    listen_peer_urls: str(),
+    log_package_levels: str(),
+    max_snapshots: int,
+    max_wals: int,
+    name: str(),
     peer_ca_file: deprecated(str(), "peer_ca_file obsoleted peer_trusted_ca_file and peer_client_cert_auth"),
-    peer_cert_file: str(), peer_key_file: str(), peer_client_cert_auth: bool, peer_trusted_ca_file: str(),
-    proxy: str(regexValid(/^(on|off|readonly)$/, "one of: on, off, readonly")), proxy_dial_timeout: int,
-    proxy_failure_wait: int, proxy_read_timeout: int, proxy_refresh_interval: int, proxy_write_timeout: int,
-    snapshot_count: int, trusted_ca_file: str(), wal_dir: str(),
+    peer_cert_file: str(),
+    peer_key_file: str(),
+    peer_client_cert_auth: bool,
+    peer_trusted_ca_file: str(),
+    proxy: str(regexValid(/^(on|off|readonly)$/, "one of: on, off, readonly")),
+    proxy_dial_timeout: int,
+    proxy_failure_wait: int,
+    proxy_read_timeout: int,
+    proxy_refresh_interval: int,
+    proxy_write_timeout: int,
+    snapshot_count: int,
+    trusted_ca_file: str(),
+    wal_dir: str(),
 });
 
 const FLEET = struct({
-    agent_ttl: str(), authorized_keys_file: str(), disable_engine: bool, engine_reconcile_interval: float64,
-    etcd_cafile: str(), etcd_certfile: str(), etcd_keyfile: str(), etcd_key_prefix: str(), etcd_request_timeout: float64,
-    etcd_servers: str(), etcd_username: str(), etcd_password: str(), metadata: str(), public_ip: str(), token_limit: int,
-    verbosity: int, verify_units: bool,
+    agent_ttl: str(),
+    authorized_keys_file: str(),
+    disable_engine: bool,
+    engine_reconcile_interval: float64,
+    etcd_cafile: str(),
+    etcd_certfile: str(),
+    etcd_keyfile: str(),
+    etcd_key_prefix: str(),
+    etcd_request_timeout: float64,
+    etcd_servers: str(),
+    etcd_username: str(),
+    etcd_password: str(),
+    metadata: str(),
+    public_ip: str(),
+    token_limit: int,
+    verbosity: int,
+    verify_units: bool,
 });
 
 const UNIT = struct({
@@ -138,14 +214,25 @@ const FILE = struct({
     content: str(),
     owner: str(),
     path: str(),
-    permissions: str(regexValid(/^0?[0-7]{3,4}$/, "an octal mode string such as \"0644\"")),
+    permissions: str(regexValid(/^0?[0-7]{3,4}$/, 'an octal mode string such as "0644"')),
 });
 
 const USER = struct({
-    name: str(), passwd: str(), ssh_authorized_keys: slice(str()),
-    coreos_ssh_import_github: deprecated(str(), REMOTE_KEYS), coreos_ssh_import_github_users: deprecated(slice(str()), REMOTE_KEYS),
-    coreos_ssh_import_url: deprecated(str(), REMOTE_KEYS), gecos: str(), homedir: str(), no_create_home: bool,
-    primary_group: str(), groups: slice(str()), no_user_group: bool, system: bool, no_log_init: bool, shell: str(),
+    name: str(),
+    passwd: str(),
+    ssh_authorized_keys: slice(str()),
+    coreos_ssh_import_github: deprecated(str(), REMOTE_KEYS),
+    coreos_ssh_import_github_users: deprecated(slice(str()), REMOTE_KEYS),
+    coreos_ssh_import_url: deprecated(str(), REMOTE_KEYS),
+    gecos: str(),
+    homedir: str(),
+    no_create_home: bool,
+    primary_group: str(),
+    groups: slice(str()),
+    no_user_group: bool,
+    system: bool,
+    no_log_init: bool,
+    shell: str(),
 });
 
 /** config.CloudConfig: every key coreos-cloudinit knows, with its type, valid values and deprecations. */
@@ -155,14 +242,25 @@ export const CLOUD_CONFIG_SCHEMA: Spec = struct({
         etcd: deprecated(ETCD, "etcd is no longer shipped in Container Linux"),
         etcd2: deprecated(ETCD2, "etcd2 is no longer shipped in Container Linux"),
         flannel: struct({
-            etcd_endpoints: str(), etcd_cafile: str(), etcd_certfile: str(), etcd_keyfile: str(), etcd_prefix: str(),
-            ip_masq: str(), subnet_file: str(), interface: str(), public_ip: str(),
+            etcd_endpoints: str(),
+            etcd_cafile: str(),
+            etcd_certfile: str(),
+            etcd_keyfile: str(),
+            etcd_prefix: str(),
+            ip_masq: str(),
+            subnet_file: str(),
+            interface: str(),
+            public_ip: str(),
         }),
         fleet: deprecated(FLEET, "fleet is no longer shipped in Container Linux"),
         locksmith: struct({
-            endpoint: str(), etcd_cafile: str(), etcd_certfile: str(), etcd_keyfile: str(), group: str(),
+            endpoint: str(),
+            etcd_cafile: str(),
+            etcd_certfile: str(),
+            etcd_keyfile: str(),
+            group: str(),
             window_start: str(windowStartValid),
-            window_length: str(regexValid(/^[-+]?([0-9]*(\.[0-9]*)?[a-z]+)+$/, "a duration such as \"1h30m\"")),
+            window_length: str(regexValid(/^[-+]?([0-9]*(\.[0-9]*)?[a-z]+)+$/, 'a duration such as "1h30m"')),
         }),
         oem: struct({ id: str(), name: str(), version_id: str(), home_url: str(), bug_report_url: str() }),
         update: struct({
@@ -202,12 +300,36 @@ interface WeakNode {
 }
 
 const YAML_TAG = "tag:yaml.org,2002:";
-const BOOL_WORDS = new Set(["y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON", "n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"]);
+const BOOL_WORDS = new Set([
+    "y",
+    "Y",
+    "yes",
+    "Yes",
+    "YES",
+    "true",
+    "True",
+    "TRUE",
+    "on",
+    "On",
+    "ON",
+    "n",
+    "N",
+    "no",
+    "No",
+    "NO",
+    "false",
+    "False",
+    "FALSE",
+    "off",
+    "Off",
+    "OFF",
+]);
 const NULL_WORDS = new Set(["", "~", "null", "Null", "NULL"]);
 const FLOAT_WORDS = new Set([".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF"]);
 // strconv.ParseInt(s, 0, 64) and strconv.ParseFloat(s, 64), by shape (overflow aside).
 const GO_INT = /^[+-]?(?:0[xX][0-9a-fA-F]+|0[bB][01]+|0[oO][0-7]+|0[0-7]*|[1-9][0-9]*)$/;
-const GO_FLOAT = /^[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)[pP][+-]?[0-9]+|inf|infinity)$/i;
+const GO_FLOAT =
+    /^[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)[pP][+-]?[0-9]+|inf|infinity)$/i;
 
 /** go-yaml v1's resolve() for a plain scalar: the type an untyped unmarshal gives it. */
 export function resolvePlainScalar(text: string): ScalarKind | "null" {
@@ -255,7 +377,10 @@ function scalarKind(node: Scalar): ScalarKind | "null" {
 }
 
 class WeakBuilder {
-    constructor(private readonly doc: Document, private readonly lines: LineCounter) {}
+    constructor(
+        private readonly doc: Document,
+        private readonly lines: LineCounter,
+    ) {}
 
     lineOf(node: { range?: readonly number[] | null } | null | undefined): number {
         const offset = node?.range?.[0];
@@ -347,7 +472,14 @@ function checkDiscoveryUrl(root: WeakNode, report: Report): void {
     const c = child(child(child(root, "coreos"), "etcd"), "discovery");
     if (!c || c.kind === "null") return;
     if (!isRequestUri(c.text)) {
-        report("CLOUDINIT_DISCOVERY_URL", c.line, "warning", c.path, "discovery URL is not valid", "use an absolute URL such as https://discovery.etcd.io/<token>");
+        report(
+            "CLOUDINIT_DISCOVERY_URL",
+            c.line,
+            "warning",
+            c.path,
+            "discovery URL is not valid",
+            "use an absolute URL such as https://discovery.etcd.io/<token>",
+        );
     }
 }
 
@@ -408,8 +540,14 @@ function checkEncoding(root: WeakNode, report: Report): void {
         if (!e || e.kind === "null" || e.children.length > 0) continue;
         const c = child(f, "content");
         if (!decodesAs(c?.text ?? "", e.text)) {
-            report("CLOUDINIT_ENCODING", c?.line ?? f.line, "error", c?.path ?? `${f.path}.content`, `content cannot be decoded as ${JSON.stringify(e.text)}`,
-                `encode the content as ${e.text} says, or set encoding to one of: ${ENCODINGS.join(", ")}`);
+            report(
+                "CLOUDINIT_ENCODING",
+                c?.line ?? f.line,
+                "error",
+                c?.path ?? `${f.path}.content`,
+                `content cannot be decoded as ${JSON.stringify(e.text)}`,
+                `encode the content as ${e.text} says, or set encoding to one of: ${ENCODINGS.join(", ")}`,
+            );
         }
     }
 }
@@ -417,8 +555,14 @@ function checkEncoding(root: WeakNode, report: Report): void {
 /** rules.go checkStructure: every key known, every value of a compatible type, deprecated keys flagged. */
 function checkStructure(n: WeakNode, g: Spec, report: Report): void {
     if (!isCompatible(n.kind, g.kind)) {
-        report("CLOUDINIT_WRONG_TYPE", n.line, "warning", fieldPath(n), `incorrect type for ${JSON.stringify(n.name)} (want ${humanType(g)})`,
-            `give ${n.name} a ${humanType(g)} value`);
+        report(
+            "CLOUDINIT_WRONG_TYPE",
+            n.line,
+            "warning",
+            fieldPath(n),
+            `incorrect type for ${JSON.stringify(n.name)} (want ${humanType(g)})`,
+            `give ${n.name} a ${humanType(g)} value`,
+        );
         return;
     }
     if (g.kind === "struct") {
@@ -426,12 +570,25 @@ function checkStructure(n: WeakNode, g: Spec, report: Report): void {
             const cg = Object.hasOwn(g.fields, c.name) ? g.fields[c.name] : undefined;
             if (!cg) {
                 const known = Object.keys(g.fields).join(", ");
-                report("CLOUDINIT_UNKNOWN_KEY", c.line, "warning", c.path, `unrecognized key ${JSON.stringify(c.name)}`,
-                    `remove ${c.name} or correct its spelling; coreos-cloudinit knows: ${known}`);
+                report(
+                    "CLOUDINIT_UNKNOWN_KEY",
+                    c.line,
+                    "warning",
+                    c.path,
+                    `unrecognized key ${JSON.stringify(c.name)}`,
+                    `remove ${c.name} or correct its spelling; coreos-cloudinit knows: ${known}`,
+                );
                 continue;
             }
             if (cg.deprecated) {
-                report("CLOUDINIT_DEPRECATED_KEY", c.line, "warning", c.path, `deprecated key ${JSON.stringify(c.name)} (${cg.deprecated})`, `remove ${c.name}`);
+                report(
+                    "CLOUDINIT_DEPRECATED_KEY",
+                    c.line,
+                    "warning",
+                    c.path,
+                    `deprecated key ${JSON.stringify(c.name)} (${cg.deprecated})`,
+                    `remove ${c.name}`,
+                );
             }
             checkStructure(c, cg, report);
         }
@@ -444,7 +601,14 @@ function checkStructure(n: WeakNode, g: Spec, report: Report): void {
 function checkValidity(n: WeakNode, g: Spec, report: Report): void {
     if ("valid" in g && g.valid && n.children.length === 0 && n.kind !== "null" && n.kind !== "map" && n.kind !== "slice") {
         if (n.text !== "" && !g.valid.test(n.text)) {
-            report("CLOUDINIT_INVALID_VALUE", n.line, "error", n.path, `invalid value ${n.text}`, `set ${n.name} to ${g.valid.hint} (coreos-cloudinit checks ${g.valid.pattern})`);
+            report(
+                "CLOUDINIT_INVALID_VALUE",
+                n.line,
+                "error",
+                n.path,
+                `invalid value ${n.text}`,
+                `set ${n.name} to ${g.valid.hint} (coreos-cloudinit checks ${g.valid.pattern})`,
+            );
         }
     }
     if (g.kind === "struct") {
@@ -489,8 +653,14 @@ function checkWriteFiles(root: WeakNode, report: Report): void {
         const c = child(f, "path");
         if (!c || c.kind === "null" || c.children.length > 0) continue;
         if (goDir(c.text).startsWith("/usr")) {
-            report("CLOUDINIT_READ_ONLY_PATH", c.line, "error", c.path, "file cannot be written to a read-only filesystem",
-                "write the file outside /usr (read-only on Flatcar), e.g. under /opt or /etc");
+            report(
+                "CLOUDINIT_READ_ONLY_PATH",
+                c.line,
+                "error",
+                c.path,
+                "file cannot be written to a read-only filesystem",
+                "write the file outside /usr (read-only on Flatcar), e.g. under /opt or /etc",
+            );
         }
     }
 }
@@ -499,7 +669,14 @@ function checkWriteFiles(root: WeakNode, report: Report): void {
 function checkWriteFilesUnderCoreos(root: WeakNode, report: Report): void {
     const c = child(child(root, "coreos"), "write_files");
     if (c && c.kind !== "null") {
-        report("CLOUDINIT_WRITE_FILES_UNDER_COREOS", c.line, "info", c.path, "write_files doesn't belong under coreos", "move write_files to the top level of the document");
+        report(
+            "CLOUDINIT_WRITE_FILES_UNDER_COREOS",
+            c.line,
+            "info",
+            c.path,
+            "write_files doesn't belong under coreos",
+            "move write_files to the top level of the document",
+        );
     }
 }
 
@@ -508,8 +685,14 @@ function checkPermissionsQuoted(root: WeakNode, report: Report): void {
     for (const f of child(root, "write_files")?.children ?? []) {
         const p = child(f, "permissions");
         if (!p || p.kind === "null" || p.quoted || p.children.length > 0) continue;
-        report("CLOUDINIT_PERMISSIONS_UNQUOTED", p.line, "warning", p.path, `permissions ${p.text} is not a quoted string (this project's rule): YAML 1.2 readers take ${p.text} as a number, not octal text`,
-            `quote it, e.g. permissions: "${/^[0-7]+$/.test(p.text) ? p.text.padStart(4, "0") : "0644"}"`);
+        report(
+            "CLOUDINIT_PERMISSIONS_UNQUOTED",
+            p.line,
+            "warning",
+            p.path,
+            `permissions ${p.text} is not a quoted string (this project's rule): YAML 1.2 readers take ${p.text} as a number, not octal text`,
+            `quote it, e.g. permissions: "${/^[0-7]+$/.test(p.text) ? p.text.padStart(4, "0") : "0644"}"`,
+        );
     }
 }
 
@@ -524,8 +707,16 @@ export function isCloudConfig(userData: string): boolean {
 
 /** libyaml's reader: which code points may appear in a YAML stream at all. */
 function isPrintable(cp: number): boolean {
-    return cp === 0x09 || cp === 0x0a || cp === 0x0d || (cp >= 0x20 && cp <= 0x7e) || cp === 0x85 ||
-        (cp >= 0xa0 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+    return (
+        cp === 0x09 ||
+        cp === 0x0a ||
+        cp === 0x0d ||
+        (cp >= 0x20 && cp <= 0x7e) ||
+        cp === 0x85 ||
+        (cp >= 0xa0 && cp <= 0xd7ff) ||
+        (cp >= 0xe000 && cp <= 0xfffd) ||
+        (cp >= 0x10000 && cp <= 0x10ffff)
+    );
 }
 
 function characterFindings(userData: string): Finding[] {
@@ -536,14 +727,25 @@ function characterFindings(userData: string): Finding[] {
             const cp = ch.codePointAt(0)!;
             const code = `U+${cp.toString(16).toUpperCase().padStart(4, "0")}`;
             if (!isPrintable(cp) || (cp >= 0xd800 && cp <= 0xdfff)) {
-                findings.push({ code: "CLOUDINIT_CONTROL_CHARACTER", line: i + 1, level: "error", path: "(document)", message: `control characters are not allowed (${code})`,
-                    fix: "remove the control character, or write it as an escape in a double-quoted string" });
+                findings.push({
+                    code: "CLOUDINIT_CONTROL_CHARACTER",
+                    line: i + 1,
+                    level: "error",
+                    path: "(document)",
+                    message: `control characters are not allowed (${code})`,
+                    fix: "remove the control character, or write it as an escape in a double-quoted string",
+                });
                 return;
             }
             if (cp === 0x85 || cp === 0x2028 || cp === 0x2029) {
-                findings.push({ code: "CLOUDINIT_LINE_BREAK_CHARACTER", line: i + 1, level: "error", path: "(document)",
+                findings.push({
+                    code: "CLOUDINIT_LINE_BREAK_CHARACTER",
+                    line: i + 1,
+                    level: "error",
+                    path: "(document)",
                     message: `${code} is a line break to coreos-cloudinit's YAML 1.1 parser but text to YAML 1.2 (this project's rule)`,
-                    fix: "remove the character from the unit or file content" });
+                    fix: "remove the character from the unit or file content",
+                });
                 return;
             }
         }
@@ -557,11 +759,16 @@ function characterFindings(userData: string): Finding[] {
 export function cloudConfigFindings(userData: string): Finding[] {
     if (!isCloudConfig(userData)) {
         const what = userData === "" ? "it is empty" : userData.startsWith("#!") ? "it is a script" : "its first line is not the header";
-        return [{
-            code: "CLOUDINIT_HEADER", line: 1, level: "error", path: "(document)",
-            message: `must be "#cloud-config", multipart mime or begin with "#!" — this project always renders a cloud-config and ${what}`,
-            fix: "start the user-data with the line #cloud-config",
-        }];
+        return [
+            {
+                code: "CLOUDINIT_HEADER",
+                line: 1,
+                level: "error",
+                path: "(document)",
+                message: `must be "#cloud-config", multipart mime or begin with "#!" — this project always renders a cloud-config and ${what}`,
+                fix: "start the user-data with the line #cloud-config",
+            },
+        ];
     }
     const charFindings = characterFindings(userData);
     if (charFindings.some((f) => f.message.startsWith("control characters"))) return charFindings;
@@ -570,14 +777,16 @@ export function cloudConfigFindings(userData: string): Finding[] {
     const doc = parseDocument(userData, { lineCounter: lines, version: "1.1", prettyErrors: true, keepSourceTokens: false });
     // An error found at the end of the input points one line past the last; keep it on a real line.
     const lastLine = userData.split("\n").length - (userData.endsWith("\n") ? 1 : 0);
-    const syntaxFinding = (level: Level) => (e: YAMLError): Finding => ({
-        code: "CLOUDINIT_YAML_SYNTAX",
-        line: Math.min(e.linePos?.[0].line ?? lines.linePos(e.pos[0]).line, lastLine),
-        level,
-        path: "(syntax)",
-        message: e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, ""),
-        fix: "fix the YAML on this line",
-    });
+    const syntaxFinding =
+        (level: Level) =>
+        (e: YAMLError): Finding => ({
+            code: "CLOUDINIT_YAML_SYNTAX",
+            line: Math.min(e.linePos?.[0].line ?? lines.linePos(e.pos[0]).line, lastLine),
+            level,
+            path: "(syntax)",
+            message: e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, ""),
+            fix: "fix the YAML on this line",
+        });
     const syntax = [...doc.errors.map(syntaxFinding("error")), ...doc.warnings.map(syntaxFinding("warning"))];
     if (doc.errors.length > 0) return [...charFindings, ...syntax].sort(byLine);
 
@@ -588,8 +797,14 @@ export function cloudConfigFindings(userData: string): Finding[] {
     // An empty document is an empty map to go-yaml: nothing to check.
     if (root.kind === "null") return findings.sort(byLine);
     if (root.kind !== "map") {
-        report("CLOUDINIT_NOT_A_MAP", root.line, "error", "(document)", `the document is a ${root.kind === "slice" ? "list" : "scalar"}, not a map of keys (this project's rule)`,
-            "write the cloud-config as a map: ssh_authorized_keys, write_files, coreos, …");
+        report(
+            "CLOUDINIT_NOT_A_MAP",
+            root.line,
+            "error",
+            "(document)",
+            `the document is a ${root.kind === "slice" ? "list" : "scalar"}, not a map of keys (this project's rule)`,
+            "write the cloud-config as a map: ssh_authorized_keys, write_files, coreos, …",
+        );
         return findings.sort(byLine);
     }
     checkDiscoveryUrl(root, report);

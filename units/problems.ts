@@ -119,7 +119,10 @@ export class ValidationError extends Error {
         readonly problems: readonly Problem[],
         what = "the host definition",
     ) {
-        super(`${problems.length} problem${problems.length === 1 ? "" : "s"} in ${what}:\n` + problems.map((p) => `  - ${formatProblem(p)}`).join("\n"));
+        super(
+            `${problems.length} problem${problems.length === 1 ? "" : "s"} in ${what}:\n` +
+                problems.map((p) => `  - ${formatProblem(p)}`).join("\n"),
+        );
         this.name = "ValidationError";
     }
 }

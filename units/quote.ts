@@ -21,7 +21,10 @@
 // Code points systemd 252 does not accept as UTF-8 (its unichar_is_valid()): noncharacters.
 const NONCHARACTER = new RegExp(
     "[\\u{FDD0}-\\u{FDEF}" +
-        Array.from({ length: 17 }, (_, plane) => `\\u{${(plane * 0x10000 + 0xfffe).toString(16)}}\\u{${(plane * 0x10000 + 0xffff).toString(16)}}`).join("") +
+        Array.from(
+            { length: 17 },
+            (_, plane) => `\\u{${(plane * 0x10000 + 0xfffe).toString(16)}}\\u{${(plane * 0x10000 + 0xffff).toString(16)}}`,
+        ).join("") +
         "]",
     "u",
 );
@@ -32,8 +35,8 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 const NEEDS_QUOTES = new RegExp(`[\\s"'\\\\\\x00-\\x1f\\x7f]|^[#;]|${NONCHARACTER.source}`, "u");
 const NEEDS_ESCAPE = new RegExp(`[\\\\"\\x00-\\x1f\\x7f]|${NONCHARACTER.source}`, "gu");
 
-/** Valid names for systemd's `Environment=` (env_name_is_valid): others are ignored with a warning. */
-const ENVIRONMENT_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Valid names for systemd's `Environment=` (env_name_is_valid): others are ignored with a warning. No dots. */
+export const SYSTEMD_ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 const C_ESCAPES: Readonly<Record<string, string>> = {
     "\\": "\\\\",
@@ -59,8 +62,10 @@ function cEscape(ch: string): string {
 }
 
 function assertExpressible(value: string, what: string): void {
-    if (value.includes("\0")) throw new Error(`${what} ${JSON.stringify(value)} contains a NUL character, which a systemd unit cannot carry`);
-    if (LONE_SURROGATE.test(value)) throw new Error(`${what} ${JSON.stringify(value)} contains a lone UTF-16 surrogate, which has no UTF-8 form`);
+    if (value.includes("\0"))
+        throw new Error(`${what} ${JSON.stringify(value)} contains a NUL character, which a systemd unit cannot carry`);
+    if (LONE_SURROGATE.test(value))
+        throw new Error(`${what} ${JSON.stringify(value)} contains a lone UTF-16 surrogate, which has no UTF-8 form`);
 }
 
 /** Quote one word for systemd's word splitting, without specifier or variable escaping. */
@@ -101,9 +106,11 @@ export function execLines(head: readonly string[], groups: readonly (readonly st
  * would ignore or change: a key that is not a shell variable name, NUL, lone surrogates, noncharacters.
  */
 export function environmentAssignment(key: string, value: string): string {
-    if (!ENVIRONMENT_NAME.test(key)) throw new Error(`environment name ${JSON.stringify(key)} is not a shell variable name; systemd would ignore it`);
+    if (!SYSTEMD_ENV_NAME.test(key))
+        throw new Error(`environment name ${JSON.stringify(key)} is not a shell variable name; systemd would ignore it`);
     assertExpressible(value, `the value of ${key}`);
-    if (NONCHARACTER.test(value)) throw new Error(`the value of ${key} contains a Unicode noncharacter, which systemd refuses in Environment=`);
+    if (NONCHARACTER.test(value))
+        throw new Error(`the value of ${key} contains a Unicode noncharacter, which systemd refuses in Environment=`);
     return escapeSpecifiers(quoteWord(`${key}=${value}`));
 }
 

@@ -9,7 +9,10 @@ export interface ContainerOverride {
 }
 
 /** Apply per-container overrides: `image` replaces, `env` is merged over the definition's. */
-export function applyOverrides(containers: readonly ContainerUnit[], overrides: Readonly<Record<string, ContainerOverride>>): ContainerUnit[] {
+export function applyOverrides(
+    containers: readonly ContainerUnit[],
+    overrides: Readonly<Record<string, ContainerOverride>>,
+): ContainerUnit[] {
     return containers.map((c) => {
         const o = Object.hasOwn(overrides, c.name) ? overrides[c.name] : undefined;
         if (!o) return c;

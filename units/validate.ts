@@ -4,6 +4,7 @@
 import { ContainerUnit, HostDefinition, OneShotUnit, VolumeMount, WriteFile } from "./model";
 import { containerUnitName, NETWORK_NAME, NETWORK_UNIT, PROVISION_UNIT } from "./layout";
 import { needsArtifact } from "./systemd";
+import { SYSTEMD_ENV_NAME } from "./quote";
 import { Problem, ProblemCode } from "./problems";
 
 /** The file checks validation needs, passed in so validation stays free of I/O. */
@@ -27,8 +28,6 @@ export const DOCKER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 export const CONTAINER_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 /** Names passed with `docker run -e`: Elasticsearch reads dotted names such as `discovery.type`. */
 export const CONTAINER_ENV_NAME = /^[A-Za-z_][A-Za-z0-9_.]*$/;
-/** Names systemd accepts in `Environment=` (no dots: systemd refuses them). */
-export const SYSTEMD_ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** A full systemd unit name: allowed characters, and a known type suffix. */
 const UNIT_NAME = /^[A-Za-z0-9:_.\\-]+@?[A-Za-z0-9:_.\\-]*\.(service|socket|device|mount|automount|swap|target|path|timer|slice|scope)$/;
 const UNIT_SUFFIXES = ["service", "socket", "device", "mount", "automount", "swap", "target", "path", "timer", "slice", "scope"];
@@ -42,9 +41,18 @@ const RESERVED_HOST_PORTS: Readonly<Record<number, string>> = { 22: "sshd (sshd.
 const MANAGED_FLAGS: readonly { readonly flags: readonly string[]; readonly why: string }[] = [
     { flags: ["--name"], why: "the unit names the container after its `name` and removes a stale one by that name before it starts" },
     { flags: ["--rm"], why: "the unit always passes --rm, so a stopped container leaves nothing behind" },
-    { flags: ["-d", "--detach"], why: "systemd supervises the foreground `docker run`; detached, the unit's process exits at once and systemd restarts it in a loop" },
-    { flags: ["--network", "--net"], why: `every container joins the project's network ${NETWORK_NAME}, where the others reach it by name` },
-    { flags: ["--restart"], why: "systemd restarts the unit (Restart=, RestartSec=); a Docker restart policy would fight it, and Docker refuses it with --rm" },
+    {
+        flags: ["-d", "--detach"],
+        why: "systemd supervises the foreground `docker run`; detached, the unit's process exits at once and systemd restarts it in a loop",
+    },
+    {
+        flags: ["--network", "--net"],
+        why: `every container joins the project's network ${NETWORK_NAME}, where the others reach it by name`,
+    },
+    {
+        flags: ["--restart"],
+        why: "systemd restarts the unit (Restart=, RestartSec=); a Docker restart policy would fight it, and Docker refuses it with --rm",
+    },
 ];
 
 /** Where a container's problems are reported: its name, or its index when the name is unusable. */
@@ -64,7 +72,10 @@ function isPort(n: unknown): n is number {
 export function isNormalizedAbsolute(p: string): boolean {
     if (p === "/") return true;
     if (!p.startsWith("/")) return false;
-    return p.slice(1).split("/").every((s) => s !== "" && s !== "." && s !== "..");
+    return p
+        .slice(1)
+        .split("/")
+        .every((s) => s !== "" && s !== "." && s !== "..");
 }
 
 /** `a/b`: relative, no empty, `.` or `..` segments. */
@@ -141,15 +152,37 @@ function checkNames(host: HostDefinition, add: Add): void {
     host.containers.forEach((c, i) => {
         const where = containerWhere(c, i);
         if (typeof c.name !== "string" || !DOCKER_NAME.test(c.name)) {
-            add("CONTAINER_NAME_INVALID", where, "name", `${quoted(c.name)} is not a valid Docker container name (letters, digits, _ . -, starting with a letter or digit)`,
-                "use a lower-case name such as \"log-shipper\"");
+            add(
+                "CONTAINER_NAME_INVALID",
+                where,
+                "name",
+                `${quoted(c.name)} is not a valid Docker container name (letters, digits, _ . -, starting with a letter or digit)`,
+                'use a lower-case name such as "log-shipper"',
+            );
         } else if (!CONTAINER_NAME.test(c.name)) {
-            add("CONTAINER_NAME_NOT_DNS_LABEL", where, "name", `${quoted(c.name)} is a valid Docker name but not a lower-case DNS label: other containers reach it by this name, DNS ignores case, and host names may not contain _ or .`,
-                `use lower-case letters, digits and -, at most 63 characters, e.g. ${quoted(c.name.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 63) || "app")}`);
+            add(
+                "CONTAINER_NAME_NOT_DNS_LABEL",
+                where,
+                "name",
+                `${quoted(c.name)} is a valid Docker name but not a lower-case DNS label: other containers reach it by this name, DNS ignores case, and host names may not contain _ or .`,
+                `use lower-case letters, digits and -, at most 63 characters, e.g. ${quoted(
+                    c.name
+                        .toLowerCase()
+                        .replace(/[^a-z0-9-]+/g, "-")
+                        .replace(/^-+|-+$/g, "")
+                        .slice(0, 63) || "app",
+                )}`,
+            );
         }
         const seen = firstContainer.get(c.name);
         if (seen !== undefined) {
-            add("CONTAINER_NAME_DUPLICATE", where, "name", `containers[${seen}] and containers[${i}] are both named ${quoted(c.name)}`, "give every container its own name");
+            add(
+                "CONTAINER_NAME_DUPLICATE",
+                where,
+                "name",
+                `containers[${seen}] and containers[${i}] are both named ${quoted(c.name)}`,
+                "give every container its own name",
+            );
         } else {
             firstContainer.set(c.name, i);
         }
@@ -158,7 +191,13 @@ function checkNames(host: HostDefinition, add: Add): void {
     host.oneshots.forEach((u, i) => {
         const seen = firstOneShot.get(u.name);
         if (seen !== undefined) {
-            add("UNIT_NAME_DUPLICATE", u.name || `oneshots[${i}]`, "name", `oneshots[${seen}] and oneshots[${i}] are both named ${quoted(u.name)}`, "give every one-shot unit its own name");
+            add(
+                "UNIT_NAME_DUPLICATE",
+                u.name || `oneshots[${i}]`,
+                "name",
+                `oneshots[${seen}] and oneshots[${i}] are both named ${quoted(u.name)}`,
+                "give every one-shot unit its own name",
+            );
         } else {
             firstOneShot.set(u.name, i);
         }
@@ -166,8 +205,13 @@ function checkNames(host: HostDefinition, add: Add): void {
     host.containers.forEach((c, i) => {
         const unit = containerUnitName(c.name);
         if (firstOneShot.has(unit)) {
-            add("UNIT_NAME_CLASH", containerWhere(c, i), "name", `its unit ${unit} has the same name as one-shot unit oneshots[${firstOneShot.get(unit)}]`,
-                "rename the container or the one-shot unit; one unit file would overwrite the other");
+            add(
+                "UNIT_NAME_CLASH",
+                containerWhere(c, i),
+                "name",
+                `its unit ${unit} has the same name as one-shot unit oneshots[${firstOneShot.get(unit)}]`,
+                "rename the container or the one-shot unit; one unit file would overwrite the other",
+            );
         }
     });
 }
@@ -177,21 +221,53 @@ function checkImage(c: ContainerUnit, where: string, files: FileChecks, add: Add
     switch (image?.kind) {
         case "registry": {
             const why = unpinnedReason(image.ref);
-            if (why) add("IMAGE_REF_UNPINNED", where, "image.ref", why, "pin a version tag or a digest, e.g. \"nginx:1.27.2-alpine\" or \"nginx@sha256:<digest>\"");
+            if (why)
+                add(
+                    "IMAGE_REF_UNPINNED",
+                    where,
+                    "image.ref",
+                    why,
+                    'pin a version tag or a digest, e.g. "nginx:1.27.2-alpine" or "nginx@sha256:<digest>"',
+                );
             return;
         }
         case "tarball": {
             if (typeof image.file !== "string" || !isNormalizedRelative(image.file)) {
-                add("IMAGE_FILE_INVALID", where, "image.file", `${quoted(image.file)} is not a relative path inside the image folder`, "name the tarball relative to the image folder, e.g. \"fluentd.tar\" (no leading /, no ..)");
+                add(
+                    "IMAGE_FILE_INVALID",
+                    where,
+                    "image.file",
+                    `${quoted(image.file)} is not a relative path inside the image folder`,
+                    'name the tarball relative to the image folder, e.g. "fluentd.tar" (no leading /, no ..)',
+                );
             } else if (!files.imageFileExists(image.file)) {
-                add("IMAGE_FILE_MISSING", where, "image.file", `${quoted(image.file)} does not exist in the image folder`, "build it (docker build + docker save) into the stack's imageDir, or fix the file name");
+                add(
+                    "IMAGE_FILE_MISSING",
+                    where,
+                    "image.file",
+                    `${quoted(image.file)} does not exist in the image folder`,
+                    "build it (docker build + docker save) into the stack's imageDir, or fix the file name",
+                );
             }
             const why = unpinnedReason(image.ref);
-            if (why) add("IMAGE_REF_UNPINNED", where, "image.ref", why, "set ref to the pinned tag the tarball carries (docker save of a tagged image), e.g. \"coreos-containers/fluentd:1.17.1\"");
+            if (why)
+                add(
+                    "IMAGE_REF_UNPINNED",
+                    where,
+                    "image.ref",
+                    why,
+                    'set ref to the pinned tag the tarball carries (docker save of a tagged image), e.g. "coreos-containers/fluentd:1.17.1"',
+                );
             return;
         }
         default:
-            add("IMAGE_KIND_UNKNOWN", where, "image", `${quoted(image)} is neither a registry image nor a tarball`, "set { kind: \"registry\", ref } or { kind: \"tarball\", file, ref }");
+            add(
+                "IMAGE_KIND_UNKNOWN",
+                where,
+                "image",
+                `${quoted(image)} is neither a registry image nor a tarball`,
+                'set { kind: "registry", ref } or { kind: "tarball", file, ref }',
+            );
     }
 }
 
@@ -199,15 +275,33 @@ function checkPorts(c: ContainerUnit, where: string, add: Add): void {
     (c.ports ?? []).forEach((p, j) => {
         for (const side of ["host", "container"] as const) {
             if (!isPort(p[side])) {
-                add("PORT_INVALID", where, `ports[${j}].${side}`, `${quoted(p[side])} is not a port (a whole number from 1 to 65535)`, "use a whole number from 1 to 65535");
+                add(
+                    "PORT_INVALID",
+                    where,
+                    `ports[${j}].${side}`,
+                    `${quoted(p[side])} is not a port (a whole number from 1 to 65535)`,
+                    "use a whole number from 1 to 65535",
+                );
             }
         }
         if (p.protocol !== undefined && p.protocol !== "tcp" && p.protocol !== "udp") {
-            add("PORT_PROTOCOL_INVALID", where, `ports[${j}].protocol`, `${quoted(p.protocol)} is not a protocol Docker publishes`, "use \"tcp\" or \"udp\" (or leave it out for tcp)");
+            add(
+                "PORT_PROTOCOL_INVALID",
+                where,
+                `ports[${j}].protocol`,
+                `${quoted(p.protocol)} is not a protocol Docker publishes`,
+                'use "tcp" or "udp" (or leave it out for tcp)',
+            );
         }
         const reserved = isPort(p.host) ? RESERVED_HOST_PORTS[p.host] : undefined;
         if (reserved) {
-            add("PORT_RESERVED", where, `ports[${j}].host`, `host port ${p.host} is already taken on Flatcar by ${reserved}`, "publish the container on another host port");
+            add(
+                "PORT_RESERVED",
+                where,
+                `ports[${j}].host`,
+                `host port ${p.host} is already taken on Flatcar by ${reserved}`,
+                "publish the container on another host port",
+            );
         }
     });
 }
@@ -216,25 +310,73 @@ function checkVolume(v: VolumeMount, field: string, where: string, files: FileCh
     const source = v.source;
     if (source?.kind === "host") {
         if (typeof source.path !== "string" || !isNormalizedAbsolute(source.path)) {
-            add("VOLUME_PATH_INVALID", where, `${field}.source.path`, `${quoted(source.path)} is not an absolute, normalised host path`, "use an absolute path without ., .. or a trailing /, e.g. \"/var/lib/coreos-containers/data/app\"");
+            add(
+                "VOLUME_PATH_INVALID",
+                where,
+                `${field}.source.path`,
+                `${quoted(source.path)} is not an absolute, normalised host path`,
+                'use an absolute path without ., .. or a trailing /, e.g. "/var/lib/coreos-containers/data/app"',
+            );
         } else if (source.path.includes(":")) {
-            add("VOLUME_PATH_COLON", where, `${field}.source.path`, `${quoted(source.path)} contains ':', which docker's -v SOURCE:TARGET splits on`, "use a path without ':'");
+            add(
+                "VOLUME_PATH_COLON",
+                where,
+                `${field}.source.path`,
+                `${quoted(source.path)} contains ':', which docker's -v SOURCE:TARGET splits on`,
+                "use a path without ':'",
+            );
         }
     } else if (source?.kind === "artifact") {
         if (typeof source.path !== "string" || !isNormalizedRelative(source.path)) {
-            add("VOLUME_PATH_INVALID", where, `${field}.source.path`, `${quoted(source.path)} is not a relative path inside the artifact`, "give the path relative to the artifact's root, without a leading / or .., e.g. \"log/fluent.conf\"");
+            add(
+                "VOLUME_PATH_INVALID",
+                where,
+                `${field}.source.path`,
+                `${quoted(source.path)} is not a relative path inside the artifact`,
+                'give the path relative to the artifact\'s root, without a leading / or .., e.g. "log/fluent.conf"',
+            );
         } else if (source.path.includes(":")) {
-            add("VOLUME_PATH_COLON", where, `${field}.source.path`, `${quoted(source.path)} contains ':', which docker's -v SOURCE:TARGET splits on`, "rename the file in the artifact");
+            add(
+                "VOLUME_PATH_COLON",
+                where,
+                `${field}.source.path`,
+                `${quoted(source.path)} contains ':', which docker's -v SOURCE:TARGET splits on`,
+                "rename the file in the artifact",
+            );
         } else if (!files.artifactFileExists(source.path)) {
-            add("ARTIFACT_FILE_MISSING", where, `${field}.source.path`, `${quoted(source.path)} does not exist in the artifact folder`, "add the file to the artifact folder, or fix the path");
+            add(
+                "ARTIFACT_FILE_MISSING",
+                where,
+                `${field}.source.path`,
+                `${quoted(source.path)} does not exist in the artifact folder`,
+                "add the file to the artifact folder, or fix the path",
+            );
         }
     } else {
-        add("VOLUME_SOURCE_KIND_UNKNOWN", where, `${field}.source`, `${quoted(source)} is neither a host path nor an artifact path`, "set { kind: \"host\", path } or { kind: \"artifact\", path }");
+        add(
+            "VOLUME_SOURCE_KIND_UNKNOWN",
+            where,
+            `${field}.source`,
+            `${quoted(source)} is neither a host path nor an artifact path`,
+            'set { kind: "host", path } or { kind: "artifact", path }',
+        );
     }
     if (typeof v.target !== "string" || !isNormalizedAbsolute(v.target) || v.target === "/") {
-        add("VOLUME_PATH_INVALID", where, `${field}.target`, `${quoted(v.target)} is not an absolute, normalised path inside the container (other than /)`, "use an absolute path such as \"/etc/app/app.conf\"");
+        add(
+            "VOLUME_PATH_INVALID",
+            where,
+            `${field}.target`,
+            `${quoted(v.target)} is not an absolute, normalised path inside the container (other than /)`,
+            'use an absolute path such as "/etc/app/app.conf"',
+        );
     } else if (v.target.includes(":")) {
-        add("VOLUME_PATH_COLON", where, `${field}.target`, `${quoted(v.target)} contains ':', which docker's -v SOURCE:TARGET splits on`, "use a path without ':'");
+        add(
+            "VOLUME_PATH_COLON",
+            where,
+            `${field}.target`,
+            `${quoted(v.target)} contains ':', which docker's -v SOURCE:TARGET splits on`,
+            "use a path without ':'",
+        );
     }
 }
 
@@ -244,29 +386,63 @@ function checkVolumes(c: ContainerUnit, where: string, files: FileChecks, add: A
         checkVolume(v, `volumes[${j}]`, where, files, add);
         const seen = targets.get(v.target);
         if (seen !== undefined) {
-            add("VOLUME_TARGET_DUPLICATE", where, `volumes[${j}].target`, `${quoted(v.target)} is already mounted by volumes[${seen}]`, "mount each target once; Docker refuses duplicate mount points");
+            add(
+                "VOLUME_TARGET_DUPLICATE",
+                where,
+                `volumes[${j}].target`,
+                `${quoted(v.target)} is already mounted by volumes[${seen}]`,
+                "mount each target once; Docker refuses duplicate mount points",
+            );
         } else {
             targets.set(v.target, j);
         }
     });
 }
 
-function checkEnv(env: Readonly<Record<string, string>> | undefined, field: string, namePattern: RegExp, nameRule: string, where: string, add: Add): void {
+function checkEnv(
+    env: Readonly<Record<string, string>> | undefined,
+    field: string,
+    namePattern: RegExp,
+    nameRule: string,
+    where: string,
+    add: Add,
+): void {
     for (const [name, value] of Object.entries(env ?? {})) {
         const at = `${field}[${quoted(name)}]`;
-        if (!namePattern.test(name)) add("ENV_NAME_INVALID", where, at, `${quoted(name)} is not a valid environment variable name`, `rename it: ${nameRule}`);
+        if (!namePattern.test(name))
+            add("ENV_NAME_INVALID", where, at, `${quoted(name)} is not a valid environment variable name`, `rename it: ${nameRule}`);
         if (typeof value !== "string") {
-            add("VALUE_NOT_STRING", where, at, `the value is a ${value === null ? "null" : typeof value}, not a string`, "give the value as a string");
+            add(
+                "VALUE_NOT_STRING",
+                where,
+                at,
+                `the value is a ${value === null ? "null" : typeof value}, not a string`,
+                "give the value as a string",
+            );
         } else if (value.includes("\0")) {
-            add("VALUE_HAS_NUL", where, at, "the value contains a NUL character, which systemd cannot pass to a process", "remove the NUL character");
+            add(
+                "VALUE_HAS_NUL",
+                where,
+                at,
+                "the value contains a NUL character, which systemd cannot pass to a process",
+                "remove the NUL character",
+            );
         }
     }
 }
 
 function checkWords(words: readonly string[] | undefined, field: string, where: string, add: Add): void {
     (words ?? []).forEach((w, k) => {
-        if (typeof w !== "string") add("VALUE_NOT_STRING", where, `${field}[${k}]`, `${quoted(w)} is not a string`, "give each argument as a string");
-        else if (w.includes("\0")) add("VALUE_HAS_NUL", where, `${field}[${k}]`, "the argument contains a NUL character, which systemd cannot pass to a process", "remove the NUL character");
+        if (typeof w !== "string")
+            add("VALUE_NOT_STRING", where, `${field}[${k}]`, `${quoted(w)} is not a string`, "give each argument as a string");
+        else if (w.includes("\0"))
+            add(
+                "VALUE_HAS_NUL",
+                where,
+                `${field}[${k}]`,
+                "the argument contains a NUL character, which systemd cannot pass to a process",
+                "remove the NUL character",
+            );
     });
 }
 
@@ -277,11 +453,22 @@ function checkExtraArgs(c: ContainerUnit, where: string, add: Add): void {
         if (typeof word !== "string") return;
         const flag = word.split("=", 1)[0]!;
         // A cluster of short flags such as -dit detaches too.
-        const shortCluster = /^-[A-Za-z]+$/.test(word) ? word.slice(1).split("").map((ch) => `-${ch}`) : [];
+        const shortCluster = /^-[A-Za-z]+$/.test(word)
+            ? word
+                  .slice(1)
+                  .split("")
+                  .map((ch) => `-${ch}`)
+            : [];
         for (const managed of MANAGED_FLAGS) {
             const hit = managed.flags.find((f) => f === flag || shortCluster.includes(f));
             if (hit) {
-                add("EXTRA_ARG_MANAGED", where, `extraArgs[${k}]`, `${quoted(word)} sets ${hit}, which the renderer manages: ${managed.why}`, `remove ${quoted(word)} from extraArgs`);
+                add(
+                    "EXTRA_ARG_MANAGED",
+                    where,
+                    `extraArgs[${k}]`,
+                    `${quoted(word)} sets ${hit}, which the renderer manages: ${managed.why}`,
+                    `remove ${quoted(word)} from extraArgs`,
+                );
             }
         }
     });
@@ -294,11 +481,24 @@ function checkContainer(c: ContainerUnit, i: number, files: FileChecks, add: Add
     checkVolumes(c, where, files, add);
     checkEnv(c.env, "env", CONTAINER_ENV_NAME, "letters, digits, _ and ., not starting with a digit", where, add);
     if (c.restart !== undefined && !RESTART_POLICIES.includes(c.restart)) {
-        add("RESTART_POLICY_INVALID", where, "restart", `${quoted(c.restart)} is not a restart policy`, `use one of: ${RESTART_POLICIES.join(", ")}`);
+        add(
+            "RESTART_POLICY_INVALID",
+            where,
+            "restart",
+            `${quoted(c.restart)} is not a restart policy`,
+            `use one of: ${RESTART_POLICIES.join(", ")}`,
+        );
     }
     for (const field of ["restartSec", "stopTimeoutSec"] as const) {
         const v = c[field];
-        if (v !== undefined && !isPositiveInteger(v)) add("SECONDS_INVALID", where, field, `${quoted(v)} is not a positive whole number of seconds`, "use a whole number of seconds, 1 or more");
+        if (v !== undefined && !isPositiveInteger(v))
+            add(
+                "SECONDS_INVALID",
+                where,
+                field,
+                `${quoted(v)} is not a positive whole number of seconds`,
+                "use a whole number of seconds, 1 or more",
+            );
     }
     checkExtraArgs(c, where, add);
     checkWords(c.command, "command", where, add);
@@ -320,7 +520,13 @@ function checkDependencies(host: HostDefinition, add: Add): void {
             if (name === c.name) {
                 add("DEPENDENCY_SELF", where, field, "the container depends on itself", "remove it from its own dependsOn");
             } else if (!known.has(name)) {
-                add("DEPENDENCY_UNKNOWN", where, field, `depends on ${quoted(name)}, which is not a container of this host`, `add ${quoted(name)} to the host's containers, or remove the dependency`);
+                add(
+                    "DEPENDENCY_UNKNOWN",
+                    where,
+                    field,
+                    `depends on ${quoted(name)}, which is not a container of this host`,
+                    `add ${quoted(name)} to the host's containers, or remove the dependency`,
+                );
             } else if (listed.has(name)) {
                 add("DEPENDENCY_DUPLICATE", where, field, `lists ${quoted(name)} more than once`, "list each dependency once");
             } else {
@@ -334,11 +540,22 @@ function checkDependencies(host: HostDefinition, add: Add): void {
     const { cycles, truncated } = findCycles(names, edges);
     for (const cycle of cycles) {
         const i = host.containers.findIndex((c) => c.name === cycle[0]);
-        add("DEPENDENCY_CYCLE", containerWhere(host.containers[i]!, i), "dependsOn", `dependency cycle: ${cycle.join(" → ")}`,
-            "remove one dependency of the cycle; systemd cannot start units that each wait for the other");
+        add(
+            "DEPENDENCY_CYCLE",
+            containerWhere(host.containers[i]!, i),
+            "dependsOn",
+            `dependency cycle: ${cycle.join(" → ")}`,
+            "remove one dependency of the cycle; systemd cannot start units that each wait for the other",
+        );
     }
     if (truncated) {
-        add("DEPENDENCY_CYCLES_TRUNCATED", "containers", "dependsOn", `more than ${MAX_CYCLES} dependency cycles; only the first ${MAX_CYCLES} are listed`, "untangle the dependencies listed above first");
+        add(
+            "DEPENDENCY_CYCLES_TRUNCATED",
+            "containers",
+            "dependsOn",
+            `more than ${MAX_CYCLES} dependency cycles; only the first ${MAX_CYCLES} are listed`,
+            "untangle the dependencies listed above first",
+        );
     }
 }
 
@@ -349,7 +566,10 @@ const MAX_CYCLES = 50;
  * dependsOn, e.g. `["elastic", "fluentd", "elastic"]`. Exhaustive search: fine for a host's few
  * containers, capped so a pathological definition still returns.
  */
-export function findCycles(names: readonly string[], edges: ReadonlyMap<string, readonly string[]>): { cycles: string[][]; truncated: boolean } {
+export function findCycles(
+    names: readonly string[],
+    edges: ReadonlyMap<string, readonly string[]>,
+): { cycles: string[][]; truncated: boolean } {
     const index = new Map(names.map((n, i) => [n, i] as const));
     const cycles: string[][] = [];
     let truncated = false;
@@ -388,7 +608,13 @@ function checkHostPorts(host: HostDefinition, add: Add): void {
             const key = `${p.host}/${p.protocol ?? "tcp"}`;
             const first = published.get(key);
             if (first !== undefined) {
-                add("PORT_CLASH", where, `ports[${j}].host`, `host port ${key} is already published by ${first}`, "publish each host port and protocol once; change one of the host ports");
+                add(
+                    "PORT_CLASH",
+                    where,
+                    `ports[${j}].host`,
+                    `host port ${key} is already published by ${first}`,
+                    "publish each host port and protocol once; change one of the host ports",
+                );
             } else {
                 published.set(key, `${where} (ports[${j}])`);
             }
@@ -404,8 +630,13 @@ function checkRequiredUnits(host: HostDefinition, add: Add): void {
         const wellFormed = c.image !== undefined && (c.volumes ?? []).every((v) => v?.source !== undefined);
         const required = [NETWORK_UNIT, ...(wellFormed && needsArtifact(c) ? [PROVISION_UNIT] : [])];
         for (const unit of required.filter((u) => !defined.has(u))) {
-            add("UNIT_REQUIRES_UNDEFINED", containerWhere(c, i), "(unit requires)", `its unit requires ${unit}, which this host does not define, so systemd would refuse to start it`,
-                `add the ${unit} one-shot unit (buildHost adds it)`);
+            add(
+                "UNIT_REQUIRES_UNDEFINED",
+                containerWhere(c, i),
+                "(unit requires)",
+                `its unit requires ${unit}, which this host does not define, so systemd would refuse to start it`,
+                `add the ${unit} one-shot unit (buildHost adds it)`,
+            );
         }
     });
 }
@@ -415,50 +646,123 @@ function checkRequiredUnits(host: HostDefinition, add: Add): void {
 function checkOneShot(u: OneShotUnit, i: number, add: Add): void {
     const where = u.name || `oneshots[${i}]`;
     if (typeof u.name !== "string" || !UNIT_NAME.test(u.name) || u.name.length > 255) {
-        add("ONESHOT_NAME_INVALID", where, "name", `${quoted(u.name)} is not a systemd unit name ending in a unit type (.${UNIT_SUFFIXES.join(", .")})`, "name it like \"setup-disks.service\"");
+        add(
+            "ONESHOT_NAME_INVALID",
+            where,
+            "name",
+            `${quoted(u.name)} is not a systemd unit name ending in a unit type (.${UNIT_SUFFIXES.join(", .")})`,
+            'name it like "setup-disks.service"',
+        );
     } else if (!u.name.endsWith(".service")) {
-        add("ONESHOT_NOT_SERVICE", where, "name", `${quoted(u.name)} is a .${u.name.split(".").pop()} unit, but a one-shot is rendered with a [Service] section`, `name it ${quoted(u.name.replace(/\.[a-z]+$/, ".service"))}`);
+        add(
+            "ONESHOT_NOT_SERVICE",
+            where,
+            "name",
+            `${quoted(u.name)} is a .${u.name.split(".").pop()} unit, but a one-shot is rendered with a [Service] section`,
+            `name it ${quoted(u.name.replace(/\.[a-z]+$/, ".service"))}`,
+        );
     } else if (u.name.includes("@.")) {
-        add("ONESHOT_TEMPLATE", where, "name", `${quoted(u.name)} is a template unit, which cannot be started without an instance`, "name an instance (setup@disk1.service) or drop the @");
+        add(
+            "ONESHOT_TEMPLATE",
+            where,
+            "name",
+            `${quoted(u.name)} is a template unit, which cannot be started without an instance`,
+            "name an instance (setup@disk1.service) or drop the @",
+        );
     }
     if (!Array.isArray(u.exec) || u.exec.length === 0) {
-        add("ONESHOT_NO_EXEC", where, "exec", "has no command to run", "give at least one command, e.g. [[\"/usr/bin/true\"]]");
+        add("ONESHOT_NO_EXEC", where, "exec", "has no command to run", 'give at least one command, e.g. [["/usr/bin/true"]]');
     }
     (u.exec ?? []).forEach((argv, k) => {
         const exe = argv?.[0];
         if (typeof exe !== "string" || !exe.startsWith("/")) {
-            add("EXEC_NOT_ABSOLUTE", where, `exec[${k}][0]`, `${quoted(exe)} is not an absolute path to an executable`, "start the command with an absolute path, e.g. \"/usr/bin/docker\" or \"/bin/sh\"");
+            add(
+                "EXEC_NOT_ABSOLUTE",
+                where,
+                `exec[${k}][0]`,
+                `${quoted(exe)} is not an absolute path to an executable`,
+                'start the command with an absolute path, e.g. "/usr/bin/docker" or "/bin/sh"',
+            );
         }
         checkWords(argv, `exec[${k}]`, where, add);
     });
     for (const field of ["requires", "wants"] as const) {
         (u[field] ?? []).forEach((name, k) => {
             if (typeof name !== "string" || !UNIT_NAME.test(name)) {
-                add("UNIT_REFERENCE_INVALID", where, `${field}[${k}]`, `${quoted(name)} is not a systemd unit name`, "name a unit with its type, e.g. \"docker.service\" or \"network-online.target\"");
+                add(
+                    "UNIT_REFERENCE_INVALID",
+                    where,
+                    `${field}[${k}]`,
+                    `${quoted(name)} is not a systemd unit name`,
+                    'name a unit with its type, e.g. "docker.service" or "network-online.target"',
+                );
             }
         });
     }
-    checkEnv(u.environment, "environment", SYSTEMD_ENV_NAME, "letters, digits and _, not starting with a digit (systemd's rule)", where, add);
+    checkEnv(
+        u.environment,
+        "environment",
+        SYSTEMD_ENV_NAME,
+        "letters, digits and _, not starting with a digit (systemd's rule)",
+        where,
+        add,
+    );
     if (u.timeoutStartSec !== undefined && !isPositiveInteger(u.timeoutStartSec)) {
-        add("SECONDS_INVALID", where, "timeoutStartSec", `${quoted(u.timeoutStartSec)} is not a positive whole number of seconds`, "use a whole number of seconds, 1 or more");
+        add(
+            "SECONDS_INVALID",
+            where,
+            "timeoutStartSec",
+            `${quoted(u.timeoutStartSec)} is not a positive whole number of seconds`,
+            "use a whole number of seconds, 1 or more",
+        );
     }
 }
 
 function checkFile(f: WriteFile, i: number, add: Add): void {
     const where = f.path || `files[${i}]`;
     if (typeof f.path !== "string" || !isNormalizedAbsolute(f.path) || f.path === "/") {
-        add("FILE_PATH_INVALID", where, "path", `${quoted(f.path)} is not an absolute, normalised file path`, "use an absolute path without ., .. or a trailing /, e.g. \"/opt/coreos-containers/bin/tool\"");
+        add(
+            "FILE_PATH_INVALID",
+            where,
+            "path",
+            `${quoted(f.path)} is not an absolute, normalised file path`,
+            'use an absolute path without ., .. or a trailing /, e.g. "/opt/coreos-containers/bin/tool"',
+        );
     } else if (f.path === "/usr" || f.path.startsWith("/usr/")) {
-        add("FILE_UNDER_USR", where, "path", `${quoted(f.path)} is under /usr, which is read-only on Flatcar`, "write it under /opt or /etc instead");
+        add(
+            "FILE_UNDER_USR",
+            where,
+            "path",
+            `${quoted(f.path)} is under /usr, which is read-only on Flatcar`,
+            "write it under /opt or /etc instead",
+        );
     }
     if (typeof f.permissions !== "string" || !/^[0-7]{4}$/.test(f.permissions)) {
-        add("FILE_PERMISSIONS_INVALID", where, "permissions", `${quoted(f.permissions)} is not a 4-digit octal mode string`, "give the mode as a string such as \"0644\" or \"0755\"");
+        add(
+            "FILE_PERMISSIONS_INVALID",
+            where,
+            "permissions",
+            `${quoted(f.permissions)} is not a 4-digit octal mode string`,
+            'give the mode as a string such as "0644" or "0755"',
+        );
     }
     if (f.owner !== undefined && (typeof f.owner !== "string" || !OWNER.test(f.owner))) {
-        add("FILE_OWNER_INVALID", where, "owner", `${quoted(f.owner)} is not of the form user:group`, "use e.g. \"root:root\" or \"core:core\"");
+        add(
+            "FILE_OWNER_INVALID",
+            where,
+            "owner",
+            `${quoted(f.owner)} is not of the form user:group`,
+            'use e.g. "root:root" or "core:core"',
+        );
     }
     if (typeof f.content !== "string") {
-        add("VALUE_NOT_STRING", where, "content", `the content is a ${f.content === null ? "null" : typeof f.content}, not a string`, "give the file's text as a string");
+        add(
+            "VALUE_NOT_STRING",
+            where,
+            "content",
+            `the content is a ${f.content === null ? "null" : typeof f.content}, not a string`,
+            "give the file's text as a string",
+        );
     }
 }
 
@@ -467,7 +771,14 @@ function checkFiles(host: HostDefinition, add: Add): void {
     host.files.forEach((f, i) => {
         checkFile(f, i, add);
         const first = seen.get(f.path);
-        if (first !== undefined) add("FILE_PATH_DUPLICATE", f.path || `files[${i}]`, "path", `files[${first}] and files[${i}] both write ${quoted(f.path)}`, "write each path once");
+        if (first !== undefined)
+            add(
+                "FILE_PATH_DUPLICATE",
+                f.path || `files[${i}]`,
+                "path",
+                `files[${first}] and files[${i}] both write ${quoted(f.path)}`,
+                "write each path once",
+            );
         else seen.set(f.path, i);
     });
 }

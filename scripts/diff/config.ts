@@ -1,5 +1,6 @@
 // Stack config as the stack files write it, and what differs between two revisions.
 // Pure: takes the files' text, never reads them, never decrypts anything.
+import { isPlainObject } from "../../units/values";
 import { stackFileConfig } from "../stackFiles";
 import { ValueChange, deepEqual, diffValues } from "./values";
 
@@ -13,10 +14,6 @@ export interface ConfigEntry {
 
 /** Full key (`project:key`, `aws:region`) → entry. */
 export type ConfigView = Readonly<Record<string, ConfigEntry>>;
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-    return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 /** A value that is, or contains, Pulumi's `{ secure: <ciphertext> }`. */
 export function containsSecure(v: unknown): boolean {

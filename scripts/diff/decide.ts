@@ -3,11 +3,27 @@
 //
 // Pure and Markdown-free: render.ts turns a Decision into text. The user-data is read through
 // `opts.readUserData`, so nothing here knows its format.
-import { readCloudConfig } from "./cloudconfig";
+import { readCloudConfig } from "../../units/readCloudConfig";
 import { configChanges } from "./config";
 import { effectiveRule } from "./instance";
 import { ValueChange, deepEqual, diffValues } from "./values";
-import type { Decision, DocText, HostInputChange, HostReason, HostVerdict, HostWarning, NamedChanges, PlanLike, PlanOptions, ResourceChange, SummaryOptions, TextChange, UnitChanges, UserDataCause, UserDataView } from "./summary";
+import type {
+    Decision,
+    DocText,
+    HostInputChange,
+    HostReason,
+    HostVerdict,
+    HostWarning,
+    NamedChanges,
+    PlanLike,
+    PlanOptions,
+    ResourceChange,
+    SummaryOptions,
+    TextChange,
+    UnitChanges,
+    UserDataCause,
+    UserDataView,
+} from "./summary";
 
 export const INSTANCE_TYPE = "aws:ec2/instance:Instance";
 
@@ -27,7 +43,8 @@ export function decide(base: PlanLike | null, head: PlanLike, opts: SummaryOptio
 
     const baseInstance = base?.resources.find((r) => r.type === INSTANCE_TYPE);
     const headInstance = head.resources.find((r) => r.type === INSTANCE_TYPE);
-    const hostInputs = baseInstance && headInstance ? diffValues(baseInstance.inputs, headInstance.inputs).map((c) => classifyInput(c, headInstance)) : [];
+    const hostInputs =
+        baseInstance && headInstance ? diffValues(baseInstance.inputs, headInstance.inputs).map((c) => classifyInput(c, headInstance)) : [];
     const causes = userDataCauses(base !== null && artifact.changed, units, files, otherKeys);
     const { host, reasons } = hostVerdict(base !== null, baseInstance, headInstance, hostInputs, causes);
     const headOptions = headInstance?.options;
@@ -42,8 +59,13 @@ export function decide(base: PlanLike | null, head: PlanLike, opts: SummaryOptio
         artifact,
         ...(opts.config ? { config: configChanges(opts.config.base, opts.config.head) } : {}),
         resources: resourceChanges(base, head),
-        warnings: hostInputs.filter((c) => c.effect === "ignored" && c.rule === "ami").map((c): HostWarning => ({ kind: "ignored-ami", before: c.before, after: c.after })),
-        texts: [...textChanges("unit", baseDoc.units, headDoc.units, units, (u) => u.name, units.onlyArtifact), ...textChanges("file", baseDoc.files, headDoc.files, files, (f) => f.path)],
+        warnings: hostInputs
+            .filter((c) => c.effect === "ignored" && c.rule === "ami")
+            .map((c): HostWarning => ({ kind: "ignored-ami", before: c.before, after: c.after })),
+        texts: [
+            ...textChanges("unit", baseDoc.units, headDoc.units, units, (u) => u.name, units.onlyArtifact),
+            ...textChanges("file", baseDoc.files, headDoc.files, files, (f) => f.path),
+        ],
     };
 }
 
@@ -72,8 +94,18 @@ const sameText = (a: DocText, b: DocText) => a.content === b.content && deepEqua
 function artifactChange(base: PlanLike | null, head: PlanLike, listed: SummaryOptions["artifactFiles"]): Decision["artifact"] {
     const before = base ? (base.outputs["artifactObjectKey"] as string | undefined) : undefined;
     const after = head.outputs["artifactObjectKey"] as string | undefined;
-    const sorted = (files: Readonly<Record<string, string>>) => Object.keys(files).sort().map((p) => [p, files[p]!] as const);
-    const files = listed ? namedChanges(sorted(listed.base), sorted(listed.head), ([p]) => p, (a, b) => a[1] === b[1]) : undefined;
+    const sorted = (files: Readonly<Record<string, string>>) =>
+        Object.keys(files)
+            .sort()
+            .map((p) => [p, files[p]!] as const);
+    const files = listed
+        ? namedChanges(
+              sorted(listed.base),
+              sorted(listed.head),
+              ([p]) => p,
+              (a, b) => a[1] === b[1],
+          )
+        : undefined;
     return { before, after, changed: before !== after, ...(files ? { files } : {}) };
 }
 
@@ -84,14 +116,26 @@ function unitChanges(hasBase: boolean, baseDoc: UserDataView, headDoc: UserDataV
     const headUnits = byName(headDoc.units, (u) => u.name);
     const shaBefore = artifactSha(artifact.before);
     const shaAfter = artifactSha(artifact.after);
-    const onlyByArtifact = (b: string, h: string) => artifact.changed && !!shaBefore && !!shaAfter && b !== h && b.split(shaBefore).join(shaAfter) === h;
+    const onlyByArtifact = (b: string, h: string) =>
+        artifact.changed && !!shaBefore && !!shaAfter && b !== h && b.split(shaBefore).join(shaAfter) === h;
     const onlyArtifact = units.changed.filter((n) => {
         const b = baseUnits.get(n)!;
         const h = headDoc.units.find((u) => u.name === n)!;
         return deepEqual(b.settings, h.settings) && onlyByArtifact(b.content, h.content);
     });
     const common = (names: string[], other: Map<string, unknown>) => names.filter((n) => other.has(n));
-    const reordered = hasBase && !deepEqual(common(baseDoc.units.map((u) => u.name), headUnits), common(headDoc.units.map((u) => u.name), baseUnits));
+    const reordered =
+        hasBase &&
+        !deepEqual(
+            common(
+                baseDoc.units.map((u) => u.name),
+                headUnits,
+            ),
+            common(
+                headDoc.units.map((u) => u.name),
+                baseUnits,
+            ),
+        );
     return { ...units, reordered, onlyArtifact };
 }
 
@@ -100,7 +144,14 @@ const covers = (paths: readonly string[], p: string) => paths.some((i) => p === 
 /** One changed input of the instance through the table; the head's options decide, as the engine applies the new program's. */
 function classifyInput(c: ValueChange, headInstance: PlanResource): HostInputChange {
     const { key, rule } = effectiveRule(c.path, headInstance.inputs);
-    const input = (effect: HostInputChange["effect"], note: string): HostInputChange => ({ path: c.path, rule: key, effect, note, before: c.before, after: c.after });
+    const input = (effect: HostInputChange["effect"], note: string): HostInputChange => ({
+        path: c.path,
+        rule: key,
+        effect,
+        note,
+        before: c.before,
+        after: c.after,
+    });
     const { ignoreChanges = [], replaceOnChanges = [] }: PlanOptions = headInstance.options ?? {};
     if (covers(ignoreChanges, c.path)) return input("ignored", "under ignoreChanges: the engine leaves the running host's value");
     if (replaceOnChanges.includes("*") || covers(replaceOnChanges, c.path)) return input("replace", "under replaceOnChanges");
@@ -112,11 +163,19 @@ function userDataCauses(artifactChanged: boolean, units: UnitChanges, files: Nam
     const causes: UserDataCause[] = [];
     if (artifactChanged) causes.push({ kind: "artifact", units: units.onlyArtifact });
     const changed = units.changed.filter((n) => !units.onlyArtifact.includes(n));
-    for (const [change, names] of [["changed", changed], ["added", units.added], ["removed", units.removed]] as const) {
+    for (const [change, names] of [
+        ["changed", changed],
+        ["added", units.added],
+        ["removed", units.removed],
+    ] as const) {
         if (names.length) causes.push({ kind: "units", change, names });
     }
     if (units.reordered) causes.push({ kind: "start-order" });
-    for (const [change, paths] of [["changed", files.changed], ["added", files.added], ["removed", files.removed]] as const) {
+    for (const [change, paths] of [
+        ["changed", files.changed],
+        ["added", files.added],
+        ["removed", files.removed],
+    ] as const) {
         if (paths.length) causes.push({ kind: "files", change, paths });
     }
     for (const key of otherKeys) causes.push({ kind: "key", key });
@@ -127,14 +186,22 @@ function userDataCauses(artifactChanged: boolean, units: UnitChanges, files: Nam
 const isUserData = (rule: string) => rule === "userData" || rule === "userDataBase64";
 
 /** Replaced when any input change replaces, else updated when any updates; the reasons are the changes that decided. */
-function hostVerdict(hasBase: boolean, baseInstance: PlanResource | undefined, headInstance: PlanResource | undefined, hostInputs: readonly HostInputChange[], causes: readonly UserDataCause[]): { host: HostVerdict; reasons: HostReason[] } {
+function hostVerdict(
+    hasBase: boolean,
+    baseInstance: PlanResource | undefined,
+    headInstance: PlanResource | undefined,
+    hostInputs: readonly HostInputChange[],
+    causes: readonly UserDataCause[],
+): { host: HostVerdict; reasons: HostReason[] } {
     if (!headInstance && !baseInstance) return { host: "none", reasons: [] };
     if (!baseInstance) return { host: "create", reasons: [{ kind: hasBase ? "no-base-instance" : "no-base-stack" }] };
     if (!headInstance) return { host: "delete", reasons: [{ kind: "no-head-instance" }] };
     const replacing = hostInputs.filter((c) => c.effect === "replace");
     const updating = hostInputs.filter((c) => c.effect === "update");
     const host = replacing.length ? "replace" : updating.length ? "update" : "none";
-    const reasons = (replacing.length ? replacing : updating).map((c): HostReason => (isUserData(c.rule) ? { kind: "user-data", causes } : { kind: "input", change: c }));
+    const reasons = (replacing.length ? replacing : updating).map((c): HostReason =>
+        isUserData(c.rule) ? { kind: "user-data", causes } : { kind: "input", change: c },
+    );
     return { host, reasons };
 }
 
@@ -176,11 +243,25 @@ function resourceChanges(base: PlanLike | null, head: PlanLike): ResourceChange[
 }
 
 /** The texts to diff of one kind: changed, then added, then removed. */
-function textChanges<T extends DocText>(what: TextChange["what"], base: readonly T[], head: readonly T[], changes: NamedChanges, key: (t: T) => string, onlyArtifact: readonly string[] = []): TextChange[] {
+function textChanges<T extends DocText>(
+    what: TextChange["what"],
+    base: readonly T[],
+    head: readonly T[],
+    changes: NamedChanges,
+    key: (t: T) => string,
+    onlyArtifact: readonly string[] = [],
+): TextChange[] {
     const b = byName(base, key);
     const h = byName(head, key);
     return [
-        ...changes.changed.map((name): TextChange => ({ what, name, change: "changed", before: b.get(name)!, after: h.get(name)!, onlyArtifact: onlyArtifact.includes(name) })),
+        ...changes.changed.map((name): TextChange => ({
+            what,
+            name,
+            change: "changed",
+            before: b.get(name)!,
+            after: h.get(name)!,
+            onlyArtifact: onlyArtifact.includes(name),
+        })),
         ...changes.added.map((name): TextChange => ({ what, name, change: "added", after: h.get(name)!, onlyArtifact: false })),
         ...changes.removed.map((name): TextChange => ({ what, name, change: "removed", before: b.get(name)!, onlyArtifact: false })),
     ];

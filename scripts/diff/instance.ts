@@ -75,11 +75,16 @@ export const INSTANCE_INPUTS: Readonly<Record<string, InputRule>> = {
 };
 
 /** A path not in the table: assume the worst and say so. */
-export const UNKNOWN_INPUT: InputRule = replace("not in the table of known inputs (scripts/diff/instance.ts): assumed to replace; check the pulumi preview");
+export const UNKNOWN_INPUT: InputRule = replace(
+    "not in the table of known inputs (scripts/diff/instance.ts): assumed to replace; check the pulumi preview",
+);
 
 /** `rootBlockDevice.volumeSize`, `metadataOptions.httpTokens` → the most specific rule that covers the path. */
 export function ruleFor(path: string): { key: string; rule: InputRule } {
-    const parts = path.replace(/\[\d+\]/g, "").split(".").filter(Boolean);
+    const parts = path
+        .replace(/\[\d+\]/g, "")
+        .split(".")
+        .filter(Boolean);
     for (let n = parts.length; n > 0; n--) {
         const key = parts.slice(0, n).join(".");
         const rule = INSTANCE_INPUTS[key];

@@ -23,7 +23,14 @@ export class PlanError extends Error {}
  * program can be loaded once per process). `config`: extra `project:key` → value, as `--config-json`.
  */
 export function runPlan(projectDir: string, stack: string, config?: Readonly<Record<string, unknown>>): Promise<PlanLike> {
-    const args = [...tsxNodeArgs(), "scripts/plan.ts", "--json", "--stack", stack, ...(config ? ["--config-json", JSON.stringify(config)] : [])];
+    const args = [
+        ...tsxNodeArgs(),
+        "scripts/plan.ts",
+        "--json",
+        "--stack",
+        stack,
+        ...(config ? ["--config-json", JSON.stringify(config)] : []),
+    ];
     return new Promise((resolve, reject) => {
         const child = spawn(process.execPath, args, { cwd: projectDir, stdio: ["ignore", "pipe", "pipe"] });
         const out: Buffer[] = [];
@@ -34,7 +41,11 @@ export function runPlan(projectDir: string, stack: string, config?: Readonly<Rec
         child.on("close", (code) => {
             const stderr = Buffer.concat(err).toString("utf8").trim();
             if (code !== 0) {
-                reject(new PlanError(`the offline plan of stack ${stack} in ${projectDir} failed (exit ${code}):\n${stderr.split("\n").slice(0, 40).join("\n")}`));
+                reject(
+                    new PlanError(
+                        `the offline plan of stack ${stack} in ${projectDir} failed (exit ${code}):\n${stderr.split("\n").slice(0, 40).join("\n")}`,
+                    ),
+                );
                 return;
             }
             try {
@@ -54,7 +65,11 @@ export function hashTree(dir: string): Record<string, string> {
         for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
             const r = rel ? `${rel}/${e.name}` : e.name;
             if (e.isDirectory()) walk(r);
-            else if (e.isFile()) out[r] = crypto.createHash("sha256").update(fs.readFileSync(path.join(dir, r))).digest("hex");
+            else if (e.isFile())
+                out[r] = crypto
+                    .createHash("sha256")
+                    .update(fs.readFileSync(path.join(dir, r)))
+                    .digest("hex");
         }
     };
     walk("");

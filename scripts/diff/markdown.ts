@@ -50,7 +50,12 @@ function blockText(b: DiffBlock, lines: readonly string[], note?: string): strin
  * does not fit is cut with a note saying how many lines are not shown and where to see them; blocks
  * after it are named with their size. The result is never longer than `budget`.
  */
-export function layout(summary: string, blocks: readonly DiffBlock[], budget: number, seeAlso: string): { text: string; truncated: boolean } {
+export function layout(
+    summary: string,
+    blocks: readonly DiffBlock[],
+    budget: number,
+    seeAlso: string,
+): { text: string; truncated: boolean } {
     const head = blocks.length > 0 ? summary.replace(/\n*$/, "\n\n") : summary;
     const notShown = (n: number) => `_… ${n} more line${n === 1 ? "" : "s"} not shown (${seeAlso})._`;
     // Room kept for the last note, so a cut can always say so.

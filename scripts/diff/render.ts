@@ -3,7 +3,17 @@
 import { ConfigView, secureTexts } from "./config";
 import { artifactSha } from "./decide";
 import { COMMENT_BUDGET, DiffBlock, code, layout, unifiedLines, wholeLines } from "./markdown";
-import type { Decision, HostInputChange, HostReason, HostVerdict, HostWarning, NamedChanges, SummaryOptions, TextChange, UserDataCause } from "./summary";
+import type {
+    Decision,
+    HostInputChange,
+    HostReason,
+    HostVerdict,
+    HostWarning,
+    NamedChanges,
+    SummaryOptions,
+    TextChange,
+    UserDataCause,
+} from "./summary";
 import { diffValues, shortValue } from "./values";
 
 /** The Markdown of a decision, cut to `opts.budget`; the headline is its first line. Secure config values are scrubbed. */
@@ -33,7 +43,10 @@ export function reasonText(r: HostReason, stack: string): string {
     switch (r.kind) {
         case "input": {
             const c = r.change;
-            const values = shortValue(c.before, 60) !== undefined && shortValue(c.after, 60) !== undefined ? ` (${cell(c.before)} → ${cell(c.after)})` : "";
+            const values =
+                shortValue(c.before, 60) !== undefined && shortValue(c.after, 60) !== undefined
+                    ? ` (${cell(c.before)} → ${cell(c.after)})`
+                    : "";
             return `${code(c.path)} changed${values}: ${c.note}`;
         }
         case "user-data":
@@ -89,7 +102,13 @@ function headlineText(d: Decision, stack: string): string {
     }
 }
 
-const VERDICT_TEXT: Record<HostVerdict, string> = { replace: "**replaced**", update: "updated in place", none: "no change", create: "created", delete: "deleted" };
+const VERDICT_TEXT: Record<HostVerdict, string> = {
+    replace: "**replaced**",
+    update: "updated in place",
+    none: "no change",
+    create: "created",
+    delete: "deleted",
+};
 
 function countText(c: NamedChanges, noun: string): string {
     const parts = [
@@ -123,7 +142,8 @@ function overview(d: Decision, opts: SummaryOptions): string[] {
 function hostSection(d: Decision): string[] {
     if (!d.hostInputs.length) return [];
     const order = {
-        "delete-first": "The old instance is deleted before the new one is created (deleteBeforeReplace): the host is down until the new one has booted and provisioned.",
+        "delete-first":
+            "The old instance is deleted before the new one is created (deleteBeforeReplace): the host is down until the new one has booted and provisioned.",
         "create-first": "The new instance is created before the old one is deleted (Pulumi's default).",
     };
     return [
@@ -139,8 +159,9 @@ function hostSection(d: Decision): string[] {
 
 function inputRow(c: HostInputChange): string {
     const isUserData = c.rule === "userData" || c.rule === "userDataBase64";
-    const before = isUserData ? `${Buffer.byteLength(String(c.before ?? ""))} bytes` : cell(c.before);
-    const after = isUserData ? `${Buffer.byteLength(String(c.after ?? ""))} bytes` : cell(c.after);
+    const bytes = (v: unknown) => `${typeof v === "string" ? Buffer.byteLength(v) : 0} bytes`;
+    const before = isUserData ? bytes(c.before) : cell(c.before);
+    const after = isUserData ? bytes(c.after) : cell(c.after);
     const effect = c.effect === "replace" ? "**replace**" : c.effect === "update" ? "update in place" : "ignored";
     return `| ${code(c.path)} | ${before} | ${after} | ${effect}: ${c.note} |`;
 }
@@ -152,15 +173,25 @@ function artifactSection(d: Decision, listed: SummaryOptions["artifactFiles"]): 
     if (!changed && !fileChanges) return [];
     const lines = ["### Artifact", "", `${code(before ?? "(none)")} → ${code(after ?? "(none)")}`, ""];
     if (files && listed) {
-        const dirs = listed.baseDir === listed.headDir ? code(listed.headDir ?? "the artifact folder") : `${code(listed.baseDir ?? "?")} → ${code(listed.headDir ?? "?")}`;
+        const dirs =
+            listed.baseDir === listed.headDir
+                ? code(listed.headDir ?? "the artifact folder")
+                : `${code(listed.baseDir ?? "?")} → ${code(listed.headDir ?? "?")}`;
         if (fileChanges) {
             lines.push(`Files under ${dirs}:`, "");
-            for (const [what, names] of [["changed", files.changed], ["added", files.added], ["removed", files.removed]] as const) {
+            for (const [what, names] of [
+                ["changed", files.changed],
+                ["added", files.added],
+                ["removed", files.removed],
+            ] as const) {
                 if (names.length) lines.push(`- ${what}: ${names.map(code).join(", ")}`);
             }
             lines.push("");
         } else {
-            lines.push(`No file under ${dirs} changed: the difference is in the image tarballs the units load, or in how the artifact is packed.`, "");
+            lines.push(
+                `No file under ${dirs} changed: the difference is in the image tarballs the units load, or in how the artifact is packed.`,
+                "",
+            );
         }
     } else {
         lines.push("Which files inside it changed is not known here: the plan names only the key.", "");
@@ -172,7 +203,9 @@ function artifactSection(d: Decision, listed: SummaryOptions["artifactFiles"]): 
 function configSection(d: Decision): string[] {
     if (!d.config?.length) return [];
     const row = (c: NonNullable<Decision["config"]>[number]) => {
-        const what = c.secret ? `${c.kind} (secret; value not shown)` : c.changes.map((v) => `${v.path ? `${code(v.path)}: ` : ""}${cell(v.before)} → ${cell(v.after)}`).join("<br>");
+        const what = c.secret
+            ? `${c.kind} (secret; value not shown)`
+            : c.changes.map((v) => `${v.path ? `${code(v.path)}: ` : ""}${cell(v.before)} → ${cell(v.after)}`).join("<br>");
         return `| ${code(c.key)} | ${what} |`;
     };
     return ["### Stack config", "", "| Key | Change |", "| --- | --- |", ...d.config.map(row), ""];
@@ -181,13 +214,27 @@ function configSection(d: Decision): string[] {
 function resourcesSection(d: Decision): string[] {
     if (!d.resources.length) return [];
     const row = (r: Decision["resources"][number]) => {
-        const values = (v: (typeof r.changes)[number]) => (shortValue(v.before, 60) !== undefined && shortValue(v.after, 60) !== undefined ? `: ${cell(v.before)} → ${cell(v.after)}` : "");
-        const what = r.kind !== "changed"
-            ? r.kind
-            : r.changes.slice(0, 8).map((v) => `${code(v.path || "(all)")}${values(v)}`).join("<br>") + (r.changes.length > 8 ? `<br>… and ${r.changes.length - 8} more` : "");
+        const values = (v: (typeof r.changes)[number]) =>
+            shortValue(v.before, 60) !== undefined && shortValue(v.after, 60) !== undefined ? `: ${cell(v.before)} → ${cell(v.after)}` : "";
+        const what =
+            r.kind !== "changed"
+                ? r.kind
+                : r.changes
+                      .slice(0, 8)
+                      .map((v) => `${code(v.path || "(all)")}${values(v)}`)
+                      .join("<br>") + (r.changes.length > 8 ? `<br>… and ${r.changes.length - 8} more` : "");
         return `| ${code(r.type)} ${code(r.name)} | ${what} |`;
     };
-    return ["### Other resources", "", "Inputs that differ; the `pulumi preview` comment says whether each is updated or replaced.", "", "| Resource | Change |", "| --- | --- |", ...d.resources.map(row), ""];
+    return [
+        "### Other resources",
+        "",
+        "Inputs that differ; the `pulumi preview` comment says whether each is updated or replaced.",
+        "",
+        "| Resource | Change |",
+        "| --- | --- |",
+        ...d.resources.map(row),
+        "",
+    ];
 }
 
 /** One unit's or file's diff: the whole text when added or removed, the changed lines with `context` around them otherwise. */
@@ -195,9 +242,14 @@ function diffBlock(t: TextChange, context: number): DiffBlock {
     const title = t.what === "file" ? `#### File ${code(t.name)}` : `#### ${code(t.name)}`;
     if (t.change === "added") return { heading: `${title} added`, lines: wholeLines(t.after!.content, "+") };
     if (t.change === "removed") return { heading: `${title} removed`, lines: wholeLines(t.before!.content, "-") };
-    const settings = diffValues(t.before!.settings, t.after!.settings).map((c) => `${code(c.path)}: ${cell(c.before)} → ${cell(c.after)}`).join(", ");
+    const settings = diffValues(t.before!.settings, t.after!.settings)
+        .map((c) => `${code(c.path)}: ${cell(c.before)} → ${cell(c.after)}`)
+        .join(", ");
     const why = t.onlyArtifact ? " (only the artifact's key and hash)" : "";
-    return { heading: `${title} changed${why}${settings ? `\n\n${settings}` : ""}`, lines: unifiedLines(t.before!.content, t.after!.content, context) };
+    return {
+        heading: `${title} changed${why}${settings ? `\n\n${settings}` : ""}`,
+        lines: unifiedLines(t.before!.content, t.after!.content, context),
+    };
 }
 
 function list(names: readonly string[], max = 6): string {
@@ -224,7 +276,9 @@ function shortKey(key: string | undefined): string {
 
 /** Every ciphertext in either side's config: never printed, even where a unit's text carries it. */
 function secretsOf(config: { readonly base: ConfigView; readonly head: ConfigView } | undefined): string[] {
-    return config ? [...Object.values(config.base), ...Object.values(config.head)].filter((e) => e.secret).flatMap((e) => secureTexts(e.value)) : [];
+    return config
+        ? [...Object.values(config.base), ...Object.values(config.head)].filter((e) => e.secret).flatMap((e) => secureTexts(e.value))
+        : [];
 }
 
 function redact(text: string, secrets: readonly string[]): string {

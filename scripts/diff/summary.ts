@@ -5,7 +5,7 @@
 // (scripts/diff.ts) makes the plans and reads the files. Two steps: decide.ts compares the plans
 // into a Decision (plain data), render.ts writes it as Markdown; this module holds the types and
 // composes the two.
-import type { CloudConfigView } from "./cloudconfig";
+import type { CloudConfigView } from "../../units/readCloudConfig";
 import { ConfigChange, ConfigView } from "./config";
 import { decide } from "./decide";
 import { InputEffect } from "./instance";

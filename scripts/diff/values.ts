@@ -1,5 +1,6 @@
 // Structural comparison of plain JSON-like values: which paths differ, and how.
 // Pure: no Pulumi, no I/O.
+import { isPlainObject } from "../../units/values";
 
 /** One leaf that differs between two values. `undefined` on a side means "absent there". */
 export interface ValueChange {
@@ -7,10 +8,6 @@ export interface ValueChange {
     readonly path: string;
     readonly before: unknown;
     readonly after: unknown;
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-    return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 function join(at: string, key: string): string {

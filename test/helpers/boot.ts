@@ -31,7 +31,14 @@ import * as path from "node:path";
 import { parseUserData } from "../../units/cloudconfig";
 
 export const NSPAWN = "/usr/bin/systemd-nspawn";
-const ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/", LANG: "C.UTF-8", SYSTEMD_LOG_COLOR: "0", SYSTEMD_COLORS: "0", SYSTEMD_PAGER: "" };
+const ENV = {
+    PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
+    HOME: "/",
+    LANG: "C.UTF-8",
+    SYSTEMD_LOG_COLOR: "0",
+    SYSTEMD_COLORS: "0",
+    SYSTEMD_PAGER: "",
+};
 
 /** Where the stand-ins keep their records inside the root. */
 export const FAKE_DOCKER_LOG = "/var/log/fake-docker.log";
@@ -51,7 +58,9 @@ function run(cmd: string, args: readonly string[], what: string): string {
 export function assertNspawnUsable(): void {
     if (process.getuid?.() !== 0) throw new Error("the boot test needs root (mount, systemd-nspawn); run it as root");
     if (!existsSync(NSPAWN)) {
-        throw new Error(`${NSPAWN} is missing: install Debian's systemd-container package (apt-get install -y systemd-container; .ci/run does)`);
+        throw new Error(
+            `${NSPAWN} is missing: install Debian's systemd-container package (apt-get install -y systemd-container; .ci/run does)`,
+        );
     }
     const v = spawnSync(NSPAWN, ["--version"], { env: ENV, encoding: "utf8" });
     if (v.error || v.status !== 0) throw new Error(`${NSPAWN} --version failed: ${v.error?.message ?? v.stderr}`);
@@ -96,7 +105,9 @@ export class HostResidue {
 
     /** The unified (cgroup v2) cgroup the container runs in, when this run created it. */
     payloadCgroup(): string | undefined {
-        return ["/sys/fs/cgroup/unified/payload", "/sys/fs/cgroup/payload"].find((p) => !this.before.has(p) && existsSync(path.join(p, "cgroup.kill")));
+        return ["/sys/fs/cgroup/unified/payload", "/sys/fs/cgroup/payload"].find(
+            (p) => !this.before.has(p) && existsSync(path.join(p, "cgroup.kill")),
+        );
     }
 
     /** Removes directories that appeared since the snapshot, deepest first, with rmdir (so only empty ones). Returns problems. */
@@ -136,11 +147,19 @@ export class ThrowAwayRoot {
             const rw = path.join(r.base, "rw");
             mkdirSync(rw);
             mkdirSync(r.root);
-            run("mount", ["-t", "tmpfs", "-o", "mode=0755,size=1g", "coreos-containers-boot-rw", rw], "tmpfs for the overlay's upper layer");
+            run(
+                "mount",
+                ["-t", "tmpfs", "-o", "mode=0755,size=1g", "coreos-containers-boot-rw", rw],
+                "tmpfs for the overlay's upper layer",
+            );
             r.mounts.push(rw);
             mkdirSync(path.join(rw, "upper"));
             mkdirSync(path.join(rw, "work"));
-            run("mount", ["-t", "overlay", "-o", `lowerdir=/,upperdir=${rw}/upper,workdir=${rw}/work`, "coreos-containers-boot-root", r.root], "overlay of / as the throw-away root");
+            run(
+                "mount",
+                ["-t", "overlay", "-o", `lowerdir=/,upperdir=${rw}/upper,workdir=${rw}/work`, "coreos-containers-boot-root", r.root],
+                "overlay of / as the throw-away root",
+            );
             r.mounts.push(r.root);
         } catch (e) {
             const problems = r.dispose();
@@ -473,7 +492,10 @@ WantedBy=multi-user.target
 export function fakeImageTarball(dir: string, ref: string, out: string): void {
     const work = mkdtempSync(path.join(dir, "image-"));
     writeFileSync(path.join(work, "manifest.json"), JSON.stringify([{ Config: "config.json", RepoTags: [ref], Layers: [] }]));
-    writeFileSync(path.join(work, "config.json"), JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [] } }));
+    writeFileSync(
+        path.join(work, "config.json"),
+        JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [] } }),
+    );
     mkdirSync(path.dirname(out), { recursive: true });
     run("tar", ["-cf", out, "-C", work, "manifest.json", "config.json"], "fake image tarball");
     rmSync(work, { recursive: true, force: true });
@@ -535,7 +557,10 @@ export class Machine {
     private readonly exited: Promise<void>;
 
     /** Boots the root: systemd as PID 1, only `lo` for networking, nothing registered with a host systemd. */
-    constructor(readonly r: ThrowAwayRoot, readonly name: string) {
+    constructor(
+        readonly r: ThrowAwayRoot,
+        readonly name: string,
+    ) {
         this.child = spawn(
             NSPAWN,
             [
@@ -621,7 +646,9 @@ export class Machine {
         const payload = residue.payloadCgroup();
         if (payload) {
             for (let i = 0; i < 50; i++) {
-                const procs = spawnSync("find", [payload, "-name", "cgroup.procs", "-exec", "cat", "{}", "+"], { encoding: "utf8" }).stdout.trim();
+                const procs = spawnSync("find", [payload, "-name", "cgroup.procs", "-exec", "cat", "{}", "+"], {
+                    encoding: "utf8",
+                }).stdout.trim();
                 if (procs === "") break;
                 if (i === 0) did.push(`killed processes left in ${payload}`);
                 writeFileSync(path.join(payload, "cgroup.kill"), "1");
@@ -647,7 +674,7 @@ export function parseDockerLog(buf: Buffer | string): DockerCall[] {
     const fields = buf.toString().split("\0");
     if (fields.pop() !== "") throw new Error("the fake docker log does not end with a complete record");
     const calls: DockerCall[] = [];
-    for (let i = 0; i < fields.length; ) {
+    for (let i = 0; i < fields.length;) {
         const [unit, argv0, count] = [fields[i], fields[i + 1], Number(fields[i + 2])];
         if (unit === undefined || argv0 === undefined || !Number.isInteger(count) || i + 3 + count > fields.length) {
             throw new Error(`the fake docker log is malformed at field ${i}`);

@@ -245,7 +245,11 @@ export class FakeImds extends LoopbackServer {
         // IMDS's own layout: two-space indent, " : " between key and value.
         const body = this.opts.compactJson
             ? JSON.stringify(doc)
-            : "{\n" + Object.entries(doc).map(([k, v]) => `  "${k}" : "${v}"`).join(",\n") + "\n}";
+            : "{\n" +
+              Object.entries(doc)
+                  .map(([k, v]) => `  "${k}" : "${v}"`)
+                  .join(",\n") +
+              "\n}";
         send(200, body);
     }
 }
@@ -363,7 +367,10 @@ export class FakeS3 extends LoopbackServer {
         // Authentication, in S3's order.
         const auth = headerValue(req, "authorization");
         if (auth === undefined) return fail(403, "AccessDenied", "Anonymous access is not allowed");
-        const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
+        const m =
+            /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(
+                auth,
+            );
         if (!m) return fail(400, "AuthorizationHeaderMalformed", "The authorization header is malformed");
         const [, akid, scopeDate, region, service, signedList, signature] = m as unknown as string[];
         seen.accessKeyId = akid;
@@ -371,11 +378,13 @@ export class FakeS3 extends LoopbackServer {
         if (payloadHash === undefined) return fail(400, "InvalidRequest", "Missing required header for this request: x-amz-content-sha256");
         if (payloadHash !== EMPTY_SHA256 && payloadHash !== "UNSIGNED-PAYLOAD")
             return fail(400, "XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed");
-        if (region !== this.opts.region) return fail(400, "AuthorizationHeaderMalformed", `the region '${region}' is wrong; expecting '${this.opts.region}'`);
+        if (region !== this.opts.region)
+            return fail(400, "AuthorizationHeaderMalformed", `the region '${region}' is wrong; expecting '${this.opts.region}'`);
         if (service !== "s3") return fail(400, "AuthorizationHeaderMalformed", `the service '${service}' is wrong; expecting 's3'`);
         const amzDate = headerValue(req, "x-amz-date") ?? "";
         const when = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(amzDate);
-        if (!when || amzDate.slice(0, 8) !== scopeDate) return fail(403, "AccessDenied", "x-amz-date is missing or does not match the credential scope");
+        if (!when || amzDate.slice(0, 8) !== scopeDate)
+            return fail(403, "AccessDenied", "x-amz-date is missing or does not match the credential scope");
         const t = Date.UTC(+when[1]!, +when[2]! - 1, +when[3]!, +when[4]!, +when[5]!, +when[6]!);
         if (Math.abs(Date.now() - t) > (this.opts.maxSkewMs ?? 15 * 60_000))
             return fail(403, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large");
@@ -384,7 +393,8 @@ export class FakeS3 extends LoopbackServer {
         const unsigned = mustSign.filter((h) => !signed.includes(h));
         if (unsigned.length > 0) return fail(403, "AccessDenied", `headers not signed: ${unsigned.join(", ")}`);
         const creds = this.opts.store.get(akid!);
-        if (creds === undefined) return fail(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.");
+        if (creds === undefined)
+            return fail(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.");
         const token = headerValue(req, "x-amz-security-token");
         if (token === undefined) return fail(403, "InvalidAccessKeyId", "Temporary credentials need x-amz-security-token");
         if (token !== creds.token) return fail(400, "InvalidToken", "The provided token is malformed or otherwise invalid.");
@@ -411,7 +421,8 @@ export class FakeS3 extends LoopbackServer {
         if (body === undefined) return fail(404, "NoSuchKey", "The specified key does not exist.");
 
         const fault = this.faults.shift();
-        if (fault?.kind === "status") return fail(fault.status, fault.status >= 500 ? "InternalError" : `Status${fault.status}`, "injected");
+        if (fault?.kind === "status")
+            return fail(fault.status, fault.status >= 500 ? "InternalError" : `Status${fault.status}`, "injected");
         const headersOut = { "Content-Type": "application/octet-stream", "Content-Length": body.length };
         if (fault?.kind === "truncate") {
             record(200, "truncate");

@@ -38,5 +38,10 @@ export function fixtureHost(
     containers: readonly ContainerUnit[] = seedContainers,
     opts: { readonly sshAuthorizedKeys?: readonly string[]; readonly artifact?: ArtifactLocation } = {},
 ): HostDefinition {
-    return buildHost({ containers, artifact: opts.artifact ?? FIXTURE_ARTIFACT, sshAuthorizedKeys: opts.sshAuthorizedKeys ?? [], scripts: HOST_SCRIPTS });
+    return buildHost({
+        containers,
+        artifact: opts.artifact ?? FIXTURE_ARTIFACT,
+        sshAuthorizedKeys: opts.sshAuthorizedKeys ?? [],
+        scripts: HOST_SCRIPTS,
+    });
 }

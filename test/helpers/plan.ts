@@ -50,24 +50,36 @@ function childEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessE
 }
 
 /** Run a command in the project folder (queued behind other children). */
-export function run(command: string, args: readonly string[], opts: { env?: Readonly<Record<string, string>>; timeoutMs?: number } = {}): Promise<RunResult> {
-    return withSlot(() => new Promise<RunResult>((resolve, reject) => {
-        const started = Date.now();
-        const child = spawn(command, [...args], { cwd: PROJECT_DIR, env: childEnv(opts.env), stdio: ["ignore", "pipe", "pipe"] });
-        const out: Buffer[] = [];
-        const err: Buffer[] = [];
-        child.stdout.on("data", (c: Buffer) => out.push(c));
-        child.stderr.on("data", (c: Buffer) => err.push(c));
-        const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 150_000);
-        child.on("error", (e) => {
-            clearTimeout(timer);
-            reject(e);
-        });
-        child.on("close", (code) => {
-            clearTimeout(timer);
-            resolve({ code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), ms: Date.now() - started });
-        });
-    }));
+export function run(
+    command: string,
+    args: readonly string[],
+    opts: { env?: Readonly<Record<string, string>>; timeoutMs?: number } = {},
+): Promise<RunResult> {
+    return withSlot(
+        () =>
+            new Promise<RunResult>((resolve, reject) => {
+                const started = Date.now();
+                const child = spawn(command, [...args], { cwd: PROJECT_DIR, env: childEnv(opts.env), stdio: ["ignore", "pipe", "pipe"] });
+                const out: Buffer[] = [];
+                const err: Buffer[] = [];
+                child.stdout.on("data", (c: Buffer) => out.push(c));
+                child.stderr.on("data", (c: Buffer) => err.push(c));
+                const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 150_000);
+                child.on("error", (e) => {
+                    clearTimeout(timer);
+                    reject(e);
+                });
+                child.on("close", (code) => {
+                    clearTimeout(timer);
+                    resolve({
+                        code,
+                        stdout: Buffer.concat(out).toString("utf8"),
+                        stderr: Buffer.concat(err).toString("utf8"),
+                        ms: Date.now() - started,
+                    });
+                });
+            }),
+    );
 }
 
 /** `scripts/plan.ts ARGS` with node + tsx (what `npm start` runs, without npm's start-up time). */
@@ -96,7 +108,8 @@ export interface ChildPlanOptions {
 export function planArgs(opts: ChildPlanOptions): string[] {
     const config = { ...(opts.userHosts ? {} : FIXTURE_CONFIG), ...(opts.config ?? {}) };
     return [
-        "--stack", opts.stack,
+        "--stack",
+        opts.stack,
         ...(Object.keys(config).length ? ["--config-json", JSON.stringify(config)] : []),
         ...(opts.preview ? ["--preview"] : []),
         ...(opts.secretKeys ?? []).flatMap((k) => ["--secret", k]),
@@ -116,15 +129,22 @@ export async function planInChild(opts: ChildPlanOptions): Promise<OfflinePlan> 
  */
 export function readPlanDir(outDir: string): OfflinePlan {
     const doc = JSON.parse(fs.readFileSync(path.join(outDir, "plan.json"), "utf8")) as {
-        project: string; stack: string; preview: boolean; resources: PlannedResource[]; calls: PlannedCall[]; outputs: Record<string, unknown>;
+        project: string;
+        stack: string;
+        preview: boolean;
+        resources: PlannedResource[];
+        calls: PlannedCall[];
+        outputs: Record<string, unknown>;
     };
     const userData = fs.readFileSync(path.join(outDir, "user-data"), "utf8");
     const units = unitsOf(userData);
     const files = fs.readdirSync(path.join(outDir, "units")).sort();
     const expected = units.map((u) => u.name).sort();
-    if (JSON.stringify(files) !== JSON.stringify(expected)) throw new Error(`${outDir}/units holds ${files.join(", ")}; the user-data has ${expected.join(", ")}`);
+    if (JSON.stringify(files) !== JSON.stringify(expected))
+        throw new Error(`${outDir}/units holds ${files.join(", ")}; the user-data has ${expected.join(", ")}`);
     for (const u of units) {
-        if (fs.readFileSync(path.join(outDir, "units", u.name), "utf8") !== u.content) throw new Error(`${outDir}/units/${u.name} differs from the user-data's unit`);
+        if (fs.readFileSync(path.join(outDir, "units", u.name), "utf8") !== u.content)
+            throw new Error(`${outDir}/units/${u.name} differs from the user-data's unit`);
     }
     return { ...doc, userData, units };
 }
@@ -164,7 +184,10 @@ export function scratchDir(label: string): ScratchDir {
 export function writeImageTarball(dir: string, file: string, ref: string): string {
     const staging = fs.mkdtempSync(path.join(dir, ".image-"));
     fs.writeFileSync(path.join(staging, "manifest.json"), JSON.stringify([{ Config: "config.json", RepoTags: [ref], Layers: [] }]) + "\n");
-    fs.writeFileSync(path.join(staging, "config.json"), JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [] } }) + "\n");
+    fs.writeFileSync(
+        path.join(staging, "config.json"),
+        JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [] } }) + "\n",
+    );
     const target = path.join(dir, file);
     tar.create({ file: target, cwd: staging, sync: true, portable: true, mtime: new Date(0) }, ["manifest.json", "config.json"]);
     fs.rmSync(staging, { recursive: true, force: true });

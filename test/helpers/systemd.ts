@@ -132,7 +132,12 @@ function octal(byte: number): string {
 export function displayWord(word: string): string {
     if (word === "") return '""';
     const cps = codePoints(word);
-    const plain = cps.every((cp) => !isControl(cp) && systemdAcceptsCodePoint(cp) && !(cp < 0x80 && (WHITESPACE + SHELL_NEED_QUOTES).includes(String.fromCharCode(cp))));
+    const plain = cps.every(
+        (cp) =>
+            !isControl(cp) &&
+            systemdAcceptsCodePoint(cp) &&
+            !(cp < 0x80 && (WHITESPACE + SHELL_NEED_QUOTES).includes(String.fromCharCode(cp))),
+    );
     if (plain) return word;
     let out = '"';
     for (const cp of cps) {
@@ -222,7 +227,9 @@ export function decodeCommandLine(display: string): string[] {
 export function execTimeArgv(words: readonly string[]): string[] {
     return words.map((word, index) => {
         if (word.startsWith("$") && word[1] !== "{" && word[1] !== "$") {
-            throw new Error(`word ${index} ${JSON.stringify(word)} is a whole-word variable reference: systemd replaces it with the variable's words`);
+            throw new Error(
+                `word ${index} ${JSON.stringify(word)} is a whole-word variable reference: systemd replaces it with the variable's words`,
+            );
         }
         let out = "";
         for (let i = 0; i < word.length; i++) {
@@ -304,7 +311,13 @@ export function parseDump(dump: string, names: readonly string[]): Map<string, D
                 const list = commands.get(section) ?? [];
                 // argv is worked out when read, so a word systemd would substitute fails the test
                 // that looks at it, not the whole dump.
-                list.push({ display, words, get argv() { return execTimeArgv(words); } });
+                list.push({
+                    display,
+                    words,
+                    get argv() {
+                        return execTimeArgv(words);
+                    },
+                });
                 commands.set(section, list);
                 continue;
             }
@@ -346,16 +359,33 @@ const ANCHOR = "coreos-containers-test-all.target";
  * default path) and parses the dump. `hostUnits` are stubbed in the temp dir.
  */
 export function dumpUnits(units: readonly UnitFile[], hostUnits: readonly string[] = FLATCAR_UNITS): Dump {
-    const anchor: UnitFile = { name: ANCHOR, content: `[Unit]\nDescription=Pulls every unit under test into the transaction\nWants=${units.map((u) => u.name).join(" ")}\n` };
+    const anchor: UnitFile = {
+        name: ANCHOR,
+        content: `[Unit]\nDescription=Pulls every unit under test into the transaction\nWants=${units.map((u) => u.name).join(" ")}\n`,
+    };
     return withTempDir((dir) => {
         chmodSync(dir, 0o755);
         writeUnits(dir, [...unitSet(units, hostUnits), anchor]);
-        const run = spawnSync("setpriv", [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", SYSTEMD, "--test", "--system", `--unit=${ANCHOR}`, "--log-target=console", "--log-color=no"], {
-            // The trailing colon appends systemd's default unit path. HOME=/ keeps systemd from
-            // reading root's ~/.config as nobody.
-            env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/", LANG: "C.UTF-8", SYSTEMD_UNIT_PATH: `${dir}:` },
-            maxBuffer: 512 * 1024 * 1024,
-        });
+        const run = spawnSync(
+            "setpriv",
+            [
+                `--reuid=${NOBODY}`,
+                `--regid=${NOBODY}`,
+                "--clear-groups",
+                SYSTEMD,
+                "--test",
+                "--system",
+                `--unit=${ANCHOR}`,
+                "--log-target=console",
+                "--log-color=no",
+            ],
+            {
+                // The trailing colon appends systemd's default unit path. HOME=/ keeps systemd from
+                // reading root's ~/.config as nobody.
+                env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/", LANG: "C.UTF-8", SYSTEMD_UNIT_PATH: `${dir}:` },
+                maxBuffer: 512 * 1024 * 1024,
+            },
+        );
         if (run.error) throw run.error;
         const stderr = run.stderr.toString("utf8");
         if (run.status !== 0) throw new Error(`systemd --test exited with ${run.status}:\n${stderr}`);
@@ -387,7 +417,11 @@ export interface VerifyResult {
  * Note: verify checks the first command of each Exec*= list only, and skips it when it is prefixed
  * with `-` (systemd's verify_executables()); tests check the other executables themselves.
  */
-export function verifyUnits(units: readonly UnitFile[], executables: readonly string[], hostUnits: readonly string[] = FLATCAR_UNITS): VerifyResult {
+export function verifyUnits(
+    units: readonly UnitFile[],
+    executables: readonly string[],
+    hostUnits: readonly string[] = FLATCAR_UNITS,
+): VerifyResult {
     return withTempDir((root) => {
         const unitDir = path.join(root, "etc/systemd/system");
         mkdirSync(unitDir, { recursive: true });

@@ -1,6 +1,7 @@
-// The parts of a rendered cloud-config document a reviewer cares about, read back from the YAML.
-// Pure: no Pulumi, no I/O.
-import { parseUserData } from "../../units/cloudconfig";
+// The parts of a rendered cloud-config document a reader cares about (the offline plan, the PR
+// diff), read back from the YAML as the host reads it. Pure: no Pulumi, no I/O.
+import { parseUserData } from "./cloudconfig";
+import { isPlainObject } from "./values";
 
 export interface DocUnit {
     readonly name: string;
@@ -22,10 +23,6 @@ export interface CloudConfigView {
     readonly files: readonly DocFile[];
     /** Top-level keys other than `coreos.units` and `write_files`, e.g. `ssh_authorized_keys`. */
     readonly other: Readonly<Record<string, unknown>>;
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-    return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 function without(entry: Record<string, unknown>, ...keys: string[]): Record<string, unknown> {
