@@ -65,7 +65,7 @@ export function planLayout(entries: readonly PackEntry[], chunkBytes: number): T
         if (bad) problems.push(bad);
         else if (seen.has(e.archivePath)) {
             problems.push({
-                code: "duplicate-path",
+                code: "PACK_DUPLICATE_PATH",
                 archivePath: e.archivePath,
                 message: `appears more than once (from ${seen.get(e.archivePath)!.sourcePath} and ${e.sourcePath})`,
             });
@@ -79,7 +79,7 @@ export function planLayout(entries: readonly PackEntry[], chunkBytes: number): T
     for (const d of dirs) {
         if (seen.has(d))
             problems.push({
-                code: "path-conflict",
+                code: "PACK_PATH_CONFLICT",
                 archivePath: d,
                 message: `is a file, but other entries need it to be a directory (e.g. ${[...seen.keys()].find((p) => p.startsWith(d + "/"))})`,
             });
@@ -92,16 +92,16 @@ export function planLayout(entries: readonly PackEntry[], chunkBytes: number): T
             st = fs.statSync(e.sourcePath, { throwIfNoEntry: false });
         } catch (err) {
             problems.push({
-                code: "missing-source",
+                code: "PACK_MISSING_SOURCE",
                 archivePath: e.archivePath,
                 message: `cannot stat ${e.sourcePath}: ${(err as Error).message}`,
             });
             continue;
         }
-        if (!st) problems.push({ code: "missing-source", archivePath: e.archivePath, message: `source ${e.sourcePath} does not exist` });
+        if (!st) problems.push({ code: "PACK_MISSING_SOURCE", archivePath: e.archivePath, message: `source ${e.sourcePath} does not exist` });
         else if (!st.isFile())
             problems.push({
-                code: "not-a-file",
+                code: "PACK_NOT_A_FILE",
                 archivePath: e.archivePath,
                 message: `source ${e.sourcePath} is not a regular file (${kindOf(st)})`,
             });
@@ -165,15 +165,15 @@ export function planLayout(entries: readonly PackEntry[], chunkBytes: number): T
 /** Why an archive path is refused, or undefined when it is fine. */
 export function checkArchivePath(p: string): PackProblem | undefined {
     const problem = (code: PackProblem["code"], message: string): PackProblem => ({ code, archivePath: p, message });
-    if (typeof p !== "string" || p.length === 0) return problem("invalid-path", "archive path is empty");
-    if (p.includes("\0")) return problem("invalid-path", "archive path contains a NUL byte");
-    if (p.startsWith("/")) return problem("absolute-path", "archive path is absolute; it must be relative, e.g. `log/fluent.conf`");
+    if (typeof p !== "string" || p.length === 0) return problem("PACK_INVALID_PATH", "archive path is empty");
+    if (p.includes("\0")) return problem("PACK_INVALID_PATH", "archive path contains a NUL byte");
+    if (p.startsWith("/")) return problem("PACK_ABSOLUTE_PATH", "archive path is absolute; it must be relative, e.g. `log/fluent.conf`");
     if (/^[A-Za-z]:/.test(p) || p.includes("\\"))
-        return problem("invalid-path", "archive path must use `/` separators and no drive letter");
+        return problem("PACK_INVALID_PATH", "archive path must use `/` separators and no drive letter");
     const parts = p.split("/");
-    if (parts.includes("..")) return problem("parent-path", "archive path contains `..`; it must stay inside the artifact");
+    if (parts.includes("..")) return problem("PACK_PARENT_PATH", "archive path contains `..`; it must stay inside the artifact");
     if (parts.some((s) => s === "" || s === "."))
-        return problem("invalid-path", "archive path has an empty or `.` component (or a trailing `/`)");
+        return problem("PACK_INVALID_PATH", "archive path has an empty or `.` component (or a trailing `/`)");
     return undefined;
 }
 
@@ -236,7 +236,7 @@ function readFileRange(file: SourceFile, position: number, out: Buffer, at: numb
     const changed = (what: string) =>
         new PackError([
             {
-                code: "changed-while-packing",
+                code: "PACK_CHANGED_WHILE_PACKING",
                 archivePath: file.archivePath,
                 message: `source ${file.sourcePath} ${what} while it was being packed; pack again`,
             },

@@ -230,7 +230,7 @@ class ChunkPipeline {
         if (this.cache!.memberKey(await this.hashes!.hash(data)) !== key) {
             throw new PackError(
                 sourcesIn(this.layout, chunk).map((archivePath) => ({
-                    code: "changed-while-packing",
+                    code: "PACK_CHANGED_WHILE_PACKING",
                     archivePath,
                     message: "an input in this part of the archive changed while it was being packed; pack again",
                 })),

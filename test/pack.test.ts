@@ -495,23 +495,23 @@ describe("pack", () => {
                     { archivePath: "a/x", sourcePath: s },
                     { archivePath: "a/x", sourcePath: s },
                 ],
-                "duplicate-path",
+                "PACK_DUPLICATE_PATH",
                 "[a/x]",
             ],
-            ["an absolute archive path", (s) => [{ archivePath: "/etc/passwd", sourcePath: s }], "absolute-path", "[/etc/passwd]"],
-            ["a `..` archive path", (s) => [{ archivePath: "a/../../x", sourcePath: s }], "parent-path", "[a/../../x]"],
-            ["an empty component", (s) => [{ archivePath: "a//x", sourcePath: s }], "invalid-path", "[a//x]"],
+            ["an absolute archive path", (s) => [{ archivePath: "/etc/passwd", sourcePath: s }], "PACK_ABSOLUTE_PATH", "[/etc/passwd]"],
+            ["a `..` archive path", (s) => [{ archivePath: "a/../../x", sourcePath: s }], "PACK_PARENT_PATH", "[a/../../x]"],
+            ["an empty component", (s) => [{ archivePath: "a//x", sourcePath: s }], "PACK_INVALID_PATH", "[a//x]"],
             [
                 "a file that other entries need as a directory",
                 (s) => [
                     { archivePath: "a", sourcePath: s },
                     { archivePath: "a/x", sourcePath: s },
                 ],
-                "path-conflict",
+                "PACK_PATH_CONFLICT",
                 "[a]",
             ],
-            ["a directory as source", (s) => [{ archivePath: "d", sourcePath: path.dirname(s) }], "not-a-file", "[d]"],
-            ["a missing source", (s) => [{ archivePath: "m", sourcePath: `${s}.missing` }], "missing-source", "[m]"],
+            ["a directory as source", (s) => [{ archivePath: "d", sourcePath: path.dirname(s) }], "PACK_NOT_A_FILE", "[d]"],
+            ["a missing source", (s) => [{ archivePath: "m", sourcePath: `${s}.missing` }], "PACK_MISSING_SOURCE", "[m]"],
         ];
         for (const [what, entries, code, named] of cases) {
             it(`refuses ${what}, naming the entry`, async () => {
@@ -529,7 +529,7 @@ describe("pack", () => {
                 this.skip();
             }
             const err = await refusal([{ archivePath: "p", sourcePath: fifo }]);
-            assert.equal(err.code, "not-a-file");
+            assert.equal(err.code, "PACK_NOT_A_FILE");
         });
 
         it("reports every bad entry at once", async () => {
@@ -540,7 +540,7 @@ describe("pack", () => {
                 { archivePath: "ok", sourcePath: s },
                 { archivePath: "ok", sourcePath: s },
             ]);
-            assert.deepEqual(err.problems.map((p) => p.code).sort(), ["absolute-path", "duplicate-path", "parent-path"]);
+            assert.deepEqual(err.problems.map((p) => p.code).sort(), ["PACK_ABSOLUTE_PATH", "PACK_DUPLICATE_PATH", "PACK_PARENT_PATH"]);
         });
 
         it("stops when a source changes between planning and reading", () => {
@@ -550,7 +550,7 @@ describe("pack", () => {
             fs.appendFileSync(path.join(d, "grows.log"), "more");
             assert.throws(
                 () => readChunk(layout, layout.chunks[0]!),
-                (err: unknown) => err instanceof PackError && err.code === "changed-while-packing" && err.message.includes("[grows.log]"),
+                (err: unknown) => err instanceof PackError && err.code === "PACK_CHANGED_WHILE_PACKING" && err.message.includes("[grows.log]"),
             );
         });
     });
