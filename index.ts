@@ -11,11 +11,13 @@ import {
     ArtifactLocation,
     FileChecks,
     Problem,
+    RenderedUnit,
     ValidationError,
     applyOverrides,
     buildHost,
-    renderHost,
+    renderHostContent,
 } from "./units";
+import { formatFor } from "./formats";
 import { ArtifactBundle, CoreOsHost, artifactKey, publishedPorts } from "./components";
 import { readHostScripts } from "./host-scripts";
 import { PackEntry, listFiles, pack } from "./packing/pack";
@@ -47,6 +49,18 @@ const files: FileChecks = {
     imageFileExists: (file) => fs.statSync(path.join(imageDir, file), { throwIfNoEntry: false })?.isFile() ?? false,
 };
 
+const format = formatFor("cloud-config");
+
+/** The host's units and its user-data for an artifact location. Throws a ValidationError listing every problem. */
+function renderUserData(location: ArtifactLocation): { units: readonly RenderedUnit[]; userData: string } {
+    const content = renderHostContent(
+        buildHost({ containers, artifact: location, sshAuthorizedKeys: config.sshAuthorizedKeys, scripts }),
+        files,
+    );
+    const userData = format.render(content, { bucket: location.bucket, region: location.region });
+    return { units: content.units, userData: userData.bytes.toString("utf8") };
+}
+
 // Check everything before any resource exists: the definitions, the rendered document and its
 // size. The bucket name is not known yet, so the check renders with the longest possible one.
 const WORST_CASE_ARTIFACT: ArtifactLocation = {
@@ -65,10 +79,7 @@ function checkBeforeDeploy(): void {
             ),
         );
         try {
-            renderHost(
-                buildHost({ containers, artifact: WORST_CASE_ARTIFACT, sshAuthorizedKeys: config.sshAuthorizedKeys, scripts }),
-                files,
-            );
+            renderUserData(WORST_CASE_ARTIFACT);
         } catch (e) {
             if (!(e instanceof ValidationError)) throw e;
             problems.push(...e.problems);
@@ -100,17 +111,9 @@ const artifact = new ArtifactBundle("artifact", {
     tags: config.tags,
 });
 
-const rendered = pulumi.all([artifact.bucketName, artifact.key, artifact.sha256]).apply(([bucket, key, sha256]) =>
-    renderHost(
-        buildHost({
-            containers,
-            artifact: { bucket, key, sha256, region: config.region },
-            sshAuthorizedKeys: config.sshAuthorizedKeys,
-            scripts,
-        }),
-        files,
-    ),
-);
+const rendered = pulumi
+    .all([artifact.bucketName, artifact.key, artifact.sha256])
+    .apply(([bucket, key, sha256]) => renderUserData({ bucket, key, sha256, region: config.region }));
 
 const host = new CoreOsHost("host", {
     userData: rendered.userData,

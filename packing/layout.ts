@@ -98,7 +98,8 @@ export function planLayout(entries: readonly PackEntry[], chunkBytes: number): T
             });
             continue;
         }
-        if (!st) problems.push({ code: "PACK_MISSING_SOURCE", archivePath: e.archivePath, message: `source ${e.sourcePath} does not exist` });
+        if (!st)
+            problems.push({ code: "PACK_MISSING_SOURCE", archivePath: e.archivePath, message: `source ${e.sourcePath} does not exist` });
         else if (!st.isFile())
             problems.push({
                 code: "PACK_NOT_A_FILE",

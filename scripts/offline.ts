@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { PROJECT } from "../config";
-import { readCloudConfig } from "../units/readCloudConfig";
+import { readUserData } from "../formats";
 import { stackFileConfig } from "./stackFiles";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..");
@@ -224,7 +224,7 @@ async function unwrap(value: unknown): Promise<unknown> {
 
 /** The units in a cloud-config document, as written to the host. */
 export function unitsOf(userData: string): PlannedUnit[] {
-    return readCloudConfig(userData).units.map((u) => ({ name: u.name, content: u.content }));
+    return readUserData(Buffer.from(userData, "utf8")).units.map((u) => ({ name: u.name, content: u.content }));
 }
 
 export interface OfflineOptions {

@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs as parseArgv } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
-import { USER_DATA_LIMIT } from "../units/cloudconfig";
+import { USER_DATA_LIMIT } from "../formats";
 import { ValidationError } from "../units/problems";
 import { isPlainObject } from "../units/values";
 import { OfflinePlan, PROJECT_DIR, PlannedResource, planOffline, stable } from "./offline";

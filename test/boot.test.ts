@@ -15,7 +15,7 @@
 import { strict as assert } from "node:assert";
 import { existsSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from "node:fs";
 import * as path from "node:path";
-import { renderHost } from "../units/cloudconfig";
+import { renderHost } from "../formats/cloudconfig";
 import { FIXTURE_ARTIFACT_DIR, HOST_SCRIPTS, seedContainers } from "./helpers/fixtures";
 import { buildHost } from "../units/host";
 import {

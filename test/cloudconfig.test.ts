@@ -4,15 +4,9 @@ import { Scalar, isMap, isScalar, isSeq, parseDocument } from "yaml";
 import { ContainerUnit, HostDefinition, OneShotUnit } from "../units/model";
 import { ValidationError } from "../units/problems";
 import { RenderedUnit } from "../units/systemd";
-import {
-    USER_DATA_LIMIT,
-    cloudConfigObject,
-    orderedUnits,
-    parseUserData,
-    renderHost,
-    roundTripProblems,
-    serializeCloudConfig,
-} from "../units/cloudconfig";
+import { USER_DATA_LIMIT } from "../formats";
+import { orderedUnits } from "../units/render";
+import { cloudConfigObject, parseUserData, renderHost, roundTripProblems, serializeCloudConfig } from "../formats/cloudconfig";
 import { FileChecks } from "../units/validate";
 import { buildHost } from "../units/host";
 import { ArtifactLocation } from "../units/provision";
@@ -225,8 +219,6 @@ describe("cloud-config rendering", () => {
                     roundTripProblems(
                         cloudConfigObject(
                             {
-                                containers: [],
-                                oneshots: [],
                                 files: [{ path: "/etc/x", permissions: "0644", content }],
                                 sshAuthorizedKeys: [],
                             },
@@ -265,7 +257,7 @@ describe("cloud-config rendering", () => {
 
         it("reports text that does not survive against its unit", () => {
             const units: RenderedUnit[] = [{ name: "a.service", content: "[Unit]\nDescription=A\n" }];
-            const doc = cloudConfigObject({ containers: [], oneshots: [], files: [], sshAuthorizedKeys: [] }, units);
+            const doc = cloudConfigObject({ files: [], sshAuthorizedKeys: [] }, units);
             const tampered = serializeCloudConfig(doc).replace("Description=A", "Description=B");
             assert.deepEqual(roundTripProblems(doc, tampered), [
                 {

@@ -1,8 +1,8 @@
 // validateCloudConfig: coreos-cloudinit's `-validate` rules, case by case, and the real user-data passes.
 import { strict as assert } from "node:assert";
 import { gzipSync } from "node:zlib";
-import { cloudConfigFindings, decodesAs, isCloudConfig, resolvePlainScalar, validateCloudConfig } from "../units/cloudinit";
-import { renderHost } from "../units/cloudconfig";
+import { cloudConfigFindings, decodesAs, isCloudConfig, resolvePlainScalar, validateCloudConfig } from "../formats/cloudconfig/validate";
+import { renderHost } from "../formats/cloudconfig";
 import { buildHost } from "../units/host";
 import { seedContainers, HOST_SCRIPTS } from "./helpers/fixtures";
 import { applyOverrides } from "../units/stack";

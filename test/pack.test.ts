@@ -550,7 +550,8 @@ describe("pack", () => {
             fs.appendFileSync(path.join(d, "grows.log"), "more");
             assert.throws(
                 () => readChunk(layout, layout.chunks[0]!),
-                (err: unknown) => err instanceof PackError && err.code === "PACK_CHANGED_WHILE_PACKING" && err.message.includes("[grows.log]"),
+                (err: unknown) =>
+                    err instanceof PackError && err.code === "PACK_CHANGED_WHILE_PACKING" && err.message.includes("[grows.log]"),
             );
         });
     });

@@ -16,7 +16,7 @@ import {
 } from "../units/layout";
 import { buildHost } from "../units/host";
 import { HOST_SCRIPTS, seedContainers } from "./helpers/fixtures";
-import { orderedUnits } from "../units/cloudconfig";
+import { orderedUnits } from "../units/render";
 import { Dump, DumpedUnit, dumpUnits, verifyUnits } from "./helpers/systemd";
 
 const HEX = "0123456789abcdef".repeat(4);

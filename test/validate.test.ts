@@ -3,7 +3,7 @@ import { strict as assert } from "node:assert";
 import { ContainerUnit, HostDefinition, OneShotUnit, WriteFile } from "../units/model";
 import { Problem, ValidationError, formatProblem } from "../units/problems";
 import { FileChecks, findCycles, parseImageReference, unpinnedReason, validateHost } from "../units/validate";
-import { renderHost } from "../units/cloudconfig";
+import { renderHost } from "../formats/cloudconfig";
 import { buildHost } from "../units/host";
 import { ArtifactLocation } from "../units/provision";
 import { cadvisor, seedContainers, elastic, fluentd, kibana, nginx, nodeExporter, HOST_SCRIPTS } from "./helpers/fixtures";

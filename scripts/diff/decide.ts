@@ -3,7 +3,7 @@
 //
 // Pure and Markdown-free: render.ts turns a Decision into text. The user-data is read through
 // `opts.readUserData`, so nothing here knows its format.
-import { readCloudConfig } from "../../units/readCloudConfig";
+import { readUserData } from "../../formats";
 import { configChanges } from "./config";
 import { effectiveRule } from "./instance";
 import { ValueChange, deepEqual, diffValues } from "./values";
@@ -29,11 +29,11 @@ export const INSTANCE_TYPE = "aws:ec2/instance:Instance";
 
 type PlanResource = PlanLike["resources"][number];
 
-const EMPTY_VIEW: UserDataView = { units: [], files: [], other: {} };
+const EMPTY_VIEW: UserDataView = { format: "cloud-config", units: [], files: [], other: {} };
 
 /** Compare two plans of one stack. `base` null: the stack does not exist at the base revision. */
 export function decide(base: PlanLike | null, head: PlanLike, opts: SummaryOptions): Decision {
-    const read = opts.readUserData ?? readCloudConfig;
+    const read = opts.readUserData ?? ((userData: string) => readUserData(Buffer.from(userData, "utf8")));
     const baseDoc = base ? read(base.userData) : EMPTY_VIEW;
     const headDoc = read(head.userData);
     const artifact = artifactChange(base, head, opts.artifactFiles);

@@ -5,7 +5,7 @@
 // (scripts/diff.ts) makes the plans and reads the files. Two steps: decide.ts compares the plans
 // into a Decision (plain data), render.ts writes it as Markdown; this module holds the types and
 // composes the two.
-import type { CloudConfigView } from "../../units/readCloudConfig";
+import type { UserDataView } from "../../formats";
 import { ConfigChange, ConfigView } from "./config";
 import { decide } from "./decide";
 import { InputEffect } from "./instance";
@@ -57,12 +57,12 @@ export interface SummaryOptions {
     };
     /** Each side's stack config as its files write it (secure values are never shown). */
     readonly config?: { readonly base: ConfigView; readonly head: ConfigView };
-    /** How to read a plan's user-data into units, files and other keys. Default: as `#cloud-config` (cloudconfig.ts). */
+    /** How to read a plan's user-data into units, files and other keys. Default: formats/'s reader, whatever the format. */
     readonly readUserData?: (userData: string) => UserDataView;
 }
 
-/** A plan's user-data as the summary compares it, whatever its format: units in start order, files written, other top-level keys. */
-export type UserDataView = CloudConfigView;
+/** A plan's user-data as the summary compares it, whatever its format: units in start order, files written, other settings. */
+export type { UserDataView };
 
 export type HostVerdict = "replace" | "update" | "none" | "create" | "delete";
 

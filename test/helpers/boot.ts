@@ -28,7 +28,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { parseUserData } from "../../units/cloudconfig";
+import { parseUserData } from "../../formats/cloudconfig";
 
 export const NSPAWN = "/usr/bin/systemd-nspawn";
 const ENV = {

@@ -1,50 +1,25 @@
-// A host definition → the cloud-config document the instance receives as user-data.
+// Host content → the cloud-config document coreos-cloudinit reads on every boot.
 //
 // The document is built as plain objects and serialised by the `yaml` package, never by string
 // templates. Unit files and scripts go out as literal blocks (`|`) wherever YAML can represent
 // them exactly; every rendered document is parsed back and compared before it is used.
 import { Document, Scalar, parse, visit } from "yaml";
 import type { CreateNodeOptions, DocumentOptions, SchemaOptions, ToStringOptions } from "yaml";
-import { HostDefinition } from "./model";
-import { RenderedUnit, renderContainerUnit, renderOneShotUnit } from "./systemd";
-import { containerUnitName } from "./layout";
-import { validateCloudConfig } from "./cloudinit";
-import { FileChecks, validateHost } from "./validate";
-import { Problem, throwIfProblems } from "./problems";
-
-/** EC2 refuses user-data above this many bytes (before base64). */
-export const USER_DATA_LIMIT = 16384;
+import { HostDefinition } from "../../units/model";
+import { Problem, throwIfProblems } from "../../units/problems";
+import { HostContent, renderHostContent } from "../../units/render";
+import { RenderedUnit } from "../../units/systemd";
+import { FileChecks } from "../../units/validate";
+import { USER_DATA_LIMIT } from "../types";
+import { validateCloudConfig } from "./validate";
 
 export const CLOUD_CONFIG_HEADER = "#cloud-config\n";
 
-/**
- * Units in the order coreos-cloudinit starts them (it runs each unit's `command` in list order):
- * one-shots first, in the order given, then containers so that each comes after the containers
- * it depends on. Among containers that are ready, the one declared first goes first, so the order
- * is stable. Dependencies are compared by name (config overrides copy containers).
- */
-export function orderedUnits(host: HostDefinition): RenderedUnit[] {
-    const containers = host.containers;
-    const known = new Set(containers.map((c) => c.name));
-    const placedNames = new Set<string>();
-    const pending = containers.map((_, i) => i);
-    const order: number[] = [];
-    const ready = (i: number) => {
-        const c = containers[i]!;
-        return (c.dependsOn ?? []).every((d) => d.name === c.name || !known.has(d.name) || placedNames.has(d.name));
-    };
-    while (pending.length > 0) {
-        // A cycle: validation reports it; place the rest in declaration order rather than loop.
-        const at = Math.max(0, pending.findIndex(ready));
-        const [i] = pending.splice(at, 1);
-        placedNames.add(containers[i!]!.name);
-        order.push(i!);
-    }
-    return [...host.oneshots.map(renderOneShotUnit), ...order.map((i) => renderContainerUnit(containers[i]!))];
-}
-
 /** The cloud-config document as a plain object (before YAML). */
-export function cloudConfigObject(host: HostDefinition, units: readonly RenderedUnit[]): Record<string, unknown> {
+export function cloudConfigObject(
+    host: Pick<HostContent, "files" | "sshAuthorizedKeys">,
+    units: readonly RenderedUnit[],
+): Record<string, unknown> {
     const doc: Record<string, unknown> = {};
     if (host.sshAuthorizedKeys.length > 0) doc["ssh_authorized_keys"] = [...host.sshAuthorizedKeys];
     if (host.files.length > 0) {
@@ -198,17 +173,19 @@ export function sizeProblems(userData: string): Problem[] {
     ];
 }
 
-/** Validate, render and check the whole document. Throws a ValidationError listing every problem. */
-export function renderHost(host: HostDefinition, files: FileChecks): RenderedHost {
-    throwIfProblems(validateHost(host, files));
-    const units = orderedUnits(host);
-    const doc = cloudConfigObject(host, units);
+/** The cloud-config document for host content, checked: round trip, coreos-cloudinit's rules, size. */
+export function renderCloudConfig(content: HostContent): string {
+    const doc = cloudConfigObject(content, content.units);
     const userData = serializeCloudConfig(doc);
     throwIfProblems(
         [...roundTripProblems(doc, userData), ...validateCloudConfig(userData), ...sizeProblems(userData)],
         "the rendered user-data",
     );
-    return { units, userData };
+    return userData;
 }
 
-export { containerUnitName };
+/** Validate a host definition, render it and check the document. Throws a ValidationError listing every problem. */
+export function renderHost(host: HostDefinition, files: FileChecks): RenderedHost {
+    const content = renderHostContent(host, files);
+    return { units: content.units, userData: renderCloudConfig(content) };
+}

@@ -1,29 +1,13 @@
 // The parts of a rendered cloud-config document a reader cares about (the offline plan, the PR
 // diff), read back from the YAML as the host reads it. Pure: no Pulumi, no I/O.
-import { parseUserData } from "./cloudconfig";
-import { isPlainObject } from "./values";
+import { isPlainObject } from "../../units/values";
+import type { UserDataView } from "../types";
+import { parseUserData } from "./render";
 
-export interface DocUnit {
-    readonly name: string;
-    readonly content: string;
-    /** Everything else on the entry (`command`, `enable`, …), for "start → stop"-style changes. */
-    readonly settings: Readonly<Record<string, unknown>>;
-}
+export type { DocFile, DocUnit } from "../types";
 
-export interface DocFile {
-    readonly path: string;
-    readonly content: string;
-    /** `permissions`, `owner`, … */
-    readonly settings: Readonly<Record<string, unknown>>;
-}
-
-export interface CloudConfigView {
-    /** Units in document (start) order. */
-    readonly units: readonly DocUnit[];
-    readonly files: readonly DocFile[];
-    /** Top-level keys other than `coreos.units` and `write_files`, e.g. `ssh_authorized_keys`. */
-    readonly other: Readonly<Record<string, unknown>>;
-}
+/** A cloud-config document read back: the format's view without its name. */
+export type CloudConfigView = Omit<UserDataView, "format">;
 
 function without(entry: Record<string, unknown>, ...keys: string[]): Record<string, unknown> {
     return Object.fromEntries(Object.entries(entry).filter(([k]) => !keys.includes(k)));

@@ -22,7 +22,7 @@
 //     U+0085/U+2028/U+2029 (YAML 1.1 reads them as line breaks, YAML 1.2 writers emit them raw).
 import { LineCounter, Node as YamlNode, Scalar, isAlias, isMap, isScalar, isSeq, parseDocument } from "yaml";
 import type { Document, YAMLError } from "yaml";
-import { Problem, ProblemCode } from "./problems";
+import { Problem, ProblemCode } from "../../units/problems";
 
 export type Level = "error" | "warning" | "info";
 

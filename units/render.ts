@@ -1,0 +1,46 @@
+// A host definition → what the host gets, whatever the user-data format: every unit's text in start
+// order, the files, the SSH keys. Validation runs first; nothing is rendered from a bad definition.
+import { HostDefinition, WriteFile } from "./model";
+import { throwIfProblems } from "./problems";
+import { RenderedUnit, renderContainerUnit, renderOneShotUnit } from "./systemd";
+import { FileChecks, validateHost } from "./validate";
+
+/** What the host gets: the input of every user-data format (formats/). */
+export interface HostContent {
+    /** Units in start order (see {@link orderedUnits}). */
+    readonly units: readonly RenderedUnit[];
+    readonly files: readonly WriteFile[];
+    readonly sshAuthorizedKeys: readonly string[];
+}
+
+/**
+ * Units in start order: one-shots first, in the order given, then containers so that each comes
+ * after the containers it depends on. Among containers that are ready, the one declared first goes
+ * first, so the order is stable. Dependencies are compared by name (config overrides copy containers).
+ * coreos-cloudinit starts units in this list order; systemd itself follows the units' ordering.
+ */
+export function orderedUnits(host: HostDefinition): RenderedUnit[] {
+    const containers = host.containers;
+    const known = new Set(containers.map((c) => c.name));
+    const placedNames = new Set<string>();
+    const pending = containers.map((_, i) => i);
+    const order: number[] = [];
+    const ready = (i: number) => {
+        const c = containers[i]!;
+        return (c.dependsOn ?? []).every((d) => d.name === c.name || !known.has(d.name) || placedNames.has(d.name));
+    };
+    while (pending.length > 0) {
+        // A cycle: validation reports it; place the rest in declaration order rather than loop.
+        const at = Math.max(0, pending.findIndex(ready));
+        const [i] = pending.splice(at, 1);
+        placedNames.add(containers[i!]!.name);
+        order.push(i!);
+    }
+    return [...host.oneshots.map(renderOneShotUnit), ...order.map((i) => renderContainerUnit(containers[i]!))];
+}
+
+/** Validate the definition and render its units. Throws a ValidationError listing every problem. */
+export function renderHostContent(host: HostDefinition, files: FileChecks): HostContent {
+    throwIfProblems(validateHost(host, files));
+    return { units: orderedUnits(host), files: host.files, sshAuthorizedKeys: host.sshAuthorizedKeys };
+}
