@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { PROJECT } from "../config";
-import { readUserData } from "../formats";
+import { PlanUserData, readPlanUserData } from "./planUserData";
 import { stackFileConfig } from "./stackFiles";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..");
@@ -60,9 +60,11 @@ export interface OfflinePlan {
     readonly calls: PlannedCall[];
     /** The program's stack outputs, resolved. */
     readonly outputs: Record<string, unknown>;
-    /** Exactly the user-data the instance would receive. */
+    /** Exactly the user-data the instance would receive: its text, or base64 of its bytes (see `userDataEncoding`). */
     readonly userData: string;
-    /** The units in the user-data (`coreos.units`), in its order. */
+    /** `text` when the instance gets `userData`, `base64` when it gets `userDataBase64` (a gzip'd cloud-config). */
+    readonly userDataEncoding: "text" | "base64";
+    /** The units the host gets, in the user-data's order (for Ignition, the full config's). */
     readonly units: PlannedUnit[];
 }
 
@@ -222,9 +224,9 @@ async function unwrap(value: unknown): Promise<unknown> {
     return new Promise((resolve) => output.apply(resolve));
 }
 
-/** The units in a cloud-config document, as written to the host. */
-export function unitsOf(userData: string): PlannedUnit[] {
-    return readUserData(Buffer.from(userData, "utf8")).units.map((u) => ({ name: u.name, content: u.content }));
+/** The units a plan's user-data gives the host, whatever its format. */
+export function unitsOf(plan: PlanUserData): PlannedUnit[] {
+    return readPlanUserData(plan).units.map((u) => ({ name: u.name, content: u.content }));
 }
 
 export interface OfflineOptions {
@@ -277,7 +279,22 @@ export async function planOffline(opts: OfflineOptions): Promise<OfflinePlan> {
         .map((c) => ({ token: c.token, inputs: stable(c.inputs) as Record<string, unknown> }))
         .sort((a, b) => (a.token + JSON.stringify(a.inputs) < b.token + JSON.stringify(b.inputs) ? -1 : 1));
     const instance = resources.find((r) => r.type === "aws:ec2/instance:Instance");
-    const userData = instance?.inputs["userData"];
-    if (typeof userData !== "string") throw new Error("offline plan: the program registered no instance with a userData string");
-    return { project: PROJECT, stack: opts.stack, preview, resources, calls, outputs, userData, units: unitsOf(userData) };
+    const text = instance?.inputs["userData"];
+    const base64 = instance?.inputs["userDataBase64"];
+    if ((typeof text === "string") === (typeof base64 === "string"))
+        throw new Error("offline plan: the program registered no instance with exactly one of userData and userDataBase64");
+    const userData =
+        typeof text === "string"
+            ? { userData: text, userDataEncoding: "text" as const }
+            : { userData: String(base64), userDataEncoding: "base64" as const };
+    return {
+        project: PROJECT,
+        stack: opts.stack,
+        preview,
+        resources,
+        calls,
+        outputs,
+        ...userData,
+        units: unitsOf({ ...userData, resources }),
+    };
 }
