@@ -36,6 +36,8 @@ export interface PlannedResource {
     /** What the mocks computed on top of the inputs (id, ARN, name…), so tests can follow references. */
     readonly computed: Record<string, unknown>;
     readonly options: PlannedOptions;
+    /** What the engine creates first: its dependsOn and the resources its inputs come from, by name, sorted. */
+    readonly dependencies: string[];
 }
 
 /** One data-source call the program made, e.g. the AMI lookup. */
@@ -122,7 +124,7 @@ function computed(type: string, name: string, inputs: Record<string, unknown>): 
 }
 
 /** The mocks: echo inputs plus computed attributes; answer the known data sources; throw on anything else. */
-export function offlineMocks(resources: Omit<PlannedResource, "options">[], calls: PlannedCall[]): pulumi.runtime.Mocks {
+export function offlineMocks(resources: Omit<PlannedResource, "options" | "dependencies">[], calls: PlannedCall[]): pulumi.runtime.Mocks {
     return {
         newResource(args) {
             const inputs = args.inputs as Record<string, unknown>;
@@ -162,11 +164,15 @@ interface RegisterRequest {
     getDeletebeforereplace(): boolean;
     getProtect(): boolean;
     getRetainondelete(): boolean;
+    getDependenciesList(): string[];
 }
 type Monitor = { registerResource(req: RegisterRequest, callback: (...args: unknown[]) => void): void };
 
-/** Record each registration's options, then let the mock monitor handle it as usual. */
-function recordOptions(into: Map<string, PlannedOptions>): void {
+/** A resource's name from its URN (`urn:pulumi:stack::project::type$type::name`). */
+const nameOfUrn = (urn: string) => urn.slice(urn.lastIndexOf("::") + 2);
+
+/** Record each registration's options and dependencies, then let the mock monitor handle it as usual. */
+function recordOptions(into: Map<string, PlannedOptions>, dependencies: Map<string, string[]>): void {
     const monitor = pulumi.runtime.getMonitor() as unknown as Monitor | undefined;
     if (!monitor || typeof monitor.registerResource !== "function") {
         throw new Error(
@@ -182,6 +188,7 @@ function recordOptions(into: Map<string, PlannedOptions>): void {
         if (req.getProtect()) options.protect = true;
         if (req.getRetainondelete()) options.retainOnDelete = true;
         into.set(`${req.getType()}\0${req.getName()}`, options);
+        dependencies.set(`${req.getType()}\0${req.getName()}`, [...new Set(req.getDependenciesList().map(nameOfUrn))].sort());
         register(req, callback);
     };
 }
@@ -249,11 +256,12 @@ const byTypeAndName = <T extends { type: string; name: string }>(a: T, b: T) => 
 export async function planOffline(opts: OfflineOptions): Promise<OfflinePlan> {
     const config = { ...loadStackConfig(opts.stack), ...(opts.config ?? {}) };
     const preview = opts.preview ?? false;
-    const recorded: Omit<PlannedResource, "options">[] = [];
+    const recorded: Omit<PlannedResource, "options" | "dependencies">[] = [];
     const recordedCalls: PlannedCall[] = [];
     const options = new Map<string, PlannedOptions>();
+    const dependencies = new Map<string, string[]>();
     await pulumi.runtime.setMocks(offlineMocks(recorded, recordedCalls), PROJECT, opts.stack, preview);
-    recordOptions(options);
+    recordOptions(options, dependencies);
     pulumi.runtime.setAllConfig(config, [...(opts.secretKeys ?? [])]);
     const program = (await import("../index")) as Record<string, unknown>;
     const outputs: Record<string, unknown> = {};
@@ -272,6 +280,7 @@ export async function planOffline(opts: OfflineOptions): Promise<OfflinePlan> {
                 inputs: stable(await resolveAssets(r.inputs)) as Record<string, unknown>,
                 computed: stable(r.computed) as Record<string, unknown>,
                 options: options.get(`${r.type}\0${r.name}`) ?? {},
+                dependencies: dependencies.get(`${r.type}\0${r.name}`) ?? [],
             })),
         )
     ).sort(byTypeAndName);
