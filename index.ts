@@ -128,6 +128,10 @@ const host = new CoreOsHost("host", {
     keyName: config.keyName,
     subnetId: config.subnetId,
     tags: config.tags,
+    region: config.region,
+    reportBucket: artifact.bucketName,
+    reportBucketArn: artifact.bucketArn,
+    readyTimeoutMinutes: config.readyTimeoutMinutes,
 });
 
 const sha256 = (text: string) => crypto.createHash("sha256").update(text, "utf8").digest("hex");
@@ -137,6 +141,7 @@ export const instanceId = host.instanceId;
 export const amiId = host.amiId;
 export const artifactBucket = artifact.bucketName;
 export const artifactObjectKey = artifact.key;
-export const userDataSha256 = rendered.userData.apply(sha256);
+/** Over the bytes EC2 hands the instance: the host's readiness report names the same hash. */
+export const userDataSha256 = host.userDataSha256;
 /** Unit name → SHA-256 of its text: `pulumi preview` shows which units changed. */
 export const unitSha256 = rendered.units.apply((units) => Object.fromEntries(units.map((u) => [u.name, sha256(u.content)])));

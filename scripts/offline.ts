@@ -28,6 +28,17 @@ export interface PlannedOptions {
     readonly retainOnDelete?: boolean;
 }
 
+/**
+ * What a resource waits for, as the engine would record it; each entry `<type>::<name>`, sorted, e.g.
+ * `aws:iam/rolePolicy:RolePolicy::host-read-artifact`.
+ */
+export interface PlannedDependencies {
+    /** Every resource it depends on: its explicit `dependsOn` and those whose outputs feed its inputs. */
+    readonly all: string[];
+    /** Per input, the resources whose outputs feed it (only inputs that have any). */
+    readonly inputs: Record<string, string[]>;
+}
+
 /** One resource the program registered. */
 export interface PlannedResource {
     readonly type: string;
@@ -36,6 +47,7 @@ export interface PlannedResource {
     /** What the mocks computed on top of the inputs (id, ARN, name…), so tests can follow references. */
     readonly computed: Record<string, unknown>;
     readonly options: PlannedOptions;
+    readonly dependencies: PlannedDependencies;
 }
 
 /** One data-source call the program made, e.g. the AMI lookup. */
@@ -120,7 +132,7 @@ function computed(type: string, name: string, inputs: Record<string, unknown>): 
 }
 
 /** The mocks: echo inputs plus computed attributes; answer the known data sources; throw on anything else. */
-export function offlineMocks(resources: Omit<PlannedResource, "options">[], calls: PlannedCall[]): pulumi.runtime.Mocks {
+export function offlineMocks(resources: Omit<PlannedResource, "options" | "dependencies">[], calls: PlannedCall[]): pulumi.runtime.Mocks {
     return {
         newResource(args) {
             const inputs = args.inputs as Record<string, unknown>;
@@ -160,11 +172,23 @@ interface RegisterRequest {
     getDeletebeforereplace(): boolean;
     getProtect(): boolean;
     getRetainondelete(): boolean;
+    /** URNs of every direct dependency (the SDK sends explicit dependsOn and input dependencies together). */
+    getDependenciesList(): string[];
+    getPropertydependenciesMap(): { forEach(callback: (deps: { getUrnsList(): string[] }, input: string) => void): void };
 }
+
+/** `urn:pulumi:<stack>::<project>::<parent types$>type::name` → `type::name`. */
+export function urnReference(urn: string): string {
+    const parts = urn.split("::");
+    const qualifiedType = parts[2] ?? "";
+    return `${qualifiedType.split("$").pop() ?? qualifiedType}::${parts.slice(3).join("::")}`;
+}
+
+const references = (urns: readonly string[]) => [...new Set(urns.map(urnReference))].sort();
 type Monitor = { registerResource(req: RegisterRequest, callback: (...args: unknown[]) => void): void };
 
-/** Record each registration's options, then let the mock monitor handle it as usual. */
-function recordOptions(into: Map<string, PlannedOptions>): void {
+/** Record each registration's options and dependencies, then let the mock monitor handle it as usual. */
+function recordOptions(into: Map<string, PlannedOptions>, dependencies: Map<string, PlannedDependencies>): void {
     const monitor = pulumi.runtime.getMonitor() as unknown as Monitor | undefined;
     if (!monitor || typeof monitor.registerResource !== "function") {
         throw new Error(
@@ -180,6 +204,11 @@ function recordOptions(into: Map<string, PlannedOptions>): void {
         if (req.getProtect()) options.protect = true;
         if (req.getRetainondelete()) options.retainOnDelete = true;
         into.set(`${req.getType()}\0${req.getName()}`, options);
+        const inputs: Record<string, string[]> = {};
+        req.getPropertydependenciesMap().forEach((deps, input) => {
+            if (deps.getUrnsList().length) inputs[input] = references(deps.getUrnsList());
+        });
+        dependencies.set(`${req.getType()}\0${req.getName()}`, { all: references(req.getDependenciesList()), inputs });
         register(req, callback);
     };
 }
@@ -247,11 +276,12 @@ const byTypeAndName = <T extends { type: string; name: string }>(a: T, b: T) => 
 export async function planOffline(opts: OfflineOptions): Promise<OfflinePlan> {
     const config = { ...loadStackConfig(opts.stack), ...(opts.config ?? {}) };
     const preview = opts.preview ?? false;
-    const recorded: Omit<PlannedResource, "options">[] = [];
+    const recorded: Omit<PlannedResource, "options" | "dependencies">[] = [];
     const recordedCalls: PlannedCall[] = [];
     const options = new Map<string, PlannedOptions>();
+    const dependencies = new Map<string, PlannedDependencies>();
     await pulumi.runtime.setMocks(offlineMocks(recorded, recordedCalls), PROJECT, opts.stack, preview);
-    recordOptions(options);
+    recordOptions(options, dependencies);
     pulumi.runtime.setAllConfig(config, [...(opts.secretKeys ?? [])]);
     const program = (await import("../index")) as Record<string, unknown>;
     const outputs: Record<string, unknown> = {};
@@ -270,6 +300,7 @@ export async function planOffline(opts: OfflineOptions): Promise<OfflinePlan> {
                 inputs: stable(await resolveAssets(r.inputs)) as Record<string, unknown>,
                 computed: stable(r.computed) as Record<string, unknown>,
                 options: options.get(`${r.type}\0${r.name}`) ?? {},
+                dependencies: dependencies.get(`${r.type}\0${r.name}`) ?? { all: [], inputs: {} },
             })),
         )
     ).sort(byTypeAndName);
