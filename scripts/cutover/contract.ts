@@ -108,8 +108,9 @@ export interface ReadinessReport {
     readonly userDataSha256: string;
     readonly bootId: string;
     readonly reportedAt?: string;
-    /** null when the ready unit wrote no status for this boot (`problem` says so). */
+    /** boot.json as the host found it; null when there was none. */
     readonly boot: BootStatus | null;
+    /** Why there is no status of this boot, set by {@link judge}. */
     readonly problem?: string;
 }
 
@@ -162,7 +163,18 @@ export function judge(report: ReadinessReport, expected: Expected): Verdict {
             kind: "stale",
             reason: `it is for user-data ${report.userDataSha256.slice(0, 12)}…, not ${expected.userDataSha256.slice(0, 12)}…`,
         };
-    return report.boot?.state === "ready" ? { kind: "ready", report } : { kind: "not-ready", report };
+    // The ready unit rewrites boot.json at every boot: one from another boot means it wrote none at this one.
+    if (!report.boot) return { kind: "not-ready", report: { ...report, problem: "there is no boot.json: the ready unit wrote none" } };
+    if (report.boot.bootId !== report.bootId)
+        return {
+            kind: "not-ready",
+            report: {
+                ...report,
+                boot: null,
+                problem: `boot.json is from boot ${report.boot.bootId ?? "(none)"}, not from this boot ${report.bootId}: the ready unit wrote none at this boot`,
+            },
+        };
+    return report.boot.state === "ready" ? { kind: "ready", report } : { kind: "not-ready", report };
 }
 
 const unitLabel = (u: { unit: string; container?: string }) => (u.container ? `${u.unit} (${u.container})` : u.unit);
@@ -175,7 +187,7 @@ const seconds = (from?: string, to?: string) => {
 /** Why a host is not ready, one line per unit that is not healthy, each failed unit with its journal lines. */
 export function describeNotReady(report: ReadinessReport): string[] {
     const boot = report.boot;
-    if (!boot) return [`  the host sent no status of this boot: ${report.problem ?? "no boot.json"}`];
+    if (!boot) return [`  the host sent no status of this boot: ${report.problem ?? "there is no boot.json"}`];
     const failed = new Map(boot.failed.map((f) => [f.unit, f]));
     const lines: string[] = [];
     const listed = new Set<string>();

@@ -354,6 +354,9 @@ export class FakeS3 extends LoopbackServer {
             .sort();
     }
 
+    /** Called after each successful GET has been answered, e.g. to change what the next one finds. */
+    onGet: ((bucket: string, key: string) => void) | undefined;
+
     /** Let signed requests PUT exactly this key (what an `s3:PutObject` statement on the object's ARN allows). */
     allowPut(bucket: string, key: string): void {
         this.writable.add(`${bucket}/${key}`);
@@ -498,6 +501,7 @@ export class FakeS3 extends LoopbackServer {
         record(200, fault?.kind ?? "ok");
         res.writeHead(200, headersOut);
         res.end(req.method === "HEAD" ? undefined : out);
+        if (req.method === "GET") this.onGet?.(bucket, key);
     }
 }
 

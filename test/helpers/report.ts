@@ -105,3 +105,10 @@ export class FakeHostDir {
         });
     }
 }
+
+/** A report in the shape host-scripts/report.sh uploads (test/report.test.ts checks the script's own). */
+export function hostReport(o: { instanceId: string; userDataSha256: string; bootId: string; boot: string | null }): Buffer {
+    return Buffer.from(
+        `{"version":1,"instanceId":"${o.instanceId}","userDataSha256":"${o.userDataSha256}","bootId":"${o.bootId}","boot":${o.boot ?? "null"}}\n`,
+    );
+}
