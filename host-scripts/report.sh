@@ -9,19 +9,19 @@
 # shellcheck source=aws.sh
 . "${0%/*}/aws.sh"
 set -euo pipefail
-f=${REPORT_STATUS_FILE:-/var/lib/coreos-containers/status/boot.json} o=$(mktemp)
+f=${STATUS_FILE:-/var/lib/coreos-containers/status/boot.json} o=$(mktemp)
 trap 'rm -f "$o"' EXIT
-read -r b <"${REPORT_BOOT_ID_FILE:-/proc/sys/kernel/random/boot_id}"
+read -r b <"${BOOT_ID_FILE:-/proc/sys/kernel/random/boot_id}"
 s=$(cat "$f" 2>/dev/null) || s=
 try() {
   aws_credentials || return 1
   local i u h
-  i=$(imds_get meta-data/instance-id) && [[ $i =~ ^i-[0-9a-f]+$ ]] && u=$(imds_get user-data | sha256sum) || return 1
+  i=$(imds_get meta-data/instance-id) && u=$(imds_get user-data | sha256sum) || return 1
   u=${u%% *}
   printf '{"version":1,"instanceId":"%s","userDataSha256":"%s","bootId":"%s","boot":%s}\n' "$i" "$u" "$b" "${s:-null}" >"$o"
   h=$(sha256sum <"$o")
-  aws_curl s3 "$REPORT_REGION" -f -X PUT -H "x-amz-content-sha256: ${h%% *}" --data-binary "@$o" \
-    "${REPORT_S3_ENDPOINT:-https://$REPORT_BUCKET.s3.$REPORT_REGION.amazonaws.com}/status/$u.json" || { echo "<4>upload failed"; return 1; }
+  aws_curl s3 "$REPORT_REGION" -f -m 60 -X PUT -H "x-amz-content-sha256: ${h%% *}" --data-binary "@$o" \
+    "${REPORT_S3_ENDPOINT:-https://$REPORT_BUCKET.s3.$REPORT_REGION.amazonaws.com}/status/$u.json" || return 1
   echo "reported $i $u"
 }
 with_retries "${REPORT_MAX_SECONDS:-600}" try || { echo "<3>no report sent"; exit 1; }

@@ -49,12 +49,13 @@ export function reportUnit(target: ReportTarget): OneShotUnit {
     return {
         kind: "oneshot",
         name: REPORT_UNIT,
-        description: "Upload the readiness report",
-        wants: ["network-online.target", READY_UNIT],
+        description: "Readiness report",
+        // Not network-online.target: the ready unit comes after the containers, which come after it.
+        wants: [READY_UNIT],
         // The retry budget is the script's default (REPORT_RETRY_SECONDS): every byte here is user-data.
         environment: { REPORT_BUCKET: target.bucket, REPORT_REGION: target.region },
         exec: [[REPORT_SCRIPT]],
-        timeoutStartSec: REPORT_RETRY_SECONDS + 120,
+        // No TimeoutStartSec (none for a oneshot by default): the script bounds itself, each request too.
         startAfterContainers: true,
     };
 }
