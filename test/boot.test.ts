@@ -30,6 +30,7 @@ import {
 } from "../units/layout";
 import { ContainerUnit } from "../units/model";
 import { needsArtifact } from "../units/systemd";
+import { REPORT_UNIT } from "../units/report";
 import { dumpUnits } from "./helpers/systemd";
 import {
     DockerCall,
@@ -122,6 +123,10 @@ describe("boot: the default host under real systemd (systemd-nspawn)", function 
             "the user-data's units are the rendered ones, in order",
         );
         assert.ok(applied.files.length > 0, "the user-data writes the host scripts");
+        // The readiness report needs IMDS and S3, which this boot has not (no network): masked here, as
+        // `systemctl mask` does. test/report.test.ts runs its script against the IMDS and S3 stand-ins.
+        assert.ok(unitNames.includes(REPORT_UNIT));
+        r.symlink("/dev/null", `/etc/systemd/system/${REPORT_UNIT}`);
         const tarballs = seedContainers.flatMap((c) => (c.image.kind === "tarball" ? [{ file: c.image.file, ref: c.image.ref }] : []));
         seedArtifact(r, {
             artifactRoot: ARTIFACT_ROOT,

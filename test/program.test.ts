@@ -420,6 +420,11 @@ describe("program: the dev stack, in-process with mocks", function () {
                 "AES256",
                 "versioning Enabled",
                 String(plan.outputs["artifactObjectKey"]),
+                "never terminated by Pulumi (retainOnDelete)",
+                `readiness gate: waits up to ${config.readyTimeoutMinutes} min for ${String(computed(T.instance, "id"))}'s report`,
+                "retires every other host tagged coreos-containers/dev/host once the address is on",
+                "on destroy: terminates every host tagged coreos-containers/dev/host",
+                "status/: expire after",
             ]) {
                 assert.ok(text.includes(s), `the summary mentions ${s}:\n${text}`);
             }
