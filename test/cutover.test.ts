@@ -185,6 +185,10 @@ describe("cutover steps (scripts/cutover.ts as the Commands run it, against the 
         assert.match(gate.stderr, /The address stays on the serving host/);
         assert.doesNotMatch(gate.stderr, /^\s+at /m, "no stack trace");
         assert.ok(gate.ms < 5000, `took ${gate.ms} ms: a failed report ends the wait`);
+        // The README shows this very output (with another instance id).
+        const readme = fs.readFileSync(path.join(PROJECT_DIR, "README.md"), "utf8");
+        for (const line of gate.stderr.trimEnd().split("\n"))
+            assert.ok(readme.includes(line.split(NEW).join("i-0b1c2d3e4f5a6b7c8")), `README.md's "When a cutover fails" shows: ${line}`);
         assert.deepEqual([addressOn(), state(OLD)], [OLD, "running"]);
     });
 
