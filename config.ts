@@ -44,8 +44,10 @@ export interface StackConfig {
     readonly artifactDir: string;
     /** Folder with `docker save`d image tarballs, relative to the project, e.g. `build/images`. */
     readonly imageDir: string;
-    /** Days the bucket keeps artifacts that are no longer current. */
+    /** Days the bucket keeps artifacts that are no longer current (and readiness reports). */
     readonly artifactRetentionDays: number;
+    /** Minutes a cutover waits for the new host's readiness report before `pulumi up` fails, e.g. `20`. */
+    readonly readyTimeoutMinutes: number;
     /** Tags on every resource. */
     readonly tags: Readonly<Record<string, string>>;
     /** The user-data format: `cloud-config` (read by coreos-cloudinit on every boot) or `ignition` (a stub; the full config in S3). */
@@ -340,6 +342,7 @@ export const CONFIG_KEYS: Readonly<Record<string, KeySpec>> = {
         read: str(RELATIVE_DIR, "a folder path relative to the project, inside it (e.g. build/images)"),
     },
     artifactRetentionDays: { description: "days the bucket keeps non-current artifacts", read: int(1, 3650) },
+    readyTimeoutMinutes: { description: "minutes a cutover waits for the new host's readiness report", read: int(1, 720) },
     tags: { description: "tags on every resource", read: tags },
     userDataFormat: {
         description: "user-data format: cloud-config (default) or ignition (a stub; the full config is fetched from the artifact bucket)",
@@ -358,6 +361,8 @@ export const DEFAULTS = {
     artifactDir: "artifact",
     imageDir: "build/images",
     artifactRetentionDays: 30,
+    // A first pull of every image plus the health checks' start periods, with room to spare.
+    readyTimeoutMinutes: 20,
     tags: {},
     userDataFormat: "cloud-config",
 } as const;

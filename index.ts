@@ -131,7 +131,6 @@ const artifact = new ArtifactBundle("artifact", {
 interface RenderedForHost {
     readonly units: readonly RenderedUnit[];
     readonly userData: string;
-    readonly userDataSha256: string;
     readonly uploads: readonly { readonly name: string; readonly key: string; readonly content: string }[];
 }
 const encoding = probe.userData.encoding;
@@ -143,7 +142,6 @@ function forHost(r: HostUserData): RenderedForHost {
     return {
         units: r.units,
         userData: received.bytes.toString(encoding === "base64" ? "base64" : "utf8"),
-        userDataSha256: sha256(received.bytes),
         uploads: received.uploads,
     };
 }
@@ -195,6 +193,10 @@ const host = new CoreOsHost("host", {
     keyName: config.keyName,
     subnetId: config.subnetId,
     tags: config.tags,
+    region: config.region,
+    reportBucket: artifact.bucketName,
+    reportBucketArn: artifact.bucketArn,
+    readyTimeoutMinutes: config.readyTimeoutMinutes,
 });
 
 export const publicIp = host.publicIp;
@@ -202,7 +204,7 @@ export const instanceId = host.instanceId;
 export const amiId = host.amiId;
 export const artifactBucket = artifact.bucketName;
 export const artifactObjectKey = artifact.key;
-/** SHA-256 of the bytes EC2 receives. */
-export const userDataSha256 = rendered.userDataSha256;
+/** Over the bytes EC2 hands the instance: the host's readiness report names the same hash. */
+export const userDataSha256 = host.userDataSha256;
 /** Unit name → SHA-256 of its text: `pulumi preview` shows which units changed. */
 export const unitSha256 = rendered.units.apply((units) => Object.fromEntries(units.map((u) => [u.name, sha256(u.content)])));

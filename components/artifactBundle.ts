@@ -1,11 +1,12 @@
 // The artifact's home: a private S3 bucket, and the packed artifact under a content-addressed key.
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
+import { REPORT_PREFIX } from "../units/report";
 
 export interface ArtifactBundleArgs {
     /** The packed artifact: its relative path on this machine and its SHA-256, e.g. `{ path: ".cache/artifacts/ab12….tar.gz", sha256: "ab12…" }`. */
     readonly packed: pulumi.Input<{ readonly path: string; readonly sha256: string }>;
-    /** Days to keep artifacts that are no longer current (old versions), e.g. `30`. */
+    /** Days to keep artifacts that are no longer current (old versions), and hosts' readiness reports, e.g. `30`. */
     readonly retentionDays: number;
     /** Tags on the bucket and the object, e.g. `{ team: "ops" }`. */
     readonly tags?: Readonly<Record<string, string>>;
@@ -94,6 +95,16 @@ export class ArtifactBundle extends pulumi.ComponentResource {
                         noncurrentVersionExpiration: { noncurrentDays: args.retentionDays },
                         expiration: { expiredObjectDeleteMarker: true },
                     })),
+                    {
+                        // Hosts' readiness reports (status/<user-data sha>.json, one per host build): the
+                        // cutover reads each within minutes of its upload. With Days, S3 also removes the
+                        // delete markers expiration leaves behind once they are old enough.
+                        id: "expire-old-reports",
+                        status: "Enabled",
+                        filter: { prefix: REPORT_PREFIX },
+                        expiration: { days: args.retentionDays },
+                        noncurrentVersionExpiration: { noncurrentDays: 1 },
+                    },
                 ],
             },
             { parent: this, dependsOn: [versioning] },

@@ -1,8 +1,9 @@
 // The Flatcar host: AMI lookup, instance role, security group, instance, and an Elastic IP that
-// follows the host across replacements.
+// follows the host across replacements, once the new host passed the cutover gate (components/cutover.ts).
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import type { ContainerUnit } from "../units/model";
+import { HOST_TAG_KEY, HostCutover, hostTagValue, hostTeardown, reportKey, userDataSha256 } from "./cutover";
 
 /** Flatcar's AMI publisher. */
 export const FLATCAR_OWNER = "075585003325";
@@ -46,6 +47,14 @@ export interface CoreOsHostArgs {
     readonly subnetId?: string;
     /** Tags on every resource, e.g. `{ environment: "dev" }`. */
     readonly tags?: Readonly<Record<string, string>>;
+    /** The stack's AWS region, for the cutover steps, e.g. `eu-west-1`. */
+    readonly region: string;
+    /** The bucket the host uploads its readiness report to (the artifact's), e.g. `coreos-containers-1a2b3c`. */
+    readonly reportBucket: pulumi.Input<string>;
+    /** That bucket's ARN, for the role's `s3:PutObject` on exactly its report key, e.g. `arn:aws:s3:::coreos-containers-1a2b3c`. */
+    readonly reportBucketArn: pulumi.Input<string>;
+    /** How long a cutover waits for the new host's readiness report, in minutes, e.g. `20`. */
+    readonly readyTimeoutMinutes: number;
 }
 
 /** Graviton instance families (`m7g`, `t4g`, `c6gn`, `x2gd`, `a1`) run arm64. */
@@ -76,6 +85,8 @@ export class CoreOsHost extends pulumi.ComponentResource {
     public readonly publicIp: pulumi.Output<string>;
     public readonly amiId: pulumi.Output<string>;
     public readonly securityGroupId: pulumi.Output<string>;
+    /** SHA-256 of the user-data bytes EC2 hands the instance: the host's report names it. */
+    public readonly userDataSha256: pulumi.Output<string>;
 
     constructor(name: string, args: CoreOsHostArgs, opts: pulumi.ComponentResourceOptions = {}) {
         super("coreos-containers:host:CoreOsHost", name, {}, opts);
@@ -136,6 +147,27 @@ export class CoreOsHost extends pulumi.ComponentResource {
             },
             parent,
         );
+        // ... and writes exactly one: the readiness report for the user-data it boots with (status/<sha>.json).
+        this.userDataSha256 = pulumi
+            .output(args.userData)
+            .apply((userData) => userDataSha256(encoding === "base64" ? { userDataBase64: userData } : { userData }));
+        const writeReport = new aws.iam.RolePolicy(
+            `${name}-write-report`,
+            {
+                role: role.id,
+                policy: pulumi.jsonStringify({
+                    Version: "2012-10-17",
+                    Statement: [
+                        {
+                            Effect: "Allow",
+                            Action: ["s3:PutObject"],
+                            Resource: [pulumi.interpolate`${args.reportBucketArn}/${this.userDataSha256.apply(reportKey)}`],
+                        },
+                    ],
+                }),
+            },
+            parent,
+        );
         const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name, tags }, parent);
 
         // A security group lives in one VPC and must be the subnet's: without a subnet both default to
@@ -173,10 +205,14 @@ export class CoreOsHost extends pulumi.ComponentResource {
             parent,
         );
 
+        // The stack's hosts carry this tag; the cutover's retire and teardown steps find them by it.
+        const hostTag = hostTagValue(pulumi.getProject(), pulumi.getStack(), name);
+        const teardown = hostTeardown(`${name}-teardown`, { region: args.region, hostTag, usedByHosts: [sg, profile] }, parent);
+
         // Left at AWS defaults on purpose:
         // - instanceInitiatedShutdownBehavior "stop": a host that powers itself off keeps its disk.
-        // - disableApiTermination: a user-data change replaces the host, which must delete the old
-        //   instance; termination protection would fail every such update halfway.
+        // - disableApiTermination: the retire step terminates the old instance after every cutover;
+        //   termination protection would fail it.
         // - monitoring (1-minute CloudWatch metrics) and creditSpecification (burstable types only,
         //   t3 defaults to unlimited): cost choices, not correctness; add config when someone needs them.
         // The architecture is part of the instance's name. ignoreChanges (below) makes Pulumi reuse
@@ -208,12 +244,17 @@ export class CoreOsHost extends pulumi.ComponentResource {
                     deleteOnTermination: true,
                     tags,
                 },
-                tags: { ...tags, Name: name },
+                tags: { ...tags, Name: name, [HOST_TAG_KEY]: hostTag },
             },
             {
                 parent: this,
-                // The host fetches the artifact (and its Ignition config) at boot: its read grant must name the new objects first.
-                dependsOn: [readArtifact],
+                // The host fetches the artifact (and its Ignition config) and writes its report at boot: the
+                // grants must name the new objects first. The teardown step exists before any host, so
+                // destroy finds them all.
+                dependsOn: [readArtifact, writeReport, teardown],
+                // The engine never terminates a host (not on replace, not with --continue-on-error or
+                // --target, not on destroy): the cutover's retire and teardown steps do, in that order.
+                retainOnDelete: true,
                 // A looked-up AMI moves with every Flatcar release; without this, any `up` after a release
                 // would replace the host. Flatcar updates a running host itself. The cost: a replacement
                 // (user-data change) reuses the AMI recorded in state, which Flatcar unpublishes after
@@ -225,8 +266,27 @@ export class CoreOsHost extends pulumi.ComponentResource {
 
         // The address is bound through the Eip's own `instance` input: a replacement updates it in
         // place to the new instance. A separate EipAssociation would be created for the new host and
-        // then the old one deleted, detaching the address (create-before-delete ordering).
-        const eip = new aws.ec2.Eip(`${name}-eip`, { domain: "vpc", instance: instance.id, tags: { ...tags, Name: name } }, parent);
+        // then the old one deleted, detaching the address (create-before-delete ordering). The update
+        // waits for the cutover gate: the address moves only to a host that reported ready.
+        const cutover = new HostCutover(
+            `${name}-cutover`,
+            {
+                region: args.region,
+                reportBucket: args.reportBucket,
+                userDataSha256: this.userDataSha256,
+                hostTag,
+                readyTimeoutMinutes: args.readyTimeoutMinutes,
+                instance,
+                bindAddress: (gate) =>
+                    new aws.ec2.Eip(
+                        `${name}-eip`,
+                        { domain: "vpc", instance: instance.id, tags: { ...tags, Name: name } },
+                        { parent: this, dependsOn: [gate] },
+                    ),
+            },
+            parent,
+        );
+        const eip = cutover.address;
 
         this.instanceId = instance.id;
         this.publicIp = eip.publicIp;

@@ -1,3 +1,4 @@
 export * from "./artifactBundle";
 export * from "./artifactUploads";
 export * from "./coreosHost";
+export * from "./cutover";

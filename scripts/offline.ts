@@ -28,6 +28,17 @@ export interface PlannedOptions {
     readonly retainOnDelete?: boolean;
 }
 
+/**
+ * What a resource waits for, as the engine would record it; each entry `<type>::<name>`, sorted, e.g.
+ * `aws:iam/rolePolicy:RolePolicy::host-read-artifact`.
+ */
+export interface PlannedDependencies {
+    /** Every resource it depends on: its explicit `dependsOn` and those whose outputs feed its inputs. */
+    readonly all: string[];
+    /** Per input, the resources whose outputs feed it (only inputs that have any). */
+    readonly inputs: Record<string, string[]>;
+}
+
 /** One resource the program registered. */
 export interface PlannedResource {
     readonly type: string;
@@ -36,8 +47,7 @@ export interface PlannedResource {
     /** What the mocks computed on top of the inputs (id, ARN, name…), so tests can follow references. */
     readonly computed: Record<string, unknown>;
     readonly options: PlannedOptions;
-    /** What the engine creates first: its dependsOn and the resources its inputs come from, by name, sorted. */
-    readonly dependencies: string[];
+    readonly dependencies: PlannedDependencies;
 }
 
 /** One data-source call the program made, e.g. the AMI lookup. */
@@ -164,15 +174,23 @@ interface RegisterRequest {
     getDeletebeforereplace(): boolean;
     getProtect(): boolean;
     getRetainondelete(): boolean;
+    /** URNs of every direct dependency (the SDK sends explicit dependsOn and input dependencies together). */
     getDependenciesList(): string[];
+    getPropertydependenciesMap(): { forEach(callback: (deps: { getUrnsList(): string[] }, input: string) => void): void };
 }
+
+/** `urn:pulumi:<stack>::<project>::<parent types$>type::name` → `type::name`. */
+export function urnReference(urn: string): string {
+    const parts = urn.split("::");
+    const qualifiedType = parts[2] ?? "";
+    return `${qualifiedType.split("$").pop() ?? qualifiedType}::${parts.slice(3).join("::")}`;
+}
+
+const references = (urns: readonly string[]) => [...new Set(urns.map(urnReference))].sort();
 type Monitor = { registerResource(req: RegisterRequest, callback: (...args: unknown[]) => void): void };
 
-/** A resource's name from its URN (`urn:pulumi:stack::project::type$type::name`). */
-const nameOfUrn = (urn: string) => urn.slice(urn.lastIndexOf("::") + 2);
-
 /** Record each registration's options and dependencies, then let the mock monitor handle it as usual. */
-function recordOptions(into: Map<string, PlannedOptions>, dependencies: Map<string, string[]>): void {
+function recordOptions(into: Map<string, PlannedOptions>, dependencies: Map<string, PlannedDependencies>): void {
     const monitor = pulumi.runtime.getMonitor() as unknown as Monitor | undefined;
     if (!monitor || typeof monitor.registerResource !== "function") {
         throw new Error(
@@ -188,7 +206,11 @@ function recordOptions(into: Map<string, PlannedOptions>, dependencies: Map<stri
         if (req.getProtect()) options.protect = true;
         if (req.getRetainondelete()) options.retainOnDelete = true;
         into.set(`${req.getType()}\0${req.getName()}`, options);
-        dependencies.set(`${req.getType()}\0${req.getName()}`, [...new Set(req.getDependenciesList().map(nameOfUrn))].sort());
+        const inputs: Record<string, string[]> = {};
+        req.getPropertydependenciesMap().forEach((deps, input) => {
+            if (deps.getUrnsList().length) inputs[input] = references(deps.getUrnsList());
+        });
+        dependencies.set(`${req.getType()}\0${req.getName()}`, { all: references(req.getDependenciesList()), inputs });
         register(req, callback);
     };
 }
@@ -259,7 +281,7 @@ export async function planOffline(opts: OfflineOptions): Promise<OfflinePlan> {
     const recorded: Omit<PlannedResource, "options" | "dependencies">[] = [];
     const recordedCalls: PlannedCall[] = [];
     const options = new Map<string, PlannedOptions>();
-    const dependencies = new Map<string, string[]>();
+    const dependencies = new Map<string, PlannedDependencies>();
     await pulumi.runtime.setMocks(offlineMocks(recorded, recordedCalls), PROJECT, opts.stack, preview);
     recordOptions(options, dependencies);
     pulumi.runtime.setAllConfig(config, [...(opts.secretKeys ?? [])]);
@@ -280,7 +302,7 @@ export async function planOffline(opts: OfflineOptions): Promise<OfflinePlan> {
                 inputs: stable(await resolveAssets(r.inputs)) as Record<string, unknown>,
                 computed: stable(r.computed) as Record<string, unknown>,
                 options: options.get(`${r.type}\0${r.name}`) ?? {},
-                dependencies: dependencies.get(`${r.type}\0${r.name}`) ?? [],
+                dependencies: dependencies.get(`${r.type}\0${r.name}`) ?? { all: [], inputs: {} },
             })),
         )
     ).sort(byTypeAndName);

@@ -174,6 +174,7 @@ function describeInstance(i: Record<string, unknown>, r: PlannedResource, plan: 
             `root ${text(root("volumeSize"))} GiB ${text(root("volumeType"))}${root("encrypted") ? " encrypted" : " NOT encrypted"}`,
             `IMDS tokens ${text(md("httpTokens"), "optional")}, hop limit ${text(md("httpPutResponseHopLimit"), "1")}`,
             i["userDataReplaceOnChange"] ? "replaced when user-data changes" : "user-data change stops/starts it in place",
+            ...(r.options.retainOnDelete ? ["never terminated by Pulumi (retainOnDelete)"] : []),
         ].join("; "),
     ];
 }
@@ -192,6 +193,26 @@ function describePolicy(i: Record<string, unknown>, key: string): string {
     return items(doc.Statement)
         .map((s) => `${text(at(s, "Effect"))} ${texts(at(s, "Action")).join(",")} on ${shortSha(texts(at(s, "Resource")).join(","))}`)
         .join("; ");
+}
+
+/** A cutover step (components/cutover.ts) from its Command's command lines and environment. */
+function describeCommand(i: Record<string, unknown>): string {
+    const env = (k: string) => text(at(i, "environment", k), "?");
+    const step =
+        /scripts\/cutover\.ts (\w+)$/.exec(text(i["create"], ""))?.[1] ?? /scripts\/cutover\.ts (\w+)$/.exec(text(i["delete"], ""))?.[1];
+    const perInstance = items(i["triggers"]).length ? "; runs once per new instance" : "";
+    switch (step) {
+        case "gate": {
+            const minutes = Number(env("CUTOVER_TIMEOUT_SECONDS")) / 60;
+            return `readiness gate: waits up to ${minutes} min for ${env("CUTOVER_INSTANCE_ID")}'s report at s3://${env("CUTOVER_BUCKET")}/${shortSha(env("CUTOVER_REPORT_KEY"))}; fails the up if it is not ready${perInstance}`;
+        }
+        case "retire":
+            return `retires every other host tagged ${env("CUTOVER_HOST_TAG")} once the address is on ${env("CUTOVER_INSTANCE_ID")}${perInstance}`;
+        case "teardown":
+            return `on destroy: terminates every host tagged ${env("CUTOVER_HOST_TAG")} and waits until they are gone`;
+        default:
+            return `runs ${text(i["create"])}`;
+    }
 }
 
 /** Key settings of each resource type worth a word in the summary, a line or two each. */
@@ -219,9 +240,10 @@ const DESCRIBE: Readonly<Record<string, Describe>> = {
         items(i["rules"])
             .map(
                 (x) =>
-                    `${text(at(x, "filter", "prefix"), "")}: non-current kept ${text(at(x, "noncurrentVersionExpiration", "noncurrentDays"))} days`,
+                    `${text(at(x, "filter", "prefix"), "")}: ${at(x, "expiration", "days") !== undefined ? `expire after ${text(at(x, "expiration", "days"))} days, ` : ""}non-current kept ${text(at(x, "noncurrentVersionExpiration", "noncurrentDays"))} days`,
             )
             .join("; "),
+    "command:local:Command": describeCommand,
     "aws:s3/bucketPolicy:BucketPolicy": (i) => {
         const doc = JSON.parse(text(i["policy"], "{}")) as { Statement?: unknown };
         return items(doc.Statement)

@@ -70,7 +70,7 @@ function contentScalars(userData: string): { path: string; type: string | undefi
 
 describe("cloud-config rendering", () => {
     describe("unit order", () => {
-        it("puts one-shots first, then containers after their dependencies, keeping declaration order", () => {
+        it("puts one-shots first, then containers after their dependencies, keeping declaration order, then the one-shots that wait for them", () => {
             const names = orderedUnits(hostOf(seedContainers)).map((u) => u.name);
             assert.deepEqual(names, [
                 "coreos-containers-network.service",
@@ -84,6 +84,7 @@ describe("cloud-config rendering", () => {
                 "docker-prometheus.service",
                 "docker-grafana.service",
                 "docker-nginx.service",
+                "coreos-containers-report.service",
             ]);
         });
 
@@ -128,13 +129,16 @@ describe("cloud-config rendering", () => {
             ]);
         });
 
-        it("always yields a dependency order for any shuffle, with one-shots first and stable output", () => {
+        it("always yields a dependency order for any shuffle, with one-shots first (those that wait for the containers last) and stable output", () => {
             for (let seed = 1; seed <= 25; seed++) {
                 const host = hostOf(shuffled(seedContainers, seed));
                 const units = orderedUnits(host).map((u) => u.name);
+                const early = host.oneshots.filter((u) => !u.startAfterContainers).map((u) => u.name);
+                const late = host.oneshots.filter((u) => u.startAfterContainers).map((u) => u.name);
+                assert.ok(late.length > 0);
                 assert.deepEqual(
-                    units.slice(0, 2),
-                    host.oneshots.map((u) => u.name),
+                    [...units.slice(0, early.length), ...units.slice(units.length - late.length)],
+                    [...early, ...late],
                     `seed ${seed}`,
                 );
                 const position = new Map(units.map((n, i) => [n, i]));

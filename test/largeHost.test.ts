@@ -128,13 +128,12 @@ describe(`a host of ${COUNT} realistic containers, planned as cloud-config and a
                     ],
                 ],
             );
-            const deps = one(plan, "host-instance").dependencies;
+            // `type::name` references; the names are what this test is about.
+            const names = (r: string) => one(plan, r).dependencies.all.map((ref) => ref.slice(ref.lastIndexOf("::") + 2));
+            const deps = names("host-instance");
             for (const d of ["artifact-object", "artifact-uploads-ignition-config", "host-read-artifact"])
                 assert.ok(deps.includes(d), `the instance waits for ${d}: ${deps.join(", ")}`);
-            assert.ok(
-                one(plan, "artifact-uploads-ignition-config").dependencies.includes("artifact-versioning"),
-                "the upload waits for versioning",
-            );
+            assert.ok(names("artifact-uploads-ignition-config").includes("artifact-versioning"), "the upload waits for versioning");
         });
 
         it("keeps every resource name of the cloud-config plan, adds only the upload, and expires old configs like old artifacts", async () => {

@@ -8,7 +8,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { parseStackConfig } from "../config";
-import { FLATCAR_OWNER } from "../components";
+import { FLATCAR_OWNER, HOST_TAG_KEY } from "../components";
+import { cutoverCommand, gateEnvironment, retireEnvironment, teardownEnvironment } from "../scripts/cutover/contract";
 import { FAKE_AMI_PREFIX, OfflinePlan, PlannedResource, loadStackConfig, offlineMocks, planOffline } from "../scripts/offline";
 import { planFiles, summarize } from "../scripts/plan";
 import { applyOverrides, containerUnitName } from "../units";
@@ -31,6 +32,7 @@ const T = {
     lifecycle: "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
     bucketPolicy: "aws:s3/bucketPolicy:BucketPolicy",
     object: "aws:s3/bucketObjectv2:BucketObjectv2",
+    command: "command:local:Command",
 } as const;
 
 interface PolicyDoc {
@@ -59,6 +61,12 @@ describe("program: the dev stack, in-process with mocks", function () {
     };
     const input = <V = unknown>(type: string, name: string): V => one(type).inputs[name] as V;
     const computed = (type: string, name: string): unknown => one(type).computed[name];
+    /** The resource of this type and name (fails if there is none). */
+    const named = (type: string, name: string): PlannedResource => {
+        const found = plan.resources.find((r) => r.type === type && r.name === name);
+        assert.ok(found, `no ${type} named ${name}`);
+        return found;
+    };
 
     before(async () => {
         plan = await planOffline({ stack: STACK, config: FIXTURE_CONFIG });
@@ -123,7 +131,8 @@ describe("program: the dev stack, in-process with mocks", function () {
         it("allows exactly s3:GetObject on exactly the artifact object's ARN", () => {
             const objectSource = input<{ path: string }>(T.object, "source");
             const sha = sha256(fs.readFileSync(path.join(PROJECT_DIR, objectSource.path)));
-            const policy = JSON.parse(input<string>(T.rolePolicy, "policy")) as PolicyDoc;
+            const grant = named(T.rolePolicy, "host-read-artifact");
+            const policy = JSON.parse(grant.inputs["policy"] as string) as PolicyDoc;
             assert.deepEqual(policy.Statement, [
                 {
                     Effect: "Allow",
@@ -131,12 +140,31 @@ describe("program: the dev stack, in-process with mocks", function () {
                     Resource: [`arn:aws:s3:::${String(computed(T.bucket, "bucket"))}/artifacts/${sha}.tar.gz`],
                 },
             ]);
-            assert.equal(input(T.rolePolicy, "role"), computed(T.role, "id"));
+            assert.equal(grant.inputs["role"], computed(T.role, "id"));
             assert.equal(
                 plan.resources.filter((r) => r.type.startsWith("aws:iam/")).length,
-                3,
-                "a role, its one policy and the profile; nothing attached",
+                4,
+                "a role, its two policies (read the artifact, write the report) and the profile; nothing attached",
             );
+        });
+
+        it("allows exactly s3:PutObject on exactly the host's report key, status/<userDataSha256>.json", () => {
+            const grant = named(T.rolePolicy, "host-write-report");
+            const policy = JSON.parse(grant.inputs["policy"] as string) as PolicyDoc;
+            const userDataSha = sha256(input<string>(T.instance, "userData"));
+            assert.deepEqual(policy.Statement, [
+                {
+                    Effect: "Allow",
+                    Action: ["s3:PutObject"],
+                    Resource: [`arn:aws:s3:::${String(computed(T.bucket, "bucket"))}/status/${userDataSha}.json`],
+                },
+            ]);
+            assert.equal(grant.inputs["role"], computed(T.role, "id"));
+        });
+
+        it("the instance depends on both grants: the host reads and reports at its first boot", () => {
+            const deps = one(T.instance).dependencies.all;
+            for (const grant of ["host-read-artifact", "host-write-report"]) assert.ok(deps.includes(`${T.rolePolicy}::${grant}`), grant);
         });
     });
 
@@ -215,14 +243,21 @@ describe("program: the dev stack, in-process with mocks", function () {
             assert.deepEqual([deny.Resource].flat().sort(), [arn, `${arn}/*`].sort());
         });
 
-        it("expires non-current artifacts after the configured days", () => {
-            const rules = input<{ status: string; filter: { prefix: string }; noncurrentVersionExpiration: { noncurrentDays: number } }[]>(
-                T.lifecycle,
-                "rules",
-            );
+        it("expires non-current artifacts, and readiness reports, after the configured days", () => {
+            const rules = input<
+                {
+                    status: string;
+                    filter: { prefix: string };
+                    expiration?: { days?: number };
+                    noncurrentVersionExpiration: { noncurrentDays: number };
+                }[]
+            >(T.lifecycle, "rules");
             assert.deepEqual(
-                rules.map((r) => [r.status, r.filter.prefix, r.noncurrentVersionExpiration.noncurrentDays]),
-                [["Enabled", "artifacts/", config.artifactRetentionDays]],
+                rules.map((r) => [r.status, r.filter.prefix, r.noncurrentVersionExpiration.noncurrentDays, r.expiration?.days]),
+                [
+                    ["Enabled", "artifacts/", config.artifactRetentionDays, undefined],
+                    ["Enabled", "status/", 1, config.artifactRetentionDays],
+                ],
             );
         });
     });
@@ -274,6 +309,99 @@ describe("program: the dev stack, in-process with mocks", function () {
         });
     });
 
+    describe("the cutover (plan.json's dependencies, as a reader sees them)", () => {
+        const ref = (r: PlannedResource) => `${r.type}::${r.name}`;
+        /** What plan.json says this resource depends on. */
+        const dependsOn = (r: PlannedResource): string[] => {
+            const doc = JSON.parse(String(planFiles(plan)["plan.json"])) as { resources: PlannedResource[] };
+            return doc.resources.find((x) => x.type === r.type && x.name === r.name)!.dependencies.all;
+        };
+        const gate = () => named(T.command, "host-cutover-gate");
+        const retire = () => named(T.command, "host-cutover-retire");
+        const teardown = () => named(T.command, "host-teardown");
+
+        it("orders instance → readiness gate → address → retirement, and the gate's instance is the address's", () => {
+            const [instance, eip] = [one(T.instance), one(T.eip)];
+            assert.ok(dependsOn(gate()).includes(ref(instance)), "the gate waits for the instance");
+            assert.ok(dependsOn(eip).includes(ref(gate())), "the address waits for the gate");
+            assert.ok(dependsOn(retire()).includes(ref(eip)), "retirement waits for the address");
+            assert.deepEqual(gate().dependencies.inputs["triggers"], [ref(instance)]);
+            assert.ok(
+                !dependsOn(instance).some((d) => d.startsWith(`${T.command}::host-cutover`)),
+                "the instance does not wait for its own gate",
+            );
+            assert.equal(input(T.eip, "instance"), computed(T.instance, "id"));
+        });
+
+        it("the instance is retainOnDelete, tagged with the host tag, and created after the teardown step", () => {
+            const instance = one(T.instance);
+            assert.equal(instance.options.retainOnDelete, true);
+            assert.equal((instance.inputs["tags"] as Record<string, string>)[HOST_TAG_KEY], "coreos-containers/dev/host");
+            assert.ok(dependsOn(instance).includes(ref(teardown())));
+        });
+
+        it("gate and retire run once per new instance (triggers), do nothing on other changes, and have no delete", () => {
+            const id = computed(T.instance, "id");
+            for (const [c, step] of [
+                [gate(), "gate"],
+                [retire(), "retire"],
+            ] as const) {
+                assert.deepEqual(c.inputs["triggers"], [id], c.name);
+                assert.equal(c.inputs["create"], cutoverCommand(step));
+                assert.equal(c.inputs["update"], "true");
+                assert.equal(c.inputs["delete"], undefined, `${c.name} has no delete: replacing it must do nothing`);
+                assert.equal(c.inputs["addPreviousOutputInEnv"], false);
+            }
+        });
+
+        it("the gate gets the region, the bucket, the report key, the instance, the user-data SHA-256 and the timeout from config, nothing secret", () => {
+            const userDataSha = sha256(input<string>(T.instance, "userData"));
+            assert.equal(plan.outputs["userDataSha256"], userDataSha);
+            assert.deepEqual(
+                gate().inputs["environment"],
+                gateEnvironment({
+                    region: config.region,
+                    bucket: String(computed(T.bucket, "bucket")),
+                    userDataSha256: userDataSha,
+                    reportKey: `status/${userDataSha}.json`,
+                    instanceId: String(computed(T.instance, "id")),
+                    timeoutSeconds: config.readyTimeoutMinutes * 60,
+                }),
+            );
+            assert.deepEqual(
+                retire().inputs["environment"],
+                retireEnvironment({
+                    region: config.region,
+                    hostTag: "coreos-containers/dev/host",
+                    instanceId: String(computed(T.instance, "id")),
+                    allocationId: String(computed(T.eip, "allocationId")),
+                }),
+            );
+        });
+
+        it("teardown is never replaced (no triggers), terminates the hosts on destroy, and is destroyed before what hosts use", () => {
+            const t = teardown();
+            assert.equal(t.inputs["triggers"], undefined);
+            assert.equal(t.inputs["create"], "true");
+            assert.equal(t.inputs["delete"], cutoverCommand("teardown"));
+            assert.deepEqual(
+                t.inputs["environment"],
+                teardownEnvironment({ region: config.region, hostTag: "coreos-containers/dev/host" }),
+            );
+            assert.deepEqual(dependsOn(t), [ref(one(T.sg)), ref(one(T.profile))].sort());
+        });
+
+        it("every command line is the same on every machine: relative, no path of this checkout", () => {
+            const commands = plan.resources.filter((r) => r.type === T.command);
+            assert.equal(commands.length, 3);
+            for (const c of commands) {
+                const text = JSON.stringify(c.inputs);
+                assert.ok(!text.includes(PROJECT_DIR), `${c.name} names this checkout's path`);
+                assert.equal(c.inputs["dir"], undefined, `${c.name}: the engine starts the provider in the project folder`);
+            }
+        });
+    });
+
     describe("the offline plan", () => {
         it("names every resource and its key settings in the summary", () => {
             const text = summarize(plan);
@@ -292,6 +420,11 @@ describe("program: the dev stack, in-process with mocks", function () {
                 "AES256",
                 "versioning Enabled",
                 String(plan.outputs["artifactObjectKey"]),
+                "never terminated by Pulumi (retainOnDelete)",
+                `readiness gate: waits up to ${config.readyTimeoutMinutes} min for ${String(computed(T.instance, "id"))}'s report`,
+                "retires every other host tagged coreos-containers/dev/host once the address is on",
+                "on destroy: terminates every host tagged coreos-containers/dev/host",
+                "status/: expire after",
             ]) {
                 assert.ok(text.includes(s), `the summary mentions ${s}:\n${text}`);
             }

@@ -126,7 +126,17 @@ describe("stacks: plans in child processes", function () {
         const [base, env] = await Promise.all([plans["base"]!, plans["env"]!]);
         assert.deepEqual(changedUnits(base, env), [containerUnitName(CHANGED_CONTAINER)]);
         assert.notEqual(env.outputs["userDataSha256"], base.outputs["userDataSha256"]);
-        assert.deepEqual(resourceDiff(base, env), [`${INSTANCE} host-instance: userData`], "only the instance's user-data changes");
+        // The user-data's SHA-256 names the host's readiness report: its grant and the cutover gate follow it.
+        assert.deepEqual(
+            resourceDiff(base, env),
+            [
+                `${INSTANCE} host-instance: userData`,
+                "aws:iam/rolePolicy:RolePolicy host-write-report: policy",
+                "command:local:Command host-cutover-gate: environment.CUTOVER_REPORT_KEY",
+                "command:local:Command host-cutover-gate: environment.CUTOVER_USER_DATA_SHA256",
+            ],
+            "only the instance's user-data changes, and what its hash names",
+        );
         assert.equal(resource(env, INSTANCE).inputs["userDataReplaceOnChange"], true, "so the change replaces the host");
         assert.ok(String(resource(env, INSTANCE).inputs["userData"]).includes("LOGGING_ROOT_LEVEL=warn"));
         assert.equal(env.outputs["artifactObjectKey"], base.outputs["artifactObjectKey"]);
@@ -146,8 +156,11 @@ describe("stacks: plans in child processes", function () {
         assert.deepEqual(resourceDiff(base, changed), [
             `${INSTANCE} host-instance: userData`,
             "aws:iam/rolePolicy:RolePolicy host-read-artifact: policy",
+            "aws:iam/rolePolicy:RolePolicy host-write-report: policy",
             "aws:s3/bucketObjectv2:BucketObjectv2 artifact-object: key",
             "aws:s3/bucketObjectv2:BucketObjectv2 artifact-object: source.path",
+            "command:local:Command host-cutover-gate: environment.CUTOVER_REPORT_KEY",
+            "command:local:Command host-cutover-gate: environment.CUTOVER_USER_DATA_SHA256",
         ]);
         assert.ok(changed.userData.includes(String(changed.outputs["artifactObjectKey"])));
     });
@@ -179,15 +192,28 @@ describe("stacks: plans in child processes", function () {
             [/: (rootBlockDevice\.)?tags\.environment$/, ["tags"]],
             [/SecurityGroup host-sg: ingress$/, ["sshCidrs"]],
             [
-                /BucketLifecycleConfiguration artifact-lifecycle: rules\.0\.noncurrentVersionExpiration\.noncurrentDays$/,
+                /BucketLifecycleConfiguration artifact-lifecycle: rules\.(0\.noncurrentVersionExpiration\.noncurrentDays|1\.expiration\.days)$/,
                 ["artifactRetentionDays"],
             ],
             // The units' images and env; tarball images (prod) also go into the artifact.
             [/Instance host-instance: userData$/, ["containers", "imageDir"]],
             [/BucketObjectv2 artifact-object: (key|source\.path)$/, ["containers", "imageDir"]],
             [/RolePolicy host-read-artifact: policy$/, ["containers", "imageDir"]],
+            // The user-data's hash names the readiness report.
+            [/RolePolicy host-write-report: policy$/, ["containers", "imageDir"]],
+            [/Command host-cutover-gate: environment\.CUTOVER_(REPORT_KEY|USER_DATA_SHA256)$/, ["containers", "imageDir"]],
         ];
-        const diffs = resourceDiff(dev, prod);
+        // The host tag names the stack: it differs by the stack's name, not by a config key.
+        const byStackName = /: (tags\.coreos-containers:host|environment\.CUTOVER_HOST_TAG)$/;
+        for (const [p, stack] of [
+            [dev, "dev"],
+            [prod, "prod"],
+        ] as const)
+            assert.equal(
+                (resource(p, INSTANCE).inputs["tags"] as Record<string, string>)["coreos-containers:host"],
+                `coreos-containers/${stack}/host`,
+            );
+        const diffs = resourceDiff(dev, prod).filter((d) => !byStackName.test(d));
         const used = new Set<string>();
         for (const d of diffs) {
             const match = explanations.find(([re]) => re.test(d));

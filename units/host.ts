@@ -2,6 +2,7 @@
 import { ContainerUnit, HostDefinition, OneShotUnit } from "./model";
 import { DOCKER, NETWORK_NAME, NETWORK_UNIT } from "./layout";
 import { ArtifactLocation, HostScriptSources, hostScripts, provisionUnit } from "./provision";
+import { reportUnit } from "./report";
 
 /** The unit that creates the user-defined Docker network (idempotent: it may already exist after a reboot). */
 export function networkUnit(): OneShotUnit {
@@ -25,7 +26,8 @@ export interface HostInput {
 export function buildHost(input: HostInput): HostDefinition {
     return {
         containers: input.containers,
-        oneshots: [networkUnit(), provisionUnit(input.artifact)],
+        // The report goes to the artifact's bucket: the role already reaches it, the cutover reads it there.
+        oneshots: [networkUnit(), provisionUnit(input.artifact), reportUnit(input.artifact)],
         files: hostScripts(input.scripts),
         sshAuthorizedKeys: input.sshAuthorizedKeys,
     };

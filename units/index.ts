@@ -7,6 +7,7 @@ export * from "./systemd";
 export * from "./validate";
 export * from "./provision";
 export * from "./host";
+export * from "./report";
 export * from "./stack";
 export * from "./render";
 export * from "./ceilings";

@@ -97,6 +97,11 @@ export interface OneShotUnit {
     readonly environment?: Readonly<Record<string, string>>;
     /** Seconds before systemd gives up on the unit (`TimeoutStartSec=`). */
     readonly timeoutStartSec?: number;
+    /**
+     * Listed after the containers in the user-data, so coreos-cloudinit starts it last: it waits for each
+     * job it starts, and a unit that waits for the containers must not be started before them.
+     */
+    readonly startAfterContainers?: boolean;
 }
 
 /** A file written by cloud-config's `write_files`. */

@@ -16,7 +16,8 @@ export interface HostContent {
 
 /**
  * Units in start order: one-shots first, in the order given, then containers so that each comes
- * after the containers it depends on. Among containers that are ready, the one declared first goes
+ * after the containers it depends on, then the one-shots that wait for the containers
+ * (`startAfterContainers`). Among containers that are ready, the one declared first goes
  * first, so the order is stable. Dependencies are compared by name (config overrides copy containers).
  * coreos-cloudinit starts units in this list order; systemd itself follows the units' ordering.
  */
@@ -37,7 +38,9 @@ export function orderedUnits(host: HostDefinition): RenderedUnit[] {
         placedNames.add(containers[i!]!.name);
         order.push(i!);
     }
-    return [...host.oneshots.map(renderOneShotUnit), ...order.map((i) => renderContainerUnit(containers[i]!))];
+    const early = host.oneshots.filter((u) => !u.startAfterContainers);
+    const late = host.oneshots.filter((u) => u.startAfterContainers);
+    return [...early.map(renderOneShotUnit), ...order.map((i) => renderContainerUnit(containers[i]!)), ...late.map(renderOneShotUnit)];
 }
 
 /** Validate the definition and render its units. Throws a ValidationError listing every problem. */

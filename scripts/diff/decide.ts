@@ -3,11 +3,13 @@
 //
 // Pure and Markdown-free: render.ts turns a Decision into text. The user-data is read through
 // `opts.readUserData`, so nothing here knows its format.
+import { CUTOVER_ENV, cutoverCommand } from "../cutover/contract";
 import { readPlanUserData } from "../planUserData";
 import { configChanges } from "./config";
 import { effectiveRule } from "./instance";
 import { ValueChange, deepEqual, diffValues } from "./values";
 import type {
+    Cutover,
     Decision,
     DocText,
     HostInputChange,
@@ -66,6 +68,7 @@ export function decide(base: PlanLike | null, head: PlanLike, opts: SummaryOptio
         reasons,
         hostInputs,
         ...(host === "replace" && headOptions ? { replaceOrder: headOptions.deleteBeforeReplace ? "delete-first" : "create-first" } : {}),
+        ...(host === "replace" || host === "create" ? { cutover: cutoverOf(head) } : {}),
         units,
         files,
         artifact,
@@ -79,6 +82,15 @@ export function decide(base: PlanLike | null, head: PlanLike, opts: SummaryOptio
             ...textChanges("file", baseDoc.files, headDoc.files, files, (f) => f.path),
         ],
     };
+}
+
+/** The readiness gate the head plan puts between a new instance and its address, and its timeout. */
+function cutoverOf(head: PlanLike): Cutover {
+    const gate = head.resources.find((r) => r.type === "command:local:Command" && r.inputs["create"] === cutoverCommand("gate"));
+    if (!gate) return { gated: false };
+    const env = gate.inputs["environment"];
+    const seconds = Number(env && typeof env === "object" ? (env as Record<string, unknown>)[CUTOVER_ENV.timeoutSeconds] : undefined);
+    return { gated: true, ...(Number.isFinite(seconds) && seconds > 0 ? { timeoutMinutes: seconds / 60 } : {}) };
 }
 
 /** The SHA-256 inside an artifact's object key. */
@@ -249,8 +261,20 @@ function expandJson(c: ValueChange): ValueChange[] {
     return before !== undefined && after !== undefined ? diffValues(before, after, c.path) : [c];
 }
 
-/** Resources other than the instance that were added, removed, or whose inputs differ, by type and name. */
+/**
+ * Resources other than the instance that were added, removed, or whose inputs differ, by type and name.
+ * A change that only puts the head's user-data SHA-256 where the base's was (the report grant, the
+ * cutover gate) is part of the host's replacement, not a change of its own.
+ */
 function resourceChanges(base: PlanLike | null, head: PlanLike): ResourceChange[] {
+    const [shaBefore, shaAfter] = [base?.outputs["userDataSha256"], head.outputs["userDataSha256"]];
+    const followsUserData = (c: ValueChange) =>
+        typeof shaBefore === "string" &&
+        typeof shaAfter === "string" &&
+        shaBefore !== shaAfter &&
+        typeof c.before === "string" &&
+        typeof c.after === "string" &&
+        c.before.split(shaBefore).join(shaAfter) === c.after;
     const id = (r: { type: string; name: string }) => `${r.type}\0${r.name}`;
     const b = new Map((base?.resources ?? []).map((r) => [id(r), r]));
     const h = new Map(head.resources.map((r) => [id(r), r]));
@@ -263,7 +287,9 @@ function resourceChanges(base: PlanLike | null, head: PlanLike): ResourceChange[
         if (!br) out.push({ type: r.type, name: r.name, kind: "added", changes: [] });
         else if (!hr) out.push({ type: r.type, name: r.name, kind: "removed", changes: [] });
         else {
-            const changes = diffValues(br.inputs, hr.inputs).flatMap(expandJson);
+            const changes = diffValues(br.inputs, hr.inputs)
+                .flatMap(expandJson)
+                .filter((c) => !followsUserData(c));
             if (changes.length > 0) out.push({ type: r.type, name: r.name, kind: "changed", changes });
         }
     }

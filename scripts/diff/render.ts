@@ -150,8 +150,20 @@ function overview(d: Decision, opts: SummaryOptions): string[] {
         `| Artifact | ${artifact.changed ? `${code(shortKey(artifact.before))} → ${code(shortKey(artifact.after))}` : "no change"} |`,
         `| Stack config | ${config ? (config.length ? `${plural(config.length, "key")} changed (${list(config.map((c) => c.key))})` : "no change") : "not compared"} |`,
         `| Other resources | ${resources.length ? `${plural(resources.length, "resource")} changed (${list(resources.map((r) => r.name))})` : "no change"} |`,
+        ...(d.cutover ? [`| Cutover | ${cutoverText(d)} |`] : []),
         "",
     ];
+}
+
+/** How the new host goes live: through the readiness gate (how long it may wait), or not. */
+export function cutoverText(d: Pick<Decision, "host" | "cutover">): string {
+    const c = d.cutover;
+    if (!c) return "";
+    if (!c.gated) return "no readiness gate: the address moves as soon as EC2 reports the new instance running";
+    const wait = `waits at most ${c.timeoutMinutes !== undefined ? `${c.timeoutMinutes} min` : "the configured time"} (\`coreos-containers:readyTimeoutMinutes\`)`;
+    return d.host === "create"
+        ? `through the readiness gate: the address is bound once the new host reports ready; ${wait}`
+        : `through the readiness gate: the address moves to the new host only once it reports every container healthy; ${wait}, else \`pulumi up\` fails and the address stays on the old host; then the old host is retired`;
 }
 
 /** The instance's changed inputs, each with its effect. */

@@ -68,6 +68,14 @@ export type { UserDataView };
 
 export type HostVerdict = "replace" | "update" | "none" | "create" | "delete";
 
+/** How a new host (replaced or created) goes live, from the head plan (components/cutover.ts). */
+export interface Cutover {
+    /** Whether a readiness gate stands between the new instance and the address. */
+    readonly gated: boolean;
+    /** How long the gate may wait (`coreos-containers:readyTimeoutMinutes` of the head). */
+    readonly timeoutMinutes?: number;
+}
+
 export interface HostInputChange {
     /** The changed input path, e.g. `rootBlockDevice.volumeSize`. */
     readonly path: string;
@@ -112,6 +120,8 @@ export interface Summary {
     readonly resources: ResourceChange[];
     readonly warnings: string[];
     readonly truncated: boolean;
+    /** Set when the host is replaced or created: whether it goes through the readiness gate, and how long that may wait. */
+    readonly cutover?: Cutover;
 }
 
 export type UnitChanges = NamedChanges & { readonly reordered: boolean; readonly onlyArtifact: string[] };
@@ -190,6 +200,8 @@ export interface Decision {
     readonly warnings: readonly HostWarning[];
     /** Units then files, each changed, added, removed. */
     readonly texts: readonly TextChange[];
+    /** Set when the host is replaced or created. */
+    readonly cutover?: Cutover;
 }
 
 /** Compare two plans of one stack. `base` null: the stack does not exist at the base revision. */
@@ -210,5 +222,6 @@ export function summarize(base: PlanLike | null, head: PlanLike, opts: SummaryOp
         resources: decision.resources,
         warnings: decision.warnings.map(warningText),
         truncated,
+        ...(decision.cutover ? { cutover: decision.cutover } : {}),
     };
 }

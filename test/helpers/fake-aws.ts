@@ -1,8 +1,10 @@
 // Local stand-ins for the two AWS endpoints the provision script talks to, for tests only.
 //
-// FakeImds: IMDSv2 (token PUT required, then the instance role's name and its temporary credentials).
+// FakeImds: IMDSv2 (token PUT required, then the instance role's name and its temporary credentials;
+// the instance id and the user-data when given).
 // FakeS3: serves objects by bucket/key and checks every request's SigV4 signature the way S3 does,
-// recomputed with node:crypto from what actually arrived; then applies injected faults.
+// recomputed with node:crypto from what actually arrived; then applies injected faults. PUTs are
+// checked against the body's hash and an allow-list of keys (the instance role's IAM policy).
 // FakeConnectProxy: records the host:port an HTTPS client asked to be tunnelled to, and refuses.
 // All bind 127.0.0.1 on a random port, stop answering after `maxRequests`, and are closed by the test.
 import * as crypto from "node:crypto";
@@ -155,11 +157,15 @@ export interface FakeImdsOptions {
     readonly expireFirst?: number;
     /** One-line JSON instead of IMDS's pretty-printed layout. */
     readonly compactJson?: boolean;
+    /** `meta-data/instance-id`; 404 when not given. */
+    readonly instanceId?: string;
+    /** `user-data`: the exact bytes EC2 hands the instance (decoded, for a `userDataBase64`); 404 when not given. */
+    readonly userData?: Buffer;
     readonly maxRequests?: number;
 }
 
 export class FakeImds extends LoopbackServer {
-    readonly counts = { requests: 0, token: 0, roleList: 0, credentials: 0, unauthorized: 0, notFound: 0 };
+    readonly counts = { requests: 0, token: 0, roleList: 0, credentials: 0, unauthorized: 0, notFound: 0, userData: 0, instanceId: 0 };
     /** The Host header of every request (tells whether a client came through a proxy for 169.254.169.254). */
     readonly hosts: string[] = [];
     /** Credentials handed out, in order. */
@@ -210,6 +216,17 @@ export class FakeImds extends LoopbackServer {
         if (req.method !== "GET" || expiry === undefined || expiry < Date.now()) {
             this.counts.unauthorized++;
             return send(401, "");
+        }
+        const identity = { "/latest/meta-data/instance-id": this.opts.instanceId, "/latest/user-data": this.opts.userData };
+        if (path === "/latest/meta-data/instance-id" || path === "/latest/user-data") {
+            const value = identity[path];
+            if (value === undefined) {
+                this.counts.notFound++;
+                return send(404, "");
+            }
+            this.counts[path === "/latest/user-data" ? "userData" : "instanceId"]++;
+            res.writeHead(200, { "Content-Type": "application/octet-stream" });
+            return void res.end(value);
         }
         const prefix = "/latest/meta-data/iam/security-credentials/";
         if (!path.startsWith(prefix)) {
@@ -265,6 +282,8 @@ export type S3Fault =
 
 export interface S3RequestRecord {
     readonly method: string;
+    /** The Host header as it arrived (virtual-hosted or path-style). */
+    readonly host: string;
     readonly bucket: string;
     readonly key: string;
     readonly accessKeyId: string | undefined;
@@ -285,13 +304,19 @@ export class FakeS3 extends LoopbackServer {
     readonly requests: S3RequestRecord[] = [];
     private readonly objects = new Map<string, Buffer>();
     private readonly faults: S3Fault[] = [];
+    /** `bucket/key` the signed-in principal may PUT; any other PUT is AccessDenied, as IAM would answer. */
+    private readonly writable = new Set<string>();
     protected readonly server = http.createServer((req, res) => {
-        try {
-            this.handle(req, res);
-        } catch (e) {
-            res.writeHead(400);
-            res.end(String(e));
-        }
+        const chunks: Buffer[] = [];
+        req.on("data", (c: Buffer) => chunks.push(c));
+        req.on("end", () => {
+            try {
+                this.handle(req, res, Buffer.concat(chunks));
+            } catch (e) {
+                res.writeHead(400);
+                res.end(String(e));
+            }
+        });
     });
     private seen = 0;
 
@@ -316,6 +341,27 @@ export class FakeS3 extends LoopbackServer {
         this.objects.set(`${bucket}/${key}`, body);
     }
 
+    /** The object's bytes, or undefined. */
+    getObject(bucket: string, key: string): Buffer | undefined {
+        return this.objects.get(`${bucket}/${key}`);
+    }
+
+    /** Keys of a bucket, sorted. */
+    keys(bucket: string): string[] {
+        return [...this.objects.keys()]
+            .filter((k) => k.startsWith(`${bucket}/`))
+            .map((k) => k.slice(bucket.length + 1))
+            .sort();
+    }
+
+    /** Called after each successful GET has been answered, e.g. to change what the next one finds. */
+    onGet: ((bucket: string, key: string) => void) | undefined;
+
+    /** Let signed requests PUT exactly this key (what an `s3:PutObject` statement on the object's ARN allows). */
+    allowPut(bucket: string, key: string): void {
+        this.writable.add(`${bucket}/${key}`);
+    }
+
     /** Faults for the next authenticated GETs of an existing object, in order. */
     inject(...faults: S3Fault[]): void {
         this.faults.push(...faults);
@@ -325,7 +371,7 @@ export class FakeS3 extends LoopbackServer {
         return this.requests.filter((r) => r.outcome === outcome).length;
     }
 
-    private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    private handle(req: http.IncomingMessage, res: http.ServerResponse, requestBody: Buffer): void {
         if (++this.seen > (this.opts.maxRequests ?? 300)) {
             req.socket.destroy();
             return;
@@ -356,7 +402,15 @@ export class FakeS3 extends LoopbackServer {
         // Filled in once the Authorization header is read; requests refused before that have none.
         const seen: { accessKeyId?: string } = {};
         const record = (status: number, outcome: string) =>
-            this.requests.push({ method: req.method ?? "", bucket, key, accessKeyId: seen.accessKeyId, status, outcome });
+            this.requests.push({
+                method: req.method ?? "",
+                host: req.headers.host ?? "",
+                bucket,
+                key,
+                accessKeyId: seen.accessKeyId,
+                status,
+                outcome,
+            });
         const fail = (status: number, code: string, message: string) => {
             record(status, code);
             const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`;
@@ -376,7 +430,9 @@ export class FakeS3 extends LoopbackServer {
         seen.accessKeyId = akid;
         const payloadHash = headerValue(req, "x-amz-content-sha256");
         if (payloadHash === undefined) return fail(400, "InvalidRequest", "Missing required header for this request: x-amz-content-sha256");
-        if (payloadHash !== EMPTY_SHA256 && payloadHash !== "UNSIGNED-PAYLOAD")
+        // S3 hashes what arrived and compares (UNSIGNED-PAYLOAD opts out; these tests never send it with a body).
+        const bodyHash = crypto.createHash("sha256").update(requestBody).digest("hex");
+        if (payloadHash !== bodyHash && !(payloadHash === "UNSIGNED-PAYLOAD" && requestBody.length === 0))
             return fail(400, "XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed");
         if (region !== this.opts.region)
             return fail(400, "AuthorizationHeaderMalformed", `the region '${region}' is wrong; expecting '${this.opts.region}'`);
@@ -416,7 +472,14 @@ export class FakeS3 extends LoopbackServer {
             return fail(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided.");
         if (creds.expired) return fail(400, "ExpiredToken", "The provided token has expired.");
 
-        if (req.method !== "GET" && req.method !== "HEAD") return fail(405, "MethodNotAllowed", "only GET here");
+        if (req.method === "PUT") {
+            if (!this.writable.has(`${bucket}/${key}`)) return fail(403, "AccessDenied", `not allowed to PUT ${bucket}/${key}`);
+            this.objects.set(`${bucket}/${key}`, requestBody);
+            record(200, "ok");
+            res.writeHead(200, { ETag: `"${crypto.createHash("md5").update(requestBody).digest("hex")}"`, "Content-Length": 0 });
+            return void res.end();
+        }
+        if (req.method !== "GET" && req.method !== "HEAD") return fail(405, "MethodNotAllowed", "only GET, HEAD and PUT here");
         const body = this.objects.get(`${bucket}/${key}`);
         if (body === undefined) return fail(404, "NoSuchKey", "The specified key does not exist.");
 
@@ -438,6 +501,7 @@ export class FakeS3 extends LoopbackServer {
         record(200, fault?.kind ?? "ok");
         res.writeHead(200, headersOut);
         res.end(req.method === "HEAD" ? undefined : out);
+        if (req.method === "GET") this.onGet?.(bucket, key);
     }
 }
 
@@ -461,5 +525,248 @@ export class FakeConnectProxy extends LoopbackServer {
             this.targets.push(req.url ?? "");
             socket.end("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
         });
+    }
+}
+
+// ---- EC2 ----
+
+/** An instance as the EC2 stand-in knows it. */
+export interface FakeInstance {
+    readonly id: string;
+    state: "pending" | "running" | "shutting-down" | "terminated" | "stopping" | "stopped";
+    readonly tags: Readonly<Record<string, string>>;
+}
+
+/** An Elastic IP: its allocation, public address, and the instance it is associated with (if any). */
+export interface FakeAddress {
+    readonly allocationId: string;
+    readonly publicIp: string;
+    instanceId?: string;
+}
+
+export interface Ec2RequestRecord {
+    readonly action: string;
+    /** The form parameters other than Action and Version. */
+    readonly params: Readonly<Record<string, string>>;
+    readonly accessKeyId: string | undefined;
+    readonly status: number;
+    /** `ok` or the EC2 error code. */
+    readonly outcome: string;
+}
+
+const STATE_CODES: Readonly<Record<FakeInstance["state"], number>> = {
+    pending: 0,
+    running: 16,
+    "shutting-down": 32,
+    terminated: 48,
+    stopping: 64,
+    stopped: 80,
+};
+
+const xmlText = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+/**
+ * EC2's Query API (form-encoded POST, XML answers), for the calls the cutover step makes:
+ * DescribeInstances (InstanceId.N, Filter.N with `tag:KEY` and `instance-state-name`), DescribeAddresses
+ * (AllocationId.N), TerminateInstances. Every request's SigV4 signature is recomputed over the body's
+ * hash, as EC2 does (no x-amz-content-sha256 header there). A terminated instance loses its address,
+ * as on EC2 ("Any Elastic IP addresses associated with the instance are detached"). Terminating goes
+ * through shutting-down: the next DescribeInstances after a terminate shows it terminated.
+ */
+export class FakeEc2 extends LoopbackServer {
+    readonly requests: Ec2RequestRecord[] = [];
+    readonly instances = new Map<string, FakeInstance>();
+    readonly addresses = new Map<string, FakeAddress>();
+    private readonly shuttingDown = new Set<string>();
+    protected readonly server = http.createServer((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on("data", (c: Buffer) => chunks.push(c));
+        req.on("end", () => {
+            try {
+                this.handle(req, res, Buffer.concat(chunks));
+            } catch (e) {
+                res.writeHead(500);
+                res.end(String(e));
+            }
+        });
+    });
+
+    constructor(private readonly opts: { readonly store: CredentialStore; readonly region: string; readonly maxRequests?: number }) {
+        super();
+    }
+
+    addInstance(id: string, tags: Record<string, string>, state: FakeInstance["state"] = "running"): FakeInstance {
+        const i = { id, state, tags };
+        this.instances.set(id, i);
+        return i;
+    }
+
+    addAddress(allocationId: string, publicIp: string, instanceId?: string): FakeAddress {
+        const a: FakeAddress = { allocationId, publicIp, ...(instanceId ? { instanceId } : {}) };
+        this.addresses.set(allocationId, a);
+        return a;
+    }
+
+    /** The calls made, by action name, in order. */
+    actions(): string[] {
+        return this.requests.map((r) => r.action);
+    }
+
+    private handle(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer): void {
+        let action = "";
+        const params: Record<string, string> = {};
+        const seen: { accessKeyId?: string } = {};
+        const record = (status: number, outcome: string) =>
+            this.requests.push({ action, params, accessKeyId: seen.accessKeyId, status, outcome });
+        const send = (status: number, xml: string) => {
+            res.writeHead(status, { "Content-Type": "text/xml;charset=UTF-8", "Content-Length": Buffer.byteLength(xml) });
+            res.end(xml);
+        };
+        const fail = (status: number, code: string, message: string) => {
+            record(status, code);
+            send(
+                status,
+                `<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${code}</Code><Message>${xmlText(message)}</Message></Error></Errors><RequestID>${crypto.randomUUID()}</RequestID></Response>`,
+            );
+        };
+        if (this.requests.length >= (this.opts.maxRequests ?? 300)) {
+            req.socket.destroy();
+            return;
+        }
+        const form = new URLSearchParams(body.toString("utf8"));
+        action = form.get("Action") ?? "";
+        for (const [k, v] of form) if (k !== "Action" && k !== "Version") params[k] = v;
+        if (req.method !== "POST" || (req.url ?? "/") !== "/") return fail(400, "InvalidAction", "POST / only here");
+
+        const auth = headerValue(req, "authorization") ?? "";
+        const m =
+            /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(
+                auth,
+            );
+        if (!m) return fail(401, "AuthFailure", "AWS was not able to validate the provided access credentials");
+        const [, akid, scopeDate, region, service, signedList, signature] = m as unknown as string[];
+        seen.accessKeyId = akid;
+        if (region !== this.opts.region || service !== "ec2")
+            return fail(401, "AuthFailure", `credential scope ${region}/${service} is not ${this.opts.region}/ec2`);
+        const amzDate = headerValue(req, "x-amz-date") ?? "";
+        if (amzDate.slice(0, 8) !== scopeDate) return fail(401, "AuthFailure", "x-amz-date does not match the credential scope");
+        const signed = signedList!.split(";");
+        const mustSign = ["host", "x-amz-date", ...Object.keys(req.headers).filter((h) => h.startsWith("x-amz-"))];
+        if (mustSign.some((h) => !signed.includes(h))) return fail(401, "AuthFailure", "a required header is not signed");
+        const creds = this.opts.store.get(akid!);
+        if (!creds) return fail(401, "AuthFailure", "AWS was not able to validate the provided access credentials");
+        if (headerValue(req, "x-amz-security-token") !== creds.token)
+            return fail(401, "AuthFailure", "The security token included in the request is invalid");
+        const headers: Record<string, string> = {};
+        for (const h of signed) headers[h] = headerValue(req, h) ?? "";
+        const expected = sigV4Signature({
+            method: "POST",
+            path: "/",
+            query: "",
+            headers,
+            signedHeaders: signed,
+            payloadHash: crypto.createHash("sha256").update(body).digest("hex"),
+            amzDate,
+            region: region,
+            service: service,
+            secretAccessKey: creds.secretAccessKey,
+        });
+        if (!crypto.timingSafeEqual(Buffer.from(expected), Buffer.from(signature!)))
+            return fail(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided.");
+
+        const ns = 'xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"';
+        const requestId = `<requestId>${crypto.randomUUID()}</requestId>`;
+        const list = (prefix: string) =>
+            Object.entries(params)
+                .filter(([k]) => new RegExp(`^${prefix.replace(/\./g, "\\.")}\\.\\d+$`).test(k))
+                .map(([, v]) => v);
+        const stateXml = (tag: string, s: FakeInstance["state"]) => `<${tag}><code>${STATE_CODES[s]}</code><name>${s}</name></${tag}>`;
+        switch (action) {
+            case "DescribeInstances": {
+                // What was shutting down last time is terminated now.
+                for (const id of this.shuttingDown) this.instances.get(id)!.state = "terminated";
+                this.shuttingDown.clear();
+                const ids = list("InstanceId");
+                const filters: { name: string; values: string[] }[] = [];
+                for (const [k, v] of Object.entries(params)) {
+                    const f = /^Filter\.(\d+)\.Name$/.exec(k);
+                    if (f) filters.push({ name: v, values: list(`Filter.${f[1]}.Value`) });
+                }
+                const unknownFilter = filters.find((f) => !f.name.startsWith("tag:") && f.name !== "instance-state-name");
+                if (unknownFilter) return fail(400, "InvalidParameterValue", `The filter '${unknownFilter.name}' is invalid`);
+                const missing = ids.find((id) => !this.instances.has(id));
+                if (missing) return fail(400, "InvalidInstanceID.NotFound", `The instance ID '${missing}' does not exist`);
+                const matches = [...this.instances.values()].filter(
+                    (i) =>
+                        (ids.length === 0 || ids.includes(i.id)) &&
+                        filters.every((f) =>
+                            f.name === "instance-state-name"
+                                ? f.values.includes(i.state)
+                                : f.values.includes(i.tags[f.name.slice(4)] ?? "\0"),
+                        ),
+                );
+                const items = matches
+                    .map(
+                        (i) =>
+                            `<item><instanceId>${i.id}</instanceId>${stateXml("instanceState", i.state)}<tagSet>${Object.entries(i.tags)
+                                .map(([k, v]) => `<item><key>${xmlText(k)}</key><value>${xmlText(v)}</value></item>`)
+                                .join("")}</tagSet></item>`,
+                    )
+                    .join("");
+                record(200, "ok");
+                return send(
+                    200,
+                    `<?xml version="1.0" encoding="UTF-8"?>\n<DescribeInstancesResponse ${ns}>${requestId}<reservationSet>${
+                        items
+                            ? `<item><reservationId>r-0fake</reservationId><ownerId>123456789012</ownerId><instancesSet>${items}</instancesSet></item>`
+                            : ""
+                    }</reservationSet></DescribeInstancesResponse>`,
+                );
+            }
+            case "DescribeAddresses": {
+                const ids = list("AllocationId");
+                const missing = ids.find((id) => !this.addresses.has(id));
+                if (missing) return fail(400, "InvalidAllocationID.NotFound", `The allocation ID '${missing}' does not exist`);
+                const items = [...this.addresses.values()]
+                    .filter((a) => ids.length === 0 || ids.includes(a.allocationId))
+                    .map(
+                        (a) =>
+                            `<item><publicIp>${a.publicIp}</publicIp><allocationId>${a.allocationId}</allocationId><domain>vpc</domain>${
+                                a.instanceId
+                                    ? `<instanceId>${a.instanceId}</instanceId><associationId>eipassoc-${a.instanceId.slice(2)}</associationId>`
+                                    : ""
+                            }</item>`,
+                    )
+                    .join("");
+                record(200, "ok");
+                return send(
+                    200,
+                    `<?xml version="1.0" encoding="UTF-8"?>\n<DescribeAddressesResponse ${ns}>${requestId}<addressesSet>${items}</addressesSet></DescribeAddressesResponse>`,
+                );
+            }
+            case "TerminateInstances": {
+                const ids = list("InstanceId");
+                if (ids.length === 0) return fail(400, "MissingParameter", "The request must contain the parameter InstanceId");
+                const missing = ids.find((id) => !this.instances.has(id));
+                if (missing) return fail(400, "InvalidInstanceID.NotFound", `The instance ID '${missing}' does not exist`);
+                const items = ids.map((id) => {
+                    const i = this.instances.get(id)!;
+                    const previous = i.state;
+                    if (i.state !== "terminated") {
+                        i.state = "shutting-down";
+                        this.shuttingDown.add(id);
+                        for (const a of this.addresses.values()) if (a.instanceId === id) delete a.instanceId;
+                    }
+                    return `<item><instanceId>${id}</instanceId>${stateXml("currentState", i.state)}${stateXml("previousState", previous)}</item>`;
+                });
+                record(200, "ok");
+                return send(
+                    200,
+                    `<?xml version="1.0" encoding="UTF-8"?>\n<TerminateInstancesResponse ${ns}>${requestId}<instancesSet>${items.join("")}</instancesSet></TerminateInstancesResponse>`,
+                );
+            }
+            default:
+                return fail(400, "InvalidAction", `The action ${action} is not valid for this web service.`);
+        }
     }
 }

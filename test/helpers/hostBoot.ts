@@ -33,6 +33,7 @@ import {
     seedArtifact,
     tail,
 } from "./boot";
+import { REPORT_UNIT } from "../../units/report";
 import { dumpUnits } from "./systemd";
 
 /** Bounds per boot: until the probe reports (it gives up itself after 35 s), and the poweroff. Both take seconds here. */
@@ -119,6 +120,9 @@ export class HostBoot {
             units: [...this.unitNames, "docker.service", "network-online.target", "multi-user.target"],
             containers: o.containers.map((c) => c.name),
         });
+        // The readiness report needs IMDS and S3, which these boots have not (no network): masked, as
+        // `systemctl mask` does. test/report.test.ts runs its script against the IMDS and S3 stand-ins.
+        if (this.unitNames.includes(REPORT_UNIT)) this.r.symlink("/dev/null", `/etc/systemd/system/${REPORT_UNIT}`);
     }
 
     private dockerLog(): string {
