@@ -5,20 +5,28 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { checkStackConfig, unknownContainerProblems } from "./config";
+import { PROJECT, checkStackConfig, unknownContainerProblems, unknownPortProblems } from "./config";
 import {
     ARTIFACT_IMAGES_DIR,
     ArtifactLocation,
     FileChecks,
     Problem,
     RenderedUnit,
+    SECRET_NAME,
+    SecretParameters,
     ValidationError,
     applyOverrides,
     buildHost,
+    ingressRules,
+    publishedPorts,
     renderHostContent,
+    ruleLimitProblems,
+    secretParameterName,
+    secretUsers,
+    secretValueProblems,
 } from "./units";
 import { formatFor } from "./formats";
-import { ArtifactBundle, CoreOsHost, artifactKey, publishedPorts } from "./components";
+import { ArtifactBundle, CoreOsHost, HostSecretParameter, HostSecrets, artifactKey } from "./components";
 import { readHostScripts } from "./host-scripts";
 import { PackEntry, listFiles, pack } from "./packing/pack";
 import { PlanProblems } from "./program/errors";
@@ -51,10 +59,16 @@ const files: FileChecks = {
 
 const format = formatFor("cloud-config");
 
+// Secrets: each one a container takes becomes an SSM parameter of this stack; the user-data names its
+// version, never its value. `users` maps each secret to the containers that take it.
+const STACK = pulumi.getStack();
+const users = secretUsers(containers);
+const usedSecrets = Object.keys(users).filter((s) => SECRET_NAME.test(s));
+
 /** The host's units and its user-data for an artifact location. Throws a ValidationError listing every problem. */
-function renderUserData(location: ArtifactLocation): { units: readonly RenderedUnit[]; userData: string } {
+function renderUserData(location: ArtifactLocation, secrets: SecretParameters): { units: readonly RenderedUnit[]; userData: string } {
     const content = renderHostContent(
-        buildHost({ containers, artifact: location, sshAuthorizedKeys: config.sshAuthorizedKeys, scripts }),
+        buildHost({ containers, artifact: location, sshAuthorizedKeys: config.sshAuthorizedKeys, scripts, secrets }),
         files,
     );
     const userData = format.render(content, { bucket: location.bucket, region: location.region });
@@ -69,6 +83,10 @@ const WORST_CASE_ARTIFACT: ArtifactLocation = {
     sha256: "0".repeat(64),
     region: config.region,
 };
+/** Versions are not known before the parameters exist: the longest a version can be written. */
+const WORST_CASE_SECRETS: SecretParameters = Object.fromEntries(
+    usedSecrets.map((s) => [s, { name: secretParameterName(PROJECT, STACK, s), version: 9_999_999_999 }]),
+);
 function checkBeforeDeploy(): void {
     const problems: Problem[] = [...configProblems, ...loaded.problems];
     if (hostSpec) {
@@ -77,9 +95,12 @@ function checkBeforeDeploy(): void {
                 config.containers,
                 hostSpec.containers.map((c) => c.name),
             ),
+            ...unknownPortProblems(config.containers, hostSpec.containers),
+            ...secretValueProblems(containers, config.secrets),
+            ...ruleLimitProblems(ingressRules(publishedPorts(containers), config.sshCidrs), config.securityGroupRuleLimit),
         );
         try {
-            renderUserData(WORST_CASE_ARTIFACT);
+            renderUserData(WORST_CASE_ARTIFACT, WORST_CASE_SECRETS);
         } catch (e) {
             if (!(e instanceof ValidationError)) throw e;
             problems.push(...e.problems);
@@ -111,15 +132,32 @@ const artifact = new ArtifactBundle("artifact", {
     tags: config.tags,
 });
 
+// The values enter here and leave only as secret inputs of the parameters (HostSecrets makes them secrets).
+const hostSecrets =
+    usedSecrets.length > 0
+        ? new HostSecrets("secrets", {
+              project: PROJECT,
+              stack: STACK,
+              values: Object.fromEntries(usedSecrets.map((s) => [s, config.secrets[s]!])),
+              ...(config.secretsKmsKeyArn ? { kmsKeyArn: config.secretsKmsKeyArn } : {}),
+              tags: config.tags,
+          })
+        : undefined;
+const secretParameters: pulumi.Output<Record<string, HostSecretParameter>> = hostSecrets
+    ? hostSecrets.parameters
+    : pulumi.output<Record<string, HostSecretParameter>>({});
+
 const rendered = pulumi
-    .all([artifact.bucketName, artifact.key, artifact.sha256])
-    .apply(([bucket, key, sha256]) => renderUserData({ bucket, key, sha256, region: config.region }));
+    .all([artifact.bucketName, artifact.key, artifact.sha256, secretParameters])
+    .apply(([bucket, key, sha256, secrets]) => renderUserData({ bucket, key, sha256, region: config.region }, secrets));
 
 const host = new CoreOsHost("host", {
     userData: rendered.userData,
     artifactObjectArn: artifact.objectArn,
-    // The security group opens what the typed definitions publish: one source of truth.
+    // The security group lets in whom the typed definitions (and the stack's overrides) name: one source of truth.
     ports: publishedPorts(containers),
+    ...(hostSecrets ? { secretParameterArns: hostSecrets.arns } : {}),
+    ...(config.secretsKmsKeyArn ? { secretsKmsKeyArn: config.secretsKmsKeyArn } : {}),
     instanceType: config.instanceType,
     rootVolumeSizeGiB: config.rootVolumeSizeGiB,
     flatcarChannel: config.flatcarChannel,
@@ -140,3 +178,11 @@ export const artifactObjectKey = artifact.key;
 export const userDataSha256 = rendered.userData.apply(sha256);
 /** Unit name → SHA-256 of its text: `pulumi preview` shows which units changed. */
 export const unitSha256 = rendered.units.apply((units) => Object.fromEntries(units.map((u) => [u.name, sha256(u.content)])));
+/** Secret name → its SSM parameter, version and the containers that take it (no values). */
+export const secrets = secretParameters.apply((params) =>
+    Object.fromEntries(
+        Object.keys(params)
+            .sort()
+            .map((s) => [s, { parameter: params[s]!.name, version: params[s]!.version, usedBy: users[s] ?? [] }]),
+    ),
+);

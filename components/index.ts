@@ -1,2 +1,3 @@
 export * from "./artifactBundle";
 export * from "./coreosHost";
+export * from "./secrets";

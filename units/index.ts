@@ -9,3 +9,5 @@ export * from "./provision";
 export * from "./host";
 export * from "./stack";
 export * from "./render";
+export * from "./secrets";
+export * from "./exposure";

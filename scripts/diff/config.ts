@@ -49,6 +49,23 @@ export interface ConfigChange {
     readonly secret: boolean;
     /** For a non-secret key: the leaves that differ (`kibana.env.FOO`); empty for a secret one. */
     readonly changes: readonly ValueChange[];
+    /**
+     * For a secret key: the paths inside it whose ciphertext was added, removed or changed, e.g.
+     * `grafana-admin` for `coreos-containers:secrets.grafana-admin` (paths are YAML keys, never values).
+     */
+    readonly secretPaths?: readonly { readonly path: string; readonly kind: "added" | "removed" | "changed" }[];
+}
+
+/** Where two secret values differ, by path only: `{ secure: … }` leaves are compared as opaque text. */
+function secretPaths(before: unknown, after: unknown): NonNullable<ConfigChange["secretPaths"]> {
+    const paths = new Map<string, "added" | "removed" | "changed">();
+    for (const c of diffValues(before, after)) {
+        const path = c.path.replace(/(^|\.)secure$/, "");
+        const kind = c.before === undefined ? "added" : c.after === undefined ? "removed" : "changed";
+        const seen = paths.get(path);
+        paths.set(path, seen === undefined || seen === kind ? kind : "changed");
+    }
+    return [...paths].map(([path, kind]) => ({ path, kind }));
 }
 
 /** Keys whose effective value differs, sorted. A secret key's values never leave this function. */
@@ -61,7 +78,13 @@ export function configChanges(base: ConfigView, head: ConfigView): ConfigChange[
         if (b && h && deepEqual(b.value, h.value)) continue;
         const secret = (b?.secret ?? false) || (h?.secret ?? false);
         const kind = !b ? "added" : !h ? "removed" : "changed";
-        out.push({ key, kind, secret, changes: secret ? [] : diffValues(b?.value, h?.value) });
+        out.push({
+            key,
+            kind,
+            secret,
+            changes: secret ? [] : diffValues(b?.value, h?.value),
+            ...(secret ? { secretPaths: secretPaths(b?.value, h?.value) } : {}),
+        });
     }
     return out;
 }
