@@ -20,6 +20,10 @@ TOOLS=(
   "gzip                 /bin/gzip"
   "coreutils            /usr/bin/sha256sum"
   "shellcheck           /usr/bin/shellcheck"   # lints host-scripts/*.sh
+  "jq                   /usr/bin/jq"           # the secrets script parses SSM's answers with it (Flatcar ships jq)
+  "iproute2             /bin/ip"               # network namespaces: containers cannot reach IMDS (test/imds.test.ts)
+  "iptables             /usr/sbin/iptables"    # the simulated host's MASQUERADE, as Docker's bridge has
+  "python3-minimal      /usr/bin/python3"      # the fake IMDS sets IP_TTL per connection (Node cannot on TCP)
   "ca-certificates      /etc/ssl/certs/ca-certificates.crt"
 )
 
