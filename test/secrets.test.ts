@@ -11,8 +11,15 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ContainerUnit } from "../units/model";
 import { hostScripts } from "../units/provision";
-import { SecretParameters, secretParameterName, secretsManifest, secretsUnit } from "../units/secrets";
+import { SecretParameters, secretParameterName, secretValueProblems, secretsManifest, secretsUnit } from "../units/secrets";
+import { formatProblem } from "../units/problems";
+import { checkStackConfig } from "../config";
+import { app, db } from "./fixtures/hosts-secrets/app";
 import { HOST_SCRIPTS } from "./helpers/fixtures";
+import { RunResult as ChildRun, ScratchDir, planInChild, planToDir, scratchDir } from "./helpers/plan";
+import { OFFLINE_SECRET_VALUE, OfflinePlan, loadStackConfig, stackSecretKeys } from "../scripts/offline";
+import { readUserData } from "../formats";
+import { SECRETS_MANIFEST, SECRETS_UNIT } from "../units/layout";
 import { CredentialStore, FakeImds, FakeImdsOptions, FakeSsm, sigV4Signature } from "./helpers/fake-aws";
 
 const REGION = "eu-west-1";
@@ -475,5 +482,231 @@ describe("fake SSM signature check (so the script tests can fail)", function () 
             ssm.requests.map((q) => q.outcome),
             ["ok", "InvalidSignatureException"],
         );
+    });
+});
+
+// ---------------------------------------------------------------------------------------------
+// A stack with secrets, planned offline in child processes: what the program registers, and a
+// search for distinctive planted values in everything the plan writes and prints.
+
+const SECRETS_HOSTS_DIR = "test/fixtures/hosts-secrets";
+const NS = "coreos-containers";
+
+describe("a stack with secrets, planned offline (npm start)", function () {
+    this.timeout(120_000);
+    const mark = crypto.randomBytes(6).toString("hex");
+    const BLOB = Buffer.concat([Buffer.from(`PLANTED-BYTES-${mark}`), crypto.randomBytes(40)]);
+    /** Distinctive values; a hit for any of them (or its JSON or base64 form) anywhere is a leak. */
+    const PLANTED: Record<string, string> = {
+        "db-password": `PLANTED-db-${mark} "quoted" $dollar`,
+        "database-url": `postgres://app:PLANTED-url-${mark}@db:5432/app?sslmode=disable`,
+        "session-key": `PLANTED-session-${mark}`,
+        "tls-key": `-----BEGIN PRIVATE KEY-----\nPLANTED-tls-${mark}\n-----END PRIVATE KEY-----\n`,
+        "signing-key": BLOB.toString("base64"),
+    };
+    const probes = () => [
+        ...Object.values(PLANTED),
+        ...Object.values(PLANTED).map((v) => JSON.stringify(v).slice(1, -1)),
+        `PLANTED-BYTES-${mark}`,
+        mark,
+    ];
+    const config = (extra: Record<string, unknown> = {}) => ({
+        [`${NS}:hostsDir`]: SECRETS_HOSTS_DIR,
+        [`${NS}:artifactDir`]: "test/fixtures/artifact",
+        [`${NS}:containers`]: {},
+        [`${NS}:secrets`]: PLANTED,
+        ...extra,
+    });
+    const SECRET_KEYS = [`${NS}:secrets`];
+    let out: ScratchDir;
+    let planned: Promise<{ run: ChildRun; plan: OfflinePlan }>;
+    let withKey: Promise<OfflinePlan>;
+
+    before(() => {
+        out = scratchDir("out-secrets");
+        planned = planToDir({ stack: "dev", userHosts: true, config: config(), secretKeys: SECRET_KEYS }, path.join(out.abs, "dev"));
+        withKey = planInChild({
+            stack: "dev",
+            userHosts: true,
+            config: config({ [`${NS}:secretsKmsKeyArn`]: KMS_KEY }),
+            secretKeys: SECRET_KEYS,
+        });
+        planned.catch(() => undefined);
+        withKey.catch(() => undefined);
+    });
+    after(() => out?.remove());
+
+    const KMS_KEY = "arn:aws:kms:eu-west-1:123456789012:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0";
+    const byType = (plan: OfflinePlan, type: string) => plan.resources.filter((r) => r.type === type);
+    const policies = (plan: OfflinePlan) =>
+        byType(plan, "aws:iam/rolePolicy:RolePolicy").map((r) => ({
+            name: r.name,
+            doc: JSON.parse(String(r.inputs["policy"])) as { Statement: Record<string, unknown>[] },
+        }));
+
+    it("stores each secret as a SecureString parameter under /coreos-containers/<stack>/, its value a Pulumi secret", async () => {
+        const { plan } = await planned;
+        const params = byType(plan, "aws:ssm/parameter:Parameter");
+        assert.deepEqual(
+            params.map((p) => [p.name, p.inputs["name"], p.inputs["type"], p.inputs["tier"], p.inputs["value"], p.inputs["keyId"]]),
+            Object.keys(PLANTED)
+                .sort()
+                .map((s) => [`secrets-${s}`, `/coreos-containers/dev/${s}`, "SecureString", "Standard", "[secret]", undefined]),
+        );
+    });
+
+    it("lets the role read exactly those parameters, and (with the aws/ssm key) nothing else", async () => {
+        const { plan } = await planned;
+        const arns = Object.keys(PLANTED)
+            .sort()
+            .map((s) => `arn:aws:ssm:eu-west-1:123456789012:parameter/coreos-containers/dev/${s}`);
+        const read = policies(plan).find((p) => p.name === "host-read-secrets");
+        assert.ok(read, "a read-secrets policy");
+        assert.deepEqual(read.doc.Statement, [{ Effect: "Allow", Action: ["ssm:GetParameters"], Resource: arns }]);
+        assert.deepEqual(
+            policies(plan)
+                .map((p) => p.name)
+                .sort(),
+            ["host-read-artifact", "host-read-secrets"],
+        );
+    });
+
+    it("with a customer-managed key, lets the role decrypt only through SSM and only for those parameters", async () => {
+        const plan = await withKey;
+        const arns = Object.keys(PLANTED)
+            .sort()
+            .map((s) => `arn:aws:ssm:eu-west-1:123456789012:parameter/coreos-containers/dev/${s}`);
+        assert.deepEqual(
+            byType(plan, "aws:ssm/parameter:Parameter").map((p) => p.inputs["keyId"]),
+            Object.keys(PLANTED).map(() => KMS_KEY),
+        );
+        assert.deepEqual(policies(plan).find((p) => p.name === "host-read-secrets")?.doc.Statement, [
+            { Effect: "Allow", Action: ["ssm:GetParameters"], Resource: arns },
+            {
+                Effect: "Allow",
+                Action: ["kms:Decrypt"],
+                Resource: [KMS_KEY],
+                Condition: {
+                    StringEquals: { "kms:ViaService": "ssm.eu-west-1.amazonaws.com", "kms:EncryptionContext:PARAMETER_ARN": arns },
+                },
+            },
+        ]);
+    });
+
+    it("puts each parameter's version in the user-data (never a value), and runs the secrets unit before the containers that need it", async () => {
+        const { plan } = await planned;
+        const manifest = JSON.parse(readUserData(Buffer.from(plan.userData)).files.find((f) => f.path === SECRETS_MANIFEST)!.content) as {
+            parameters: string[];
+            env: Record<string, Record<string, string>>;
+        };
+        assert.deepEqual(
+            manifest.parameters,
+            Object.keys(PLANTED)
+                .sort()
+                .map((s) => `/coreos-containers/dev/${s}:1`),
+        );
+        assert.deepEqual(manifest.env["app.env"], {
+            DATABASE_URL: "/coreos-containers/dev/database-url:1",
+            SESSION_KEY: "/coreos-containers/dev/session-key:1",
+        });
+        const names = plan.units.map((u) => u.name);
+        assert.ok(names.indexOf(SECRETS_UNIT) < names.indexOf("docker-db.service"), names.join(" "));
+        const app = plan.units.find((u) => u.name === "docker-app.service")!.content;
+        assert.match(app, new RegExp(`^Requires=.* ${SECRETS_UNIT.replace(/\./g, "\\.")}`, "m"));
+        assert.ok(app.includes("  --env-file /run/coreos-containers/secrets/app.env \\\n"), app);
+        assert.ok(app.includes("  -v /run/coreos-containers/secrets/app/1-signing-key:/run/secrets/signing.der:ro \\\n"), app);
+        assert.deepEqual(plan.outputs["secrets"], {
+            "database-url": { parameter: "/coreos-containers/dev/database-url", version: 1, usedBy: ["app"] },
+            "db-password": { parameter: "/coreos-containers/dev/db-password", version: 1, usedBy: ["db"] },
+            "session-key": { parameter: "/coreos-containers/dev/session-key", version: 1, usedBy: ["app"] },
+            "signing-key": { parameter: "/coreos-containers/dev/signing-key", version: 1, usedBy: ["app"] },
+            "tls-key": { parameter: "/coreos-containers/dev/tls-key", version: 1, usedBy: ["app"] },
+        });
+    });
+
+    it("a planted secret value appears in no file the plan writes, nor in what npm start prints", async () => {
+        const { run } = await planned;
+        const dir = path.join(out.abs, "dev");
+        const files = fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+        assert.ok(files.length >= 3, "user-data, plan.json and units/ were written");
+        const texts: [string, string][] = [
+            ...files.map((e): [string, string] => [
+                path.join(e.parentPath, e.name),
+                fs.readFileSync(path.join(e.parentPath, e.name), "latin1"),
+            ]),
+            ["stdout", run.stdout],
+            ["stderr", run.stderr],
+        ];
+        for (const [where, text] of texts) for (const p of probes()) assert.ok(!text.includes(p), `a planted value is in ${where}`);
+        assert.ok(fs.readFileSync(path.join(dir, "plan.json"), "utf8").includes('"value": "[secret]"'), "plan.json shows [secret]");
+        assert.match(run.stdout, /secrets-db-password +Parameter: SecureString \/coreos-containers\/dev\/db-password, value \[secret\]/);
+    });
+
+    it("refuses values it cannot deliver, and secrets set without --secret, naming the secret but never printing a value", () => {
+        // Every check that reads values, fed planted ones it must refuse; their problem lines are what npm start and pulumi print.
+        const containers = [db, app];
+        const bad: Record<string, string> = {
+            "db-password": "",
+            "database-url": `PLANTED-two-${mark}\nlines`,
+            "session-key": `"PLANTED-quoted-${mark}"`,
+            "tls-key": `PLANTED-nul-${mark}\0`,
+            "signing-key": `PLANTED-not-base64-${mark}!`,
+            unused: `PLANTED-unused-${mark}`,
+        };
+        const problems = [
+            ...secretValueProblems(containers, bad),
+            ...secretValueProblems(containers, { ...PLANTED, "tls-key": `PLANTED-big-${mark}`.repeat(300) }),
+            ...checkStackConfig({ "aws:region": "eu-west-1", [`${NS}:secrets`]: JSON.stringify(PLANTED) }).problems,
+            ...checkStackConfig(
+                { "aws:region": "eu-west-1", [`${NS}:secrets`]: JSON.stringify({ "bad name": `PLANTED-key-${mark}`, n: 5 }) },
+                [`${NS}:secrets`],
+            ).problems,
+            ...checkStackConfig({ "aws:region": "eu-west-1", [`${NS}:secrets`]: `{"x": "PLANTED-json-${mark}"` }, [`${NS}:secrets`])
+                .problems,
+        ];
+        assert.deepEqual(
+            problems.map((p) => `${p.code} ${p.where} ${p.field}`),
+            [
+                'SECRET_VALUE_EMPTY db secretEnv["POSTGRES_PASSWORD"]',
+                'SECRET_VALUE_MULTILINE app secretEnv["DATABASE_URL"]',
+                'SECRET_VALUE_QUOTED app secretEnv["SESSION_KEY"]',
+                "SECRET_VALUE_UNENCODABLE app secretFiles[0]",
+                "SECRET_VALUE_NOT_BASE64 app secretFiles[1]",
+                "CONFIG_SECRET_UNUSED config coreos-containers:secrets.unused",
+                "SECRET_VALUE_TOO_LARGE app secretFiles[0]",
+                "CONFIG_SECRETS_NOT_SECRET config coreos-containers:secrets",
+                "CONFIG_INVALID_VALUE config coreos-containers:secrets.bad name",
+                "CONFIG_WRONG_TYPE config coreos-containers:secrets.n",
+                "CONFIG_WRONG_TYPE config coreos-containers:secrets",
+            ],
+        );
+        const text = problems.map(formatProblem).join("\n");
+        assert.ok(!text.includes("PLANTED") && !text.includes(mark), `a value is in a problem:\n${text}`);
+    });
+});
+
+describe("the offline plan reads secure: values as the CLI hands them over, without decrypting anything", () => {
+    it("marks a key secret when any part of it is secure:, and gives the program a placeholder for each ciphertext", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stack-secrets-"));
+        try {
+            fs.writeFileSync(
+                path.join(dir, "Pulumi.yaml"),
+                "name: coreos-containers\nruntime: nodejs\nconfig:\n  aws:region:\n    value: eu-west-1\n",
+            );
+            fs.writeFileSync(
+                path.join(dir, "Pulumi.s.yaml"),
+                "config:\n  coreos-containers:secrets:\n    db:\n      secure: v1:CIPHERdbAAAA\n    api:\n      secure: v1:CIPHERapiBBBB\n  coreos-containers:instanceType: t3.large\n",
+            );
+            const raw = loadStackConfig("s", dir);
+            assert.deepEqual(stackSecretKeys("s", dir), ["coreos-containers:secrets"]);
+            assert.deepEqual(JSON.parse(raw["coreos-containers:secrets"]!), { db: OFFLINE_SECRET_VALUE, api: OFFLINE_SECRET_VALUE });
+            assert.equal(raw["coreos-containers:instanceType"], "t3.large");
+            assert.ok(!JSON.stringify(raw).includes("CIPHER"), "a ciphertext reached the program's config");
+            // The placeholder passes the value checks, however a secret is used (env, text file, base64 file).
+            const uses = [container("a", { secretEnv: { DB: "db" }, secretFiles: [{ secret: "api", target: "/k", encoding: "base64" }] })];
+            assert.deepEqual(secretValueProblems(uses, JSON.parse(raw["coreos-containers:secrets"]!) as Record<string, string>), []);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 });

@@ -56,16 +56,18 @@ export interface ConfigChange {
     readonly secretPaths?: readonly { readonly path: string; readonly kind: "added" | "removed" | "changed" }[];
 }
 
-/** Where two secret values differ, by path only: `{ secure: … }` leaves are compared as opaque text. */
+/** Which entries of a secret map differ, by name only: `{ secure: … }` leaves are compared as opaque text. */
 function secretPaths(before: unknown, after: unknown): NonNullable<ConfigChange["secretPaths"]> {
-    const paths = new Map<string, "added" | "removed" | "changed">();
-    for (const c of diffValues(before, after)) {
-        const path = c.path.replace(/(^|\.)secure$/, "");
-        const kind = c.before === undefined ? "added" : c.after === undefined ? "removed" : "changed";
-        const seen = paths.get(path);
-        paths.set(path, seen === undefined || seen === kind ? kind : "changed");
-    }
-    return [...paths].map(([path, kind]) => ({ path, kind }));
+    const entries = (v: unknown): Record<string, unknown> => (isPlainObject(v) && !isSecureLeaf(v) ? v : {});
+    const [b, h] = [entries(before), entries(after)];
+    return [...new Set([...Object.keys(b), ...Object.keys(h)])]
+        .sort()
+        .filter((k) => !(k in b && k in h && deepEqual(b[k], h[k])))
+        .map((path) => ({ path, kind: !(path in b) ? ("added" as const) : !(path in h) ? ("removed" as const) : ("changed" as const) }));
+}
+
+function isSecureLeaf(v: Record<string, unknown>): boolean {
+    return "secure" in v && Object.keys(v).length === 1;
 }
 
 /** Keys whose effective value differs, sorted. A secret key's values never leave this function. */

@@ -103,10 +103,7 @@ function secretChanges(config: readonly ConfigChange[], base: PlanLike | null, h
     if (!change) return [];
     const [headUsers, baseUsers] = [secretUsers(head), secretUsers(base)];
     const paths = change.secretPaths && change.secretPaths.length > 0 ? change.secretPaths : [{ path: "", kind: change.kind }];
-    return paths.map((p) => {
-        const name = p.path.split(/[.[]/)[0] ?? "";
-        return { name, change: p.kind, usedBy: headUsers.get(name) ?? baseUsers.get(name) ?? [] };
-    });
+    return paths.map((p) => ({ name: p.path, change: p.kind, usedBy: headUsers.get(p.path) ?? baseUsers.get(p.path) ?? [] }));
 }
 
 /** The SHA-256 inside an artifact's object key. */
