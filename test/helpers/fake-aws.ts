@@ -120,10 +120,11 @@ abstract class LoopbackServer {
         return `http://127.0.0.1:${this.port}`;
     }
 
-    async start(): Promise<this> {
+    /** Listen on 127.0.0.1, on `port` or (0, the default) a random free one. */
+    async start(port = 0): Promise<this> {
         await new Promise<void>((resolve, reject) => {
             this.server.once("error", reject);
-            this.server.listen(0, "127.0.0.1", () => resolve());
+            this.server.listen(port, "127.0.0.1", () => resolve());
         });
         this.port = (this.server.address() as AddressInfo).port;
         return this;
