@@ -11,15 +11,17 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ContainerUnit } from "../units/model";
 import { hostScripts } from "../units/provision";
-import { SecretParameters, secretParameterName, secretValueProblems, secretsManifest, secretsUnit } from "../units/secrets";
+import { SECRETS_SCRIPT, SecretParameters, secretParameterName, secretValueProblems, secretsManifest, secretsUnit } from "../units/secrets";
 import { formatProblem } from "../units/problems";
 import { checkStackConfig } from "../config";
 import { app, db } from "./fixtures/hosts-secrets/app";
-import { HOST_SCRIPTS } from "./helpers/fixtures";
+import { HOST_SCRIPTS, fixtureHost } from "./helpers/fixtures";
+import { dumpUnits, verifyUnits } from "./helpers/systemd";
+import { orderedUnits } from "../units/render";
 import { RunResult as ChildRun, ScratchDir, planInChild, planToDir, scratchDir } from "./helpers/plan";
 import { OFFLINE_SECRET_VALUE, OfflinePlan, loadStackConfig, stackSecretKeys } from "../scripts/offline";
 import { readUserData } from "../formats";
-import { SECRETS_MANIFEST, SECRETS_UNIT } from "../units/layout";
+import { DOCKER, SECRETS_MANIFEST, SECRETS_UNIT, secretEnvFile } from "../units/layout";
 import { CredentialStore, FakeImds, FakeImdsOptions, FakeSsm, sigV4Signature } from "./helpers/fake-aws";
 
 const REGION = "eu-west-1";
@@ -708,5 +710,50 @@ describe("the offline plan reads secure: values as the CLI hands them over, with
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }
+    });
+});
+
+describe("a host with secrets, as systemd 252 reads its units", function () {
+    this.timeout(60_000);
+    const host = fixtureHost([db, app]);
+    const units = orderedUnits(host);
+
+    it("passes systemd-analyze verify with no output at all", () => {
+        const executables = [DOCKER, "/bin/sh", ...host.files.filter((f) => parseInt(f.permissions, 8) & 0o100).map((f) => f.path)];
+        assert.deepEqual(verifyUnits(units, executables), { status: 0, output: "" });
+    });
+
+    it("runs the secrets script with its environment, and each container with --env-file and -v …:ro, requiring the secrets unit", () => {
+        const dump = dumpUnits(units);
+        assert.deepEqual(dump.warnings, []);
+        const secretsUnitDump = dump.units.get(SECRETS_UNIT)!;
+        assert.deepEqual(
+            secretsUnitDump.commands.get("ExecStart")?.map((c) => [...c.argv]),
+            [[SECRETS_SCRIPT]],
+        );
+        assert.deepEqual([...secretsUnitDump.environment].sort(), [
+            `SECRETS_DIR=/run/coreos-containers/secrets`,
+            `SECRETS_MANIFEST=${SECRETS_MANIFEST}`,
+            `SECRETS_MAX_SECONDS=600`,
+        ]);
+        const run = dump.units.get("docker-app.service")!.commands.get("ExecStart")![0]!.argv;
+        const after = (flag: string) => run.flatMap((w, i) => (w === flag ? [run[i + 1]] : []));
+        assert.deepEqual(after("--env-file"), [secretEnvFile("app")]);
+        assert.deepEqual(after("-v").slice(-2), [
+            "/run/coreos-containers/secrets/app/0-tls-key:/run/secrets/tls.key:ro",
+            "/run/coreos-containers/secrets/app/1-signing-key:/run/secrets/signing.der:ro",
+        ]);
+        assert.ok(!run.some((w) => w.startsWith("DATABASE_URL")), "no secret variable on the command line");
+        for (const c of ["docker-app.service", "docker-db.service"]) {
+            assert.ok(dump.units.get(c)!.properties.get("Requires")?.join(" ").includes(SECRETS_UNIT), `${c} requires ${SECRETS_UNIT}`);
+            assert.ok(dump.units.get(c)!.properties.get("After")?.join(" ").includes(SECRETS_UNIT), `${c} starts after ${SECRETS_UNIT}`);
+        }
+    });
+
+    it("a host whose containers take no secret gets neither the unit, the manifest nor the script", () => {
+        const plain = fixtureHost([{ ...db, secretEnv: undefined }]);
+        assert.ok(!plain.oneshots.some((u) => u.name === SECRETS_UNIT));
+        assert.ok(!plain.files.some((f) => f.path === SECRETS_MANIFEST || f.path === SECRETS_SCRIPT));
+        assert.ok(host.files.some((f) => f.path === SECRETS_SCRIPT));
     });
 });
