@@ -347,7 +347,7 @@ describe("npm run diff (offline plans → a reviewer's summary)", function () {
             );
             assert.equal(verdict((i) => ((i["rootBlockDevice"] as Record<string, unknown>)["volumeSize"] = 100)).host, "update");
             assert.equal(verdict((i) => ((i["tags"] as Record<string, string>)["team"] = "ops")).host, "update");
-            assert.equal(verdict((i) => ((i["metadataOptions"] as Record<string, unknown>)["httpPutResponseHopLimit"] = 1)).host, "update");
+            assert.equal(verdict((i) => ((i["metadataOptions"] as Record<string, unknown>)["httpPutResponseHopLimit"] = 2)).host, "update");
         });
 
         it("replaces when any input change replaces, even with in-place updates beside it, and gives only the replacing reasons", function () {
