@@ -22,7 +22,7 @@ import { HOST_SCRIPTS } from "./helpers/fixtures";
 
 const FAKE_IMDS = path.join(__dirname, "helpers", "fake-imds-ttl.py");
 const IMDS = "169.254.169.254";
-const TOKEN_PUT = ["-sS", "-m", "2", "-X", "PUT", "-H", "X-aws-ec2-metadata-token-ttl-seconds: 60", `http://${IMDS}/latest/api/token`];
+const TOKEN_PUT = ["-sS", "-m", "1", "-X", "PUT", "-H", "X-aws-ec2-metadata-token-ttl-seconds: 60", `http://${IMDS}/latest/api/token`];
 
 function sh(cmd: string, args: readonly string[]): { status: number | null; out: string } {
     const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 20_000 });
