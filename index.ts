@@ -83,7 +83,7 @@ const WORST_CASE_ARTIFACT: ArtifactLocation = {
     sha256: "0".repeat(64),
     region: config.region,
 };
-/** Versions are not known before the parameters exist: the longest a version can be written. */
+/** Versions are not known before the parameters exist: check the size with ten digits (ten billion edits of one parameter). */
 const WORST_CASE_SECRETS: SecretParameters = Object.fromEntries(
     usedSecrets.map((s) => [s, { name: secretParameterName(PROJECT, STACK, s), version: 9_999_999_999 }]),
 );
