@@ -547,7 +547,7 @@ export function checkStackConfig(raw: Readonly<Record<string, string>>, secretKe
                     "CONFIG_SECRET_NOT_ALLOWED",
                     fullKey,
                     "is a secret, but its values are written into the instance's user-data in plaintext",
-                    "set it without --secret; keep secrets out of container env (fetch them on the host at run time)",
+                    `set it without --secret; a secret value goes in ${PROJECT}:secrets and reaches the container through secretEnv or secretFiles`,
                 ),
             );
             continue;
