@@ -4,7 +4,7 @@
 import { ContainerUnit, HostDefinition, OneShotUnit, VolumeMount, WriteFile } from "./model";
 import { containerUnitName, NETWORK_NAME, NETWORK_UNIT, PROVISION_UNIT, SECRETS_UNIT } from "./layout";
 import { needsArtifact } from "./systemd";
-import { cidrProblem } from "./cidr";
+import { canonicalCidr, cidrProblem } from "./cidr";
 import { SECRET_NAME, usesSecrets } from "./secrets";
 import { SYSTEMD_ENV_NAME } from "./quote";
 import { Problem, ProblemCode } from "./problems";
@@ -310,7 +310,7 @@ function checkPorts(c: ContainerUnit, where: string, add: Add): void {
 }
 
 /** `expose`: "internet", "host", or a list of IPv4 CIDRs a security group takes (no 0.0.0.0/0: say "internet"). */
-export function checkExposure(expose: unknown, field: string, where: string, add: Add): void {
+function checkExposure(expose: unknown, field: string, where: string, add: Add): void {
     if (expose === undefined || expose === "internet" || expose === "host") return;
     if (!Array.isArray(expose)) {
         add(
@@ -344,7 +344,13 @@ export function checkExposure(expose: unknown, field: string, where: string, add
                 );
                 break;
             case "host-bits":
-                add("EXPOSURE_CIDR_HOST_BITS", where, at, `${quoted(cidr)} has host bits set; EC2 refuses it`, "use its network address");
+                add(
+                    "EXPOSURE_CIDR_HOST_BITS",
+                    where,
+                    at,
+                    `${quoted(cidr)} has host bits set; EC2 refuses it`,
+                    `use ${canonicalCidr(cidr as string)}`,
+                );
                 break;
         }
     });
