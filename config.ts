@@ -4,11 +4,14 @@
 // text) and returns a typed object, or every problem at once. `index.ts` passes it
 // `pulumi.runtime.allConfig()`; tests and the offline plan pass the same map.
 import { USER_DATA_FORMATS, UserDataFormatName } from "./formats/types";
-import { ImageSource } from "./units/model";
+import { Exposure, ImageSource } from "./units/model";
 import { Problem, ProblemCode, ValidationError } from "./units/problems";
 import { ContainerOverride } from "./units/stack";
 import { CONTAINER_ENV_NAME, unpinnedReason } from "./units/validate";
 import { isPlainObject } from "./units/values";
+import { CIDR, canonicalCidr, cidrProblem } from "./units/cidr";
+import { DEFAULT_SECURITY_GROUP_RULE_LIMIT } from "./units/exposure";
+import { SECRET_NAME } from "./units/secrets";
 
 /** The project's name: Pulumi.yaml's `name` and the namespace of its config keys. */
 export const PROJECT = "coreos-containers";
@@ -52,6 +55,12 @@ export interface StackConfig {
     readonly tags: Readonly<Record<string, string>>;
     /** The user-data format: `cloud-config` (read by coreos-cloudinit on every boot) or `ignition` (a stub; the full config in S3). */
     readonly userDataFormat: UserDataFormatName;
+    /** Secret name → value (`coreos-containers:secrets`, always a Pulumi secret); stored in SSM, fetched by the host at boot. */
+    readonly secrets: Readonly<Record<string, string>>;
+    /** A customer-managed KMS key for the secrets' parameters; the account's `aws/ssm` key otherwise. */
+    readonly secretsKmsKeyArn?: string;
+    /** Inbound rules the host's security group may hold (the account's quota), e.g. `60`. */
+    readonly securityGroupRuleLimit: number;
 }
 
 type Reader<T> = (raw: string, key: string, problems: Problem[]) => T | undefined;
@@ -228,9 +237,14 @@ const containers: Reader<Record<string, ContainerOverride>> = (raw, key, problem
             problems.push(problem("CONFIG_WRONG_TYPE", at, "is not a map", "set { image: ..., env: { ... } }"));
             continue;
         }
-        for (const k of Object.keys(entry).filter((k) => k !== "image" && k !== "env")) {
+        for (const k of Object.keys(entry).filter((k) => k !== "image" && k !== "env" && k !== "expose")) {
             problems.push(
-                problem("CONFIG_UNKNOWN_KEY", `${at}.${k}`, "is not a known key", "a container override has only `image` and `env`"),
+                problem(
+                    "CONFIG_UNKNOWN_KEY",
+                    `${at}.${k}`,
+                    "is not a known key",
+                    "a container override has only `image`, `env` and `expose`",
+                ),
             );
         }
         const image = entry["image"] === undefined ? undefined : readImage(entry["image"], `${at}.image`, problems);
@@ -244,21 +258,145 @@ const containers: Reader<Record<string, ContainerOverride>> = (raw, key, problem
                       "an environment variable name (letters, digits, _ and ., not starting with a digit)",
                       problems,
                   );
-        out[name] = { ...(image ? { image } : {}), ...(env ? { env } : {}) };
+        const expose = entry["expose"] === undefined ? undefined : readExposeMap(entry["expose"], `${at}.expose`, problems);
+        out[name] = { ...(image ? { image } : {}), ...(env ? { env } : {}), ...(expose ? { expose } : {}) };
     }
     return out;
 };
 
-const CIDR = /^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\/(?:3[0-2]|[12]?\d)$/;
+/** `"<port>"` (every protocol the container publishes on that host port) or `"<port>/<protocol>"`. */
+export const EXPOSE_PORT_KEY = /^([1-9]\d{0,4})(?:\/(tcp|udp))?$/;
 
-/** The network address of an IPv4 CIDR (`203.0.113.7/24` → `203.0.113.0/24`); EC2 refuses host bits. */
-export function canonicalCidr(cidr: string): string {
-    const [ip = "", bits = "0"] = cidr.split("/");
-    const n = ip.split(".").reduce((acc, octet) => acc * 256 + Number(octet), 0);
-    const size = 2 ** (32 - Number(bits));
-    const network = n - (n % size);
-    return `${[24, 16, 8, 0].map((shift) => Math.floor(network / 2 ** shift) % 256).join(".")}/${bits}`;
+/** Per-port exposure overrides: `{ "24224": ["10.0.0.0/16"], "80/tcp": "internet", "9100": "host" }`. */
+function readExposeMap(v: unknown, key: string, problems: Problem[]): Record<string, Exposure> | undefined {
+    if (!isPlainObject(v)) {
+        problems.push(
+            problem("CONFIG_WRONG_TYPE", key, "is not a map of ports", 'set e.g. { "24224": ["10.0.0.0/16"], "80/tcp": internet }'),
+        );
+        return undefined;
+    }
+    const out: Record<string, Exposure> = {};
+    let ok = true;
+    for (const [port, value] of Object.entries(v)) {
+        const at = `${key}.${port}`;
+        if (!EXPOSE_PORT_KEY.test(port)) {
+            problems.push(
+                problem(
+                    "CONFIG_INVALID_VALUE",
+                    at,
+                    `${JSON.stringify(port)} is not a host port`,
+                    'name a published host port, e.g. "24224" or "24224/udp"',
+                ),
+            );
+            ok = false;
+            continue;
+        }
+        if (value === "internet" || value === "host") {
+            out[port] = value;
+            continue;
+        }
+        if (!Array.isArray(value) || value.some((c) => typeof c !== "string")) {
+            problems.push(
+                problem(
+                    "CONFIG_WRONG_TYPE",
+                    at,
+                    "is neither internet, host nor a list of CIDRs",
+                    'use internet, host, or a list such as ["10.0.0.0/16"]',
+                ),
+            );
+            ok = false;
+            continue;
+        }
+        const list = value as string[];
+        list.forEach((cidr, i) => {
+            const bad = cidrProblem(cidr);
+            if (bad === "invalid")
+                problems.push(
+                    problem(
+                        "CONFIG_INVALID_VALUE",
+                        `${at}[${i}]`,
+                        `${JSON.stringify(cidr)} is not an IPv4 CIDR`,
+                        "use a CIDR like 10.0.0.0/16",
+                    ),
+                );
+            else if (bad === "world")
+                problems.push(
+                    problem(
+                        "CONFIG_CIDR_OPEN_TO_WORLD",
+                        `${at}[${i}]`,
+                        `${cidr} in a list opens the port to the whole internet`,
+                        "write internet instead of a list, if that is meant",
+                    ),
+                );
+            else if (bad === "host-bits")
+                problems.push(
+                    problem(
+                        "CONFIG_CIDR_HOST_BITS",
+                        `${at}[${i}]`,
+                        `${cidr} has host bits set; EC2 refuses it`,
+                        `use ${canonicalCidr(cidr)}`,
+                    ),
+                );
+            if (bad) ok = false;
+        });
+        out[port] = list;
+    }
+    return ok ? out : undefined;
 }
+
+/**
+ * Secret name → value. Nothing here ever quotes a value (or the raw text that holds them): a problem
+ * names the key and the secret only.
+ */
+const secrets: Reader<Record<string, string>> = (raw, key, problems) => {
+    let v: unknown;
+    try {
+        v = JSON.parse(raw);
+    } catch {
+        v = undefined;
+    }
+    if (!isPlainObject(v)) {
+        problems.push(
+            problem(
+                "CONFIG_WRONG_TYPE",
+                key,
+                "is not a map of secret names to values",
+                `set each with pulumi config set --secret --path '${key}.<name>'`,
+            ),
+        );
+        return undefined;
+    }
+    const out: Record<string, string> = {};
+    let ok = true;
+    for (const [name, value] of Object.entries(v)) {
+        if (!SECRET_NAME.test(name)) {
+            problems.push(
+                problem(
+                    "CONFIG_INVALID_VALUE",
+                    `${key}.${name}`,
+                    `${JSON.stringify(name)} is not a secret name (letters, digits, _ and -, starting and ending with a letter or digit, at most 64)`,
+                    "rename it, e.g. grafana-admin",
+                ),
+            );
+            ok = false;
+        } else if (typeof value !== "string") {
+            problems.push(
+                problem(
+                    "CONFIG_WRONG_TYPE",
+                    `${key}.${name}`,
+                    `is a ${value === null ? "null" : Array.isArray(value) ? "list" : typeof value}, not a string`,
+                    `set it as one value: pulumi config set --secret --path '${key}.${name}'`,
+                ),
+            );
+            ok = false;
+        } else {
+            out[name] = value;
+        }
+    }
+    return ok ? out : undefined;
+};
+
+export { canonicalCidr };
 
 const sshCidrs: Reader<string[]> = (raw, key, problems) => {
     const list = stringList(CIDR, "an IPv4 CIDR like 203.0.113.0/24")(raw, key, problems);
@@ -348,6 +486,21 @@ export const CONFIG_KEYS: Readonly<Record<string, KeySpec>> = {
         description: "user-data format: cloud-config (default) or ignition (a stub; the full config is fetched from the artifact bucket)",
         read: str(new RegExp(`^(${USER_DATA_FORMATS.join("|")})$`), `one of ${USER_DATA_FORMATS.join(", ")}`),
     },
+    secrets: {
+        description: "secret values by name, each set with pulumi config set --secret --path 'coreos-containers:secrets.<name>'",
+        read: secrets,
+    },
+    secretsKmsKeyArn: {
+        description: "a customer-managed KMS key ARN for the secrets' parameters; default: the account's aws/ssm key",
+        read: str(
+            /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/,
+            "a KMS key ARN like arn:aws:kms:eu-west-1:123456789012:key/<id>",
+        ),
+    },
+    securityGroupRuleLimit: {
+        description: "inbound rules the security group may hold: the account's quota (60 unless raised)",
+        read: int(1, 1000),
+    },
 };
 
 export const DEFAULTS = {
@@ -365,6 +518,8 @@ export const DEFAULTS = {
     readyTimeoutMinutes: 20,
     tags: {},
     userDataFormat: "cloud-config",
+    secrets: {},
+    securityGroupRuleLimit: DEFAULT_SECURITY_GROUP_RULE_LIMIT,
 } as const;
 
 /** Keys whose values must never reach the user-data; a secret there would be written in plaintext. */
@@ -405,7 +560,18 @@ export function checkStackConfig(raw: Readonly<Record<string, string>>, secretKe
                     "CONFIG_SECRET_NOT_ALLOWED",
                     fullKey,
                     "is a secret, but its values are written into the instance's user-data in plaintext",
-                    "set it without --secret; keep secrets out of container env (fetch them on the host at run time)",
+                    `set it without --secret; a secret value goes in ${PROJECT}:secrets and reaches the container through secretEnv or secretFiles`,
+                ),
+            );
+            continue;
+        }
+        if (key === "secrets" && !secretKeys.includes(fullKey)) {
+            problems.push(
+                problem(
+                    "CONFIG_SECRETS_NOT_SECRET",
+                    fullKey,
+                    "is not a secret: its values sit in plaintext in the stack file (and in git)",
+                    `set each value with pulumi config set --secret --path '${fullKey}.<name>', then remove the plaintext from the file and from git history`,
                 ),
             );
             continue;
@@ -442,6 +608,33 @@ export function unknownContainerProblems(
                 `use one of: ${containerNames.join(", ")}`,
             ),
         );
+}
+
+/** Exposure overrides that name a host port the container does not publish. */
+export function unknownPortProblems(
+    overrides: Readonly<Record<string, ContainerOverride>>,
+    containers: readonly { readonly name: string; readonly ports?: readonly { readonly host: number; readonly protocol?: string }[] }[],
+): Problem[] {
+    const problems: Problem[] = [];
+    for (const [name, o] of Object.entries(overrides)) {
+        const c = containers.find((x) => x.name === name);
+        if (!c || !o.expose) continue;
+        const published = (c.ports ?? []).map((p) => `${p.host}/${p.protocol ?? "tcp"}`);
+        for (const port of Object.keys(o.expose)) {
+            const m = EXPOSE_PORT_KEY.exec(port);
+            const matches = published.filter((p) => (m?.[2] ? p === port : p.startsWith(`${m?.[1]}/`)));
+            if (matches.length === 0)
+                problems.push(
+                    problem(
+                        "CONFIG_UNKNOWN_PORT",
+                        `${PROJECT}:containers.${name}.expose.${port}`,
+                        `${name} publishes no host port ${port}`,
+                        `name one it publishes: ${published.join(", ") || "(it publishes none)"}`,
+                    ),
+                );
+        }
+    }
+    return problems;
 }
 
 /**

@@ -5,20 +5,28 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { checkStackConfig, unknownContainerProblems } from "./config";
+import { PROJECT, checkStackConfig, unknownContainerProblems, unknownPortProblems } from "./config";
 import {
     ARTIFACT_IMAGES_DIR,
     ArtifactLocation,
     FileChecks,
     Problem,
     RenderedUnit,
+    SECRET_NAME,
+    SecretParameters,
     ValidationError,
     applyOverrides,
     buildHost,
+    ingressRules,
+    publishedPorts,
     renderHostContent,
+    ruleLimitProblems,
+    secretParameterName,
+    secretUsers,
+    secretValueProblems,
 } from "./units";
 import { RenderedUserData, formatFor } from "./formats";
-import { ArtifactBundle, ArtifactUploads, CoreOsHost, artifactKey, publishedPorts } from "./components";
+import { ArtifactBundle, ArtifactUploads, CoreOsHost, HostSecretParameter, HostSecrets, artifactKey } from "./components";
 import { readHostScripts } from "./host-scripts";
 import { PackEntry, listFiles, pack } from "./packing/pack";
 import { PlanProblems } from "./program/errors";
@@ -57,10 +65,16 @@ interface HostUserData {
     readonly userData: RenderedUserData;
 }
 
+// Secrets: each one a container takes becomes an SSM parameter of this stack; the user-data names its
+// version, never its value. `users` maps each secret to the containers that take it.
+const STACK = pulumi.getStack();
+const users = secretUsers(containers);
+const usedSecrets = Object.keys(users).filter((s) => SECRET_NAME.test(s));
+
 /** The host's units and its user-data for an artifact location. Throws a ValidationError listing every problem. */
-function renderUserData(location: ArtifactLocation): HostUserData {
+function renderUserData(location: ArtifactLocation, secrets: SecretParameters): HostUserData {
     const content = renderHostContent(
-        buildHost({ containers, artifact: location, sshAuthorizedKeys: config.sshAuthorizedKeys, scripts }),
+        buildHost({ containers, artifact: location, sshAuthorizedKeys: config.sshAuthorizedKeys, scripts, secrets }),
         files,
     );
     return { units: content.units, userData: format.render(content, { bucket: location.bucket, region: location.region }) };
@@ -74,6 +88,10 @@ const WORST_CASE_ARTIFACT: ArtifactLocation = {
     sha256: "0".repeat(64),
     region: config.region,
 };
+/** Versions are not known before the parameters exist: check the size with ten digits (ten billion edits of one parameter). */
+const WORST_CASE_SECRETS: SecretParameters = Object.fromEntries(
+    usedSecrets.map((s) => [s, { name: secretParameterName(PROJECT, STACK, s), version: 9_999_999_999 }]),
+);
 function checkBeforeDeploy(): HostUserData {
     const problems: Problem[] = [...configProblems, ...loaded.problems];
     let probe: HostUserData | undefined;
@@ -83,9 +101,12 @@ function checkBeforeDeploy(): HostUserData {
                 config.containers,
                 hostSpec.containers.map((c) => c.name),
             ),
+            ...unknownPortProblems(config.containers, hostSpec.containers),
+            ...secretValueProblems(containers, config.secrets),
+            ...ruleLimitProblems(ingressRules(publishedPorts(containers), config.sshCidrs), config.securityGroupRuleLimit),
         );
         try {
-            probe = renderUserData(WORST_CASE_ARTIFACT);
+            probe = renderUserData(WORST_CASE_ARTIFACT, WORST_CASE_SECRETS);
         } catch (e) {
             if (!(e instanceof ValidationError)) throw e;
             problems.push(...e.problems);
@@ -123,6 +144,21 @@ const artifact = new ArtifactBundle("artifact", {
     ...(uploadPrefixes.length ? { otherPrefixes: uploadPrefixes } : {}),
 });
 
+// The values enter here and leave only as secret inputs of the parameters (HostSecrets makes them secrets).
+const hostSecrets =
+    usedSecrets.length > 0
+        ? new HostSecrets("secrets", {
+              project: PROJECT,
+              stack: STACK,
+              values: Object.fromEntries(usedSecrets.map((s) => [s, config.secrets[s]!])),
+              ...(config.secretsKmsKeyArn ? { kmsKeyArn: config.secretsKmsKeyArn } : {}),
+              tags: config.tags,
+          })
+        : undefined;
+const secretParameters: pulumi.Output<Record<string, HostSecretParameter>> = hostSecrets
+    ? hostSecrets.parameters
+    : pulumi.output<Record<string, HostSecretParameter>>({});
+
 /**
  * The real render, as plain strings: Pulumi lifts an output's value into plain data, which would
  * turn a Buffer into an object of its bytes. `userData` is the text EC2 receives, or base64 of its
@@ -147,8 +183,8 @@ function forHost(r: HostUserData): RenderedForHost {
 }
 
 const rendered = pulumi
-    .all([artifact.bucketName, artifact.key, artifact.sha256])
-    .apply(([bucket, key, sha256]) => forHost(renderUserData({ bucket, key, sha256, region: config.region })));
+    .all([artifact.bucketName, artifact.key, artifact.sha256, secretParameters])
+    .apply(([bucket, key, sha256, secrets]) => forHost(renderUserData({ bucket, key, sha256, region: config.region }, secrets)));
 
 /** The real render's upload of this name (the worst case had the same ones). */
 function upload(r: RenderedForHost, name: string): { key: string; content: string } {
@@ -183,8 +219,10 @@ const host = new CoreOsHost("host", {
     userDataEncoding: encoding,
     artifactObjectArn: artifact.objectArn,
     ...(uploads ? { otherObjectArns: uploads.objectArns } : {}),
-    // The security group opens what the typed definitions publish: one source of truth.
+    // The security group lets in whom the typed definitions (and the stack's overrides) name: one source of truth.
     ports: publishedPorts(containers),
+    ...(hostSecrets ? { secretParameterArns: hostSecrets.arns } : {}),
+    ...(config.secretsKmsKeyArn ? { secretsKmsKeyArn: config.secretsKmsKeyArn } : {}),
     instanceType: config.instanceType,
     rootVolumeSizeGiB: config.rootVolumeSizeGiB,
     flatcarChannel: config.flatcarChannel,
@@ -208,3 +246,11 @@ export const artifactObjectKey = artifact.key;
 export const userDataSha256 = host.userDataSha256;
 /** Unit name → SHA-256 of its text: `pulumi preview` shows which units changed. */
 export const unitSha256 = rendered.units.apply((units) => Object.fromEntries(units.map((u) => [u.name, sha256(u.content)])));
+/** Secret name → its SSM parameter, version and the containers that take it (no values). */
+export const secrets = secretParameters.apply((params) =>
+    Object.fromEntries(
+        Object.keys(params)
+            .sort()
+            .map((s) => [s, { parameter: params[s]!.name, version: params[s]!.version, usedBy: users[s] ?? [] }]),
+    ),
+);

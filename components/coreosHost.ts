@@ -2,19 +2,24 @@
 // follows the host across replacements, once the new host passed the cutover gate (components/cutover.ts).
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import type { ContainerUnit } from "../units/model";
 import { HOST_TAG_KEY, HostCutover, hostTagValue, hostTeardown, reportKey, userDataSha256 } from "./cutover";
+import { HostPort, ingressRules } from "../units/exposure";
+
+export { publishedPorts } from "../units/exposure";
+export type { HostPort } from "../units/exposure";
 
 /** Flatcar's AMI publisher. */
 export const FLATCAR_OWNER = "075585003325";
 
-/** One port the host publishes, from the typed units. */
-export interface HostPort {
-    readonly port: number;
-    readonly protocol: "tcp" | "udp";
-    /** Who publishes it, for the rule's description, e.g. `fluentd`. */
-    readonly publishedBy: string;
-}
+/**
+ * IMDSv2's response hop limit. 1: the token a PUT gets back cannot cross the host's forwarding into a
+ * bridged container (one more hop), so containers cannot obtain the instance role's credentials
+ * ("By default, the response to PUT requests has a response hop limit (time to live) of 1 at the IP
+ * protocol level", EC2 User Guide, "How Instance Metadata Service Version 2 works"; the hop limit 2 that
+ * container hosts often set is what let containers in). The host's own scripts are zero hops away.
+ * test/imds.test.ts proves both sides on a real kernel.
+ */
+export const IMDS_PUT_RESPONSE_HOP_LIMIT = 1;
 
 export interface CoreOsHostArgs {
     /** The rendered user-data, exactly as the instance should receive it: text, or base64 of the bytes (see `userDataEncoding`). */
@@ -29,8 +34,12 @@ export interface CoreOsHostArgs {
     readonly artifactObjectArn: pulumi.Input<string>;
     /** ARNs of other objects the host reads at boot, e.g. its Ignition config `arn:aws:s3:::bucket/ignition/<sha>.json`. None by default. */
     readonly otherObjectArns?: readonly pulumi.Input<string>[];
-    /** Ports the units publish on the host (see {@link publishedPorts}); the security group opens exactly these. */
+    /** Ports the units publish on the host and who may reach each (see `publishedPorts`); the security group lets exactly those in. */
     readonly ports: readonly HostPort[];
+    /** ARNs of the SSM parameters holding this host's secrets, e.g. `arn:aws:ssm:eu-west-1:123456789012:parameter/coreos-containers/prod/db`; the role may read exactly these. */
+    readonly secretParameterArns?: readonly pulumi.Input<string>[];
+    /** The customer-managed KMS key the secrets are encrypted with, e.g. `arn:aws:kms:eu-west-1:123456789012:key/…`; none: the account's `aws/ssm` key. */
+    readonly secretsKmsKeyArn?: string;
     /** e.g. `t3.large`. */
     readonly instanceType: string;
     /** Root volume size in GiB, e.g. `30`. */
@@ -61,23 +70,6 @@ export interface CoreOsHostArgs {
 export function architectureFor(instanceType: string): "arm64" | "x86_64" {
     const family = instanceType.split(".")[0] ?? "";
     return /^(a1|[a-z]+\d+g[a-z]*)$/.test(family) ? "arm64" : "x86_64";
-}
-
-/**
- * The host ports the containers publish, one per (port, protocol), sorted by port then protocol so
- * that reordering the definitions does not show up as a security-group diff. The first container
- * to publish a port names the rule; two containers on one port is a conflict validation reports.
- */
-export function publishedPorts(containers: readonly ContainerUnit[]): HostPort[] {
-    const ports = new Map<string, HostPort>();
-    for (const c of containers) {
-        for (const p of c.ports ?? []) {
-            const protocol = p.protocol ?? "tcp";
-            const key = `${p.host}/${protocol}`;
-            if (!ports.has(key)) ports.set(key, { port: p.host, protocol, publishedBy: c.name });
-        }
-    }
-    return [...ports.values()].sort((a, b) => a.port - b.port || (a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : 0));
 }
 
 export class CoreOsHost extends pulumi.ComponentResource {
@@ -132,8 +124,7 @@ export class CoreOsHost extends pulumi.ComponentResource {
             parent,
         );
         // The host reads exactly the objects it was built for: the artifact, and its Ignition config when
-        // it has one. IMDS hop limit 2 (below) lets containers reach these credentials too; this grant
-        // is why that is acceptable.
+        // it has one. Containers cannot reach these credentials (IMDS hop limit 1, below).
         const readArtifact = new aws.iam.RolePolicy(
             `${name}-read-artifact`,
             {
@@ -168,6 +159,7 @@ export class CoreOsHost extends pulumi.ComponentResource {
             },
             parent,
         );
+        const readSecrets = secretsPolicy(args, name, role, parent);
         const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name, tags }, parent);
 
         // A security group lives in one VPC and must be the subnet's: without a subnet both default to
@@ -179,18 +171,8 @@ export class CoreOsHost extends pulumi.ComponentResource {
                 description: "coreos-containers host: published container ports and SSH from named CIDRs only",
                 ...(vpcId ? { vpcId } : {}),
                 // Inline rules: the group holds exactly these, and a rule added by hand is removed on the next up.
-                ingress: [
-                    ...args.ports.map((p) => ({
-                        description: `published by ${p.publishedBy}`,
-                        protocol: p.protocol,
-                        fromPort: p.port,
-                        toPort: p.port,
-                        cidrBlocks: ["0.0.0.0/0"],
-                    })),
-                    ...(args.sshCidrs.length > 0
-                        ? [{ description: "SSH", protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: [...args.sshCidrs] }]
-                        : []),
-                ],
+                // A port is open only to whom its exposure names (units/exposure.ts); none by default.
+                ingress: ingressRules(args.ports, args.sshCidrs).map((r) => ({ ...r, cidrBlocks: [...r.cidrBlocks] })),
                 egress: [
                     {
                         description: "all outbound (registries, S3, Flatcar updates)",
@@ -235,8 +217,8 @@ export class CoreOsHost extends pulumi.ComponentResource {
                 vpcSecurityGroupIds: [sg.id],
                 ...(args.subnetId ? { subnetId: args.subnetId } : {}),
                 ...(args.keyName ? { keyName: args.keyName } : {}),
-                // IMDSv2 only; hop limit 2 so a process in a bridged container still gets a token.
-                metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 2 },
+                // IMDSv2 only, and only for the host itself: see IMDS_PUT_RESPONSE_HOP_LIMIT.
+                metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: IMDS_PUT_RESPONSE_HOP_LIMIT },
                 rootBlockDevice: {
                     encrypted: true,
                     volumeSize: args.rootVolumeSizeGiB,
@@ -248,10 +230,10 @@ export class CoreOsHost extends pulumi.ComponentResource {
             },
             {
                 parent: this,
-                // The host fetches the artifact (and its Ignition config) and writes its report at boot: the
-                // grants must name the new objects first. The teardown step exists before any host, so
-                // destroy finds them all.
-                dependsOn: [readArtifact, writeReport, teardown],
+                // The host fetches the artifact (and its Ignition config) and its secrets, and writes its report
+                // at boot: the grants must name the new objects first. The teardown step exists before any
+                // host, so destroy finds them all.
+                dependsOn: [readArtifact, writeReport, teardown, ...(readSecrets ? [readSecrets] : [])],
                 // The engine never terminates a host (not on replace, not with --continue-on-error or
                 // --target, not on destroy): the cutover's retire and teardown steps do, in that order.
                 retainOnDelete: true,
@@ -298,4 +280,55 @@ export class CoreOsHost extends pulumi.ComponentResource {
             securityGroupId: this.securityGroupId,
         });
     }
+}
+
+/**
+ * The role may read exactly this host's secret parameters (`ssm:GetParameters` on their ARNs, the
+ * action the host's script calls), and, with a customer-managed key, decrypt only through SSM and only
+ * for those parameters: Parameter Store passes `PARAMETER_ARN` as the encryption context
+ * (KMS Developer Guide, "How AWS Systems Manager Parameter Store uses AWS KMS"). With the account's
+ * `aws/ssm` key no KMS statement is needed: its key policy lets the account's principals decrypt
+ * through SSM (Systems Manager User Guide, "Restricting access to Parameter Store parameters"), so
+ * `ssm:GetParameters` is the only gate.
+ */
+function secretsPolicy(
+    args: CoreOsHostArgs,
+    name: string,
+    role: aws.iam.Role,
+    opts: pulumi.CustomResourceOptions,
+): aws.iam.RolePolicy | undefined {
+    const arns = args.secretParameterArns ?? [];
+    if (arns.length === 0) return undefined;
+    return new aws.iam.RolePolicy(
+        `${name}-read-secrets`,
+        {
+            role: role.id,
+            policy: pulumi.all([...arns]).apply((resolved) => {
+                const parameters = [...resolved].sort();
+                const region = parameters[0]!.split(":")[3];
+                return JSON.stringify({
+                    Version: "2012-10-17",
+                    Statement: [
+                        { Effect: "Allow", Action: ["ssm:GetParameters"], Resource: parameters },
+                        ...(args.secretsKmsKeyArn
+                            ? [
+                                  {
+                                      Effect: "Allow",
+                                      Action: ["kms:Decrypt"],
+                                      Resource: [args.secretsKmsKeyArn],
+                                      Condition: {
+                                          StringEquals: {
+                                              "kms:ViaService": `ssm.${region}.amazonaws.com`,
+                                              "kms:EncryptionContext:PARAMETER_ARN": parameters,
+                                          },
+                                      },
+                                  },
+                              ]
+                            : []),
+                    ],
+                });
+            }),
+        },
+        opts,
+    );
 }

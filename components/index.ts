@@ -2,3 +2,4 @@ export * from "./artifactBundle";
 export * from "./artifactUploads";
 export * from "./coreosHost";
 export * from "./cutover";
+export * from "./secrets";

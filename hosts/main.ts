@@ -28,6 +28,8 @@ const fluentd: ContainerUnit = {
     name: "fluentd",
     description: "Fluentd, ships container logs to Elasticsearch",
     image: { kind: "tarball", file: "fluentd.tar", ref: "coreos-containers/fluentd:1.17.1" },
+    // Anyone who reaches 24224 can write into Elasticsearch: no one outside the host by default; a stack
+    // names the networks that ship logs here (coreos-containers:containers.fluentd.expose).
     ports: [
         { host: 24224, container: 24224, protocol: "tcp" },
         { host: 24224, container: 24224, protocol: "udp" },
@@ -127,8 +129,8 @@ const nginx: ContainerUnit = {
     description: "Nginx, the front door",
     image: { kind: "tarball", file: "nginx.tar", ref: "coreos-containers/nginx:1.27.2" },
     ports: [
-        { host: 80, container: 80 },
-        { host: 443, container: 443 },
+        { host: 80, container: 80, expose: "internet" },
+        { host: 443, container: 443, expose: "internet" },
     ],
     volumes: [{ source: { kind: "artifact", path: "nginx/nginx.conf" }, target: "/etc/nginx/nginx.conf", readOnly: true }],
     dependsOn: [kibana, grafana],

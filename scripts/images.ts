@@ -9,7 +9,7 @@ import { checkStackConfig } from "../config";
 import { loadHosts } from "../program/hosts";
 import { applyOverrides } from "../units/stack";
 import { ContainerUnit } from "../units/model";
-import { PROJECT_DIR, loadStackConfig } from "./offline";
+import { PROJECT_DIR, loadStackConfig, stackSecretKeys } from "./offline";
 
 /** The build context of a tarball image: `images/<file without .tar>`, which holds its Dockerfile. */
 export function buildContext(file: string): string {
@@ -25,7 +25,7 @@ export function imageLines(containers: readonly ContainerUnit[]): string[] {
 
 function main(): void {
     const { values } = parseArgs({ options: { stack: { type: "string", default: "prod" } }, strict: true });
-    const { config, problems } = checkStackConfig(loadStackConfig(values.stack));
+    const { config, problems } = checkStackConfig(loadStackConfig(values.stack), stackSecretKeys(values.stack));
     const loaded = loadHosts(path.resolve(PROJECT_DIR, config.hostsDir), PROJECT_DIR);
     const all = [...problems, ...loaded.problems];
     if (all.length) throw new Error(all.map((p) => `[${p.code}] ${p.where}: ${p.field}: ${p.message}`).join("\n"));

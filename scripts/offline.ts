@@ -86,6 +86,16 @@ export const FAKE_AMI_PREFIX = "ami-0f1a7c0a";
 export const FAKE_PUBLIC_IP = "203.0.113.10";
 /** An output the mocks could not resolve (should not happen: the mocks return every value). */
 export const UNKNOWN = "<unknown>";
+/** What plan.json shows for any input or output the program marked secret: never the value. */
+export const SECRET_PLACEHOLDER = "[secret]";
+/**
+ * What the offline plan hands the program for a `secure:` value of a stack file: it has no key to
+ * decrypt it, and the plan must not depend on the value. Valid as an env value and as base64 alike, so
+ * the value checks pass for it; the parameter gets it as a secret input, which plan.json shows as [secret].
+ */
+export const OFFLINE_SECRET_VALUE = "T0ZGTElORS1QTEFDRUhPTERFUg==";
+/** The account id the mocks put into ARNs. */
+export const FAKE_ACCOUNT = "123456789012";
 
 const short = (text: string, n = 8) => crypto.createHash("sha256").update(text).digest("hex").slice(0, n);
 
@@ -94,12 +104,43 @@ const short = (text: string, n = 8) => crypto.createHash("sha256").update(text).
  * A stack without a `Pulumi.<stack>.yaml` runs on the project's defaults, as `pulumi` allows.
  */
 export function loadStackConfig(stack: string, projectDir = PROJECT_DIR): Record<string, string> {
+    const entries = stackFileEntries(stack, projectDir);
+    return Object.fromEntries(
+        Object.entries(entries).map(([key, { value }]) => {
+            const v = withoutCiphertext(value);
+            return [key, typeof v === "string" ? v : JSON.stringify(v)];
+        }),
+    );
+}
+
+/**
+ * The keys the CLI would mark secret: those whose value is, or contains, `{ secure: … }` (the CLI lists a
+ * whole key as secret when any part of it is; sdk/go/common/resource/config Map.SecureKeys).
+ */
+export function stackSecretKeys(stack: string, projectDir = PROJECT_DIR): string[] {
+    return Object.entries(stackFileEntries(stack, projectDir))
+        .filter(([, { value }]) => withoutCiphertext(value) !== value)
+        .map(([key]) => key)
+        .sort();
+}
+
+function stackFileEntries(stack: string, projectDir: string) {
     const file = path.join(projectDir, `Pulumi.${stack}.yaml`);
     const stackYaml = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : undefined;
-    const entries = stackFileConfig(fs.readFileSync(path.join(projectDir, "Pulumi.yaml"), "utf8"), stackYaml);
-    return Object.fromEntries(
-        Object.entries(entries).map(([key, { value }]) => [key, typeof value === "string" ? value : JSON.stringify(value)]),
-    );
+    return stackFileConfig(fs.readFileSync(path.join(projectDir, "Pulumi.yaml"), "utf8"), stackYaml);
+}
+
+/** A stack-file value with each `{ secure: <ciphertext> }` replaced by {@link OFFLINE_SECRET_VALUE}; the same object when there is none. */
+function withoutCiphertext(v: unknown): unknown {
+    if (Array.isArray(v)) {
+        const out = v.map(withoutCiphertext);
+        return out.some((x, i) => x !== v[i]) ? out : v;
+    }
+    if (v === null || typeof v !== "object") return v;
+    const o = v as Record<string, unknown>;
+    if (Object.keys(o).length === 1 && typeof o["secure"] === "string") return OFFLINE_SECRET_VALUE;
+    const out = Object.fromEntries(Object.entries(o).map(([k, x]) => [k, withoutCiphertext(x)]));
+    return Object.keys(o).some((k) => out[k] !== o[k]) ? out : v;
 }
 
 /** Stack names with a `Pulumi.<stack>.yaml` file. */
@@ -110,18 +151,23 @@ export function stacks(projectDir = PROJECT_DIR): string[] {
         .sort();
 }
 
-function computed(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+function computed(type: string, name: string, inputs: Record<string, unknown>, region: string): Record<string, unknown> {
     const id = short(`${type}/${name}`);
     switch (type) {
+        case "aws:ssm/parameter:Parameter": {
+            // A new parameter's first version is 1; the mocks cannot know later ones.
+            const pname = String(inputs["name"]);
+            return { id: pname, arn: `arn:aws:ssm:${region}:${FAKE_ACCOUNT}:parameter${pname}`, version: 1 };
+        }
         case "aws:s3/bucket:Bucket": {
             const prefix = inputs["bucketPrefix"];
             const bucket = `${typeof prefix === "string" ? prefix : ""}${id}`;
             return { id: bucket, bucket, arn: `arn:aws:s3:::${bucket}` };
         }
         case "aws:iam/role:Role":
-            return { id: `${name}-${id}`, name: `${name}-${id}`, arn: `arn:aws:iam::123456789012:role/${name}-${id}` };
+            return { id: `${name}-${id}`, name: `${name}-${id}`, arn: `arn:aws:iam::${FAKE_ACCOUNT}:role/${name}-${id}` };
         case "aws:iam/instanceProfile:InstanceProfile":
-            return { id: `${name}-${id}`, name: `${name}-${id}`, arn: `arn:aws:iam::123456789012:instance-profile/${name}-${id}` };
+            return { id: `${name}-${id}`, name: `${name}-${id}`, arn: `arn:aws:iam::${FAKE_ACCOUNT}:instance-profile/${name}-${id}` };
         case "aws:ec2/securityGroup:SecurityGroup":
             return { id: `sg-${short(name, 17)}` };
         case "aws:ec2/instance:Instance":
@@ -134,11 +180,15 @@ function computed(type: string, name: string, inputs: Record<string, unknown>): 
 }
 
 /** The mocks: echo inputs plus computed attributes; answer the known data sources; throw on anything else. */
-export function offlineMocks(resources: Omit<PlannedResource, "options" | "dependencies">[], calls: PlannedCall[]): pulumi.runtime.Mocks {
+export function offlineMocks(
+    resources: Omit<PlannedResource, "options" | "dependencies">[],
+    calls: PlannedCall[],
+    region = "eu-west-1",
+): pulumi.runtime.Mocks {
     return {
         newResource(args) {
             const inputs = args.inputs as Record<string, unknown>;
-            const extra = computed(args.type, args.name, inputs);
+            const extra = computed(args.type, args.name, inputs, region);
             resources.push({ type: args.type, name: args.name, inputs, computed: extra });
             return { id: String(extra["id"]), state: { ...inputs, ...extra } };
         },
@@ -228,6 +278,20 @@ export function stable(value: unknown): unknown {
     return value;
 }
 
+/**
+ * Every secret inside a value replaced by {@link SECRET_PLACEHOLDER}. Under the mocks the SDK hands
+ * secret inputs over as `{ [specialSigKey]: specialSecretSig, value }` (runtime/rpc.js: the mock
+ * monitor deserializes with secrets kept, since it sets supportsSecrets), so a plain echo would print them.
+ */
+export function redactSecrets(value: unknown): unknown {
+    if (pulumi.runtime.isRpcSecret(value)) return SECRET_PLACEHOLDER;
+    if (Array.isArray(value)) return value.map(redactSecrets);
+    if (value && typeof value === "object" && !pulumi.asset.Asset.isInstance(value) && !pulumi.asset.Archive.isInstance(value)) {
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactSecrets(v)]));
+    }
+    return value;
+}
+
 /** Replace file assets (whose `path` the SDK keeps as a promise) by `{ asset: "file", path }`. */
 async function resolveAssets(value: unknown): Promise<unknown> {
     if (Array.isArray(value)) return Promise.all(value.map(resolveAssets));
@@ -250,6 +314,7 @@ async function unwrap(value: unknown): Promise<unknown> {
     const output = value;
     const known = await (output as unknown as { isKnown?: Promise<boolean> }).isKnown;
     if (known === false) return UNKNOWN;
+    if ((await (output as unknown as { isSecret?: Promise<boolean> }).isSecret) === true) return SECRET_PLACEHOLDER;
     return new Promise((resolve) => output.apply(resolve));
 }
 
@@ -277,14 +342,15 @@ const byTypeAndName = <T extends { type: string; name: string }>(a: T, b: T) => 
  */
 export async function planOffline(opts: OfflineOptions): Promise<OfflinePlan> {
     const config = { ...loadStackConfig(opts.stack), ...(opts.config ?? {}) };
+    const secretKeys = [...new Set([...stackSecretKeys(opts.stack), ...(opts.secretKeys ?? [])])].sort();
     const preview = opts.preview ?? false;
     const recorded: Omit<PlannedResource, "options" | "dependencies">[] = [];
     const recordedCalls: PlannedCall[] = [];
     const options = new Map<string, PlannedOptions>();
     const dependencies = new Map<string, PlannedDependencies>();
-    await pulumi.runtime.setMocks(offlineMocks(recorded, recordedCalls), PROJECT, opts.stack, preview);
+    await pulumi.runtime.setMocks(offlineMocks(recorded, recordedCalls, config["aws:region"]), PROJECT, opts.stack, preview);
     recordOptions(options, dependencies);
-    pulumi.runtime.setAllConfig(config, [...(opts.secretKeys ?? [])]);
+    pulumi.runtime.setAllConfig(config, secretKeys);
     const program = (await import("../index")) as Record<string, unknown>;
     const outputs: Record<string, unknown> = {};
     for (const key of Object.keys(program)
@@ -299,7 +365,7 @@ export async function planOffline(opts: OfflineOptions): Promise<OfflinePlan> {
             recorded.map(async (r) => ({
                 type: r.type,
                 name: r.name,
-                inputs: stable(await resolveAssets(r.inputs)) as Record<string, unknown>,
+                inputs: stable(await resolveAssets(redactSecrets(r.inputs))) as Record<string, unknown>,
                 computed: stable(r.computed) as Record<string, unknown>,
                 options: options.get(`${r.type}\0${r.name}`) ?? {},
                 dependencies: dependencies.get(`${r.type}\0${r.name}`) ?? { all: [], inputs: {} },
@@ -307,7 +373,7 @@ export async function planOffline(opts: OfflineOptions): Promise<OfflinePlan> {
         )
     ).sort(byTypeAndName);
     const calls = recordedCalls
-        .map((c) => ({ token: c.token, inputs: stable(c.inputs) as Record<string, unknown> }))
+        .map((c) => ({ token: c.token, inputs: stable(redactSecrets(c.inputs)) as Record<string, unknown> }))
         .sort((a, b) => (a.token + JSON.stringify(a.inputs) < b.token + JSON.stringify(b.inputs) ? -1 : 1));
     const instance = resources.find((r) => r.type === "aws:ec2/instance:Instance");
     const text = instance?.inputs["userData"];

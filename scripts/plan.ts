@@ -183,15 +183,24 @@ function describeSecurityGroup(i: Record<string, unknown>): string {
     const ingress = items(i["ingress"]) as Rule[];
     const ssh = ingress.filter((x) => x.fromPort <= 22 && 22 <= x.toPort && x.protocol === "tcp");
     const published = ingress.filter((x) => !ssh.includes(x));
-    const from = (x: Rule) => ((x.cidrBlocks ?? []).join(",") === "0.0.0.0/0" ? "" : ` from ${(x.cidrBlocks ?? []).join(",")}`);
+    const from = (x: Rule) => ((x.cidrBlocks ?? []).join(",") === "0.0.0.0/0" ? "anywhere" : (x.cidrBlocks ?? []).join(","));
     const sshText = ssh.length ? `SSH from ${ssh.flatMap((x) => x.cidrBlocks ?? []).join(", ")}` : "no SSH";
-    return `open ${published.map((x) => portText(x) + from(x)).join(", ") || "nothing"}; ${sshText}`;
+    // EC2 counts one rule per CIDR (units/exposure.ts).
+    const count = ingress.reduce((n, x) => n + (x.cidrBlocks ?? []).length, 0);
+    return `open ${published.map((x) => `${portText(x)} from ${from(x)}`).join(", ") || "no published port"}; ${sshText}; ${count} inbound rule${count === 1 ? "" : "s"}`;
 }
 
 function describePolicy(i: Record<string, unknown>, key: string): string {
     const doc = JSON.parse(text(i[key], "{}")) as { Statement?: unknown };
+    const via = (s: unknown) => {
+        const service = at(s, "Condition", "StringEquals", "kms:ViaService");
+        return service === undefined ? "" : ` via ${text(service)} only`;
+    };
     return items(doc.Statement)
-        .map((s) => `${text(at(s, "Effect"))} ${texts(at(s, "Action")).join(",")} on ${shortSha(texts(at(s, "Resource")).join(","))}`)
+        .map(
+            (s) =>
+                `${text(at(s, "Effect"))} ${texts(at(s, "Action")).join(",")} on ${shortSha(texts(at(s, "Resource")).join(","))}${via(s)}`,
+        )
         .join("; ");
 }
 
@@ -222,6 +231,8 @@ const DESCRIBE: Readonly<Record<string, Describe>> = {
     "aws:ec2/eip:Eip": (i, _r, plan) =>
         `bound to ${plan.outputs["instanceId"] === i["instance"] ? "the host" : text(i["instance"])} through its instance input`,
     "aws:iam/rolePolicy:RolePolicy": (i) => describePolicy(i, "policy"),
+    "aws:ssm/parameter:Parameter": (i) =>
+        `${text(i["type"])} ${text(i["name"])}, value ${text(i["value"])}, KMS key ${i["keyId"] === undefined ? "aws/ssm (the account's default)" : text(i["keyId"])}`,
     "aws:iam/role:Role": (i) => {
         const doc = JSON.parse(text(i["assumeRolePolicy"], "{}")) as { Statement?: unknown };
         return `assumed by ${items(doc.Statement)

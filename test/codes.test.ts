@@ -4,7 +4,9 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { checkStackConfig, unknownContainerProblems } from "../config";
+import { checkStackConfig, unknownContainerProblems, unknownPortProblems } from "../config";
+import { ingressRules, publishedPorts, ruleLimitProblems } from "../units/exposure";
+import { secretValueProblems } from "../units/secrets";
 import { PackEntry, PackError, PackProblem, pack } from "../packing/pack";
 import { planLayout, readChunk } from "../packing/layout";
 import { loadHosts } from "../program/hosts";
@@ -137,6 +139,11 @@ function byCheckStackConfig(what: string, raw: Readonly<Record<string, string>>,
     return { owner: "checkStackConfig", what, produce: () => checkStackConfig({ ...REGION, ...raw }, secretKeys).problems };
 }
 
+/** secretValueProblems: the stack's secret values against what these containers take. */
+function bySecretValues(what: string, containers: readonly ContainerUnit[], values: Readonly<Record<string, string>>): Case {
+    return { owner: "secretValueProblems", what, produce: () => secretValueProblems(containers, values) };
+}
+
 // ---------------------------------------------------------------------------------------------
 // The packer
 
@@ -247,6 +254,56 @@ const CASES: Record<ProblemCode, Case> = {
     RESTART_POLICY_INVALID: ofContainers("an unknown restart policy", [app("web", { restart: "sometimes" as "always" })]),
     SECONDS_INVALID: ofContainers("restartSec 0", [app("web", { restartSec: 0 })]),
     EXTRA_ARG_MANAGED: ofContainers("--rm in extraArgs", [app("web", { extraArgs: ["--rm"] })]),
+    CONTAINER_AWS_ACCESS_UNSUPPORTED: ofContainers("a container asking for the host's AWS role", [app("web", { awsAccess: true })]),
+    // secrets a container takes
+    SECRET_NAME_INVALID: ofContainers("a secret name with a space", [app("web", { secretEnv: { PASSWORD: "db password" } })]),
+    SECRET_ENV_CLASH: ofContainers("a variable both in env and in secretEnv", [
+        app("web", { env: { PASSWORD: "x" }, secretEnv: { PASSWORD: "db" } }),
+    ]),
+    SECRET_FILE_ENCODING_INVALID: ofContainers("a secret file encoded as hex", [
+        app("web", { secretFiles: [{ secret: "key", target: "/run/secrets/key", encoding: "hex" as "utf8" }] }),
+    ]),
+    SECRET_FILE_OWNER_INVALID: ofContainers("a secret file owned by uid -1", [
+        app("web", { secretFiles: [{ secret: "key", target: "/run/secrets/key", uid: -1 }] }),
+    ]),
+    SECRET_NOT_SET: bySecretValues("a secret the stack does not set", [app("web", { secretEnv: { PASSWORD: "db" } })], {}),
+    SECRET_VALUE_EMPTY: bySecretValues("an empty secret", [app("web", { secretEnv: { PASSWORD: "db" } })], { db: "" }),
+    SECRET_VALUE_TOO_LARGE: bySecretValues("a secret over 4 KB", [app("web", { secretEnv: { PASSWORD: "db" } })], { db: "x".repeat(4097) }),
+    SECRET_VALUE_UNENCODABLE: bySecretValues("a secret with a NUL", [app("web", { secretFiles: [{ secret: "db", target: "/db" }] })], {
+        db: "a\0b",
+    }),
+    SECRET_VALUE_MULTILINE: bySecretValues("a two-line secret as env", [app("web", { secretEnv: { PASSWORD: "db" } })], { db: "a\nb" }),
+    SECRET_VALUE_QUOTED: bySecretValues("a quoted secret as env", [app("web", { secretEnv: { PASSWORD: "db" } })], { db: '"quoted"' }),
+    SECRET_VALUE_NOT_BASE64: bySecretValues(
+        "a base64 secret file whose value is not base64",
+        [app("web", { secretFiles: [{ secret: "db", target: "/db", encoding: "base64" }] })],
+        { db: "not base64!" },
+    ),
+    // who may reach a port
+    EXPOSURE_INVALID: ofContainers("an exposure that is no known word", [
+        app("web", { ports: [{ host: 8080, container: 80, expose: "world" as "internet" }] }),
+    ]),
+    EXPOSURE_CIDR_INVALID: ofContainers("a /33", [app("web", { ports: [{ host: 8080, container: 80, expose: ["10.0.0.0/33"] }] })]),
+    EXPOSURE_CIDR_OPEN_TO_WORLD: ofContainers("0.0.0.0/0 in a list of CIDRs", [
+        app("web", { ports: [{ host: 8080, container: 80, expose: ["0.0.0.0/0"] }] }),
+    ]),
+    EXPOSURE_CIDR_HOST_BITS: ofContainers("a CIDR with host bits", [
+        app("web", { ports: [{ host: 8080, container: 80, expose: ["10.0.0.1/16"] }] }),
+    ]),
+    SECURITY_GROUP_RULE_LIMIT: {
+        owner: "ruleLimitProblems",
+        what: "three CIDRs on one port against a limit of two",
+        produce: () =>
+            ruleLimitProblems(
+                ingressRules(
+                    publishedPorts([
+                        app("web", { ports: [{ host: 80, container: 80, expose: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"] }] }),
+                    ]),
+                    [],
+                ),
+                2,
+            ),
+    },
     // dependencies
     DEPENDENCY_SELF: ofContainers("a container that depends on itself", [app("web", { dependsOn: [app("web")] })]),
     DEPENDENCY_UNKNOWN: ofContainers("a dependency on a container the host does not run", [app("web", { dependsOn: [app("db")] })]),
@@ -374,6 +431,14 @@ const CASES: Record<ProblemCode, Case> = {
     },
     CONFIG_CIDR_OPEN_TO_WORLD: byCheckStackConfig("SSH open to 0.0.0.0/0", { [key("sshCidrs")]: '["0.0.0.0/0"]' }),
     CONFIG_CIDR_HOST_BITS: byCheckStackConfig("a CIDR with host bits set", { [key("sshCidrs")]: '["203.0.113.7/24"]' }),
+    CONFIG_SECRETS_NOT_SECRET: byCheckStackConfig("secrets set without --secret", { [key("secrets")]: '{"db":"x"}' }),
+    CONFIG_SECRET_UNUSED: bySecretValues("a secret no container takes", [app("web")], { db: "x" }),
+    CONFIG_UNKNOWN_PORT: {
+        owner: "unknownPortProblems",
+        what: "an exposure override for a port the container does not publish",
+        produce: () =>
+            unknownPortProblems({ web: { expose: { "9999": "internet" } } }, [app("web", { ports: [{ host: 80, container: 80 }] })]),
+    },
 
     // The packer (packing/)
     PACK_INVALID_PATH: byPack("an archive path with an empty component", (s) => [{ archivePath: "a//x", sourcePath: s }]),

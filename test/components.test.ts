@@ -46,12 +46,15 @@ describe("components: publishedPorts", () => {
             container("plain", undefined),
             container("web2", [{ host: 80, container: 80 }]),
         ]);
-        assert.deepEqual(ports, [
-            { port: 80, protocol: "tcp", publishedBy: "web" },
-            { port: 443, protocol: "tcp", publishedBy: "web" },
-            { port: 24224, protocol: "tcp", publishedBy: "logs" },
-            { port: 24224, protocol: "udp", publishedBy: "logs" },
-        ]);
+        assert.deepEqual(
+            ports.map(({ port, protocol, publishedBy }) => ({ port, protocol, publishedBy })),
+            [
+                { port: 80, protocol: "tcp", publishedBy: "web" },
+                { port: 443, protocol: "tcp", publishedBy: "web" },
+                { port: 24224, protocol: "tcp", publishedBy: "logs" },
+                { port: 24224, protocol: "udp", publishedBy: "logs" },
+            ],
+        );
     });
 
     it("uses the host port, not the container port", () => {

@@ -196,7 +196,7 @@ describe("config: Pulumi.yaml", () => {
         config: Record<string, { type: string; default: unknown; description?: string }>;
     };
     // Pulumi.yaml can declare only string, integer, boolean and array keys; maps default to {} in config.ts.
-    const MAP_KEYS = ["containers", "tags"];
+    const MAP_KEYS = ["containers", "tags", "secrets"];
 
     it("is this project", () => {
         assert.equal(project.name, PROJECT);

@@ -387,7 +387,7 @@ describe("npm run diff (offline plans → a reviewer's summary)", function () {
             );
             assert.equal(verdict((i) => ((i["rootBlockDevice"] as Record<string, unknown>)["volumeSize"] = 100)).host, "update");
             assert.equal(verdict((i) => ((i["tags"] as Record<string, string>)["team"] = "ops")).host, "update");
-            assert.equal(verdict((i) => ((i["metadataOptions"] as Record<string, unknown>)["httpPutResponseHopLimit"] = 1)).host, "update");
+            assert.equal(verdict((i) => ((i["metadataOptions"] as Record<string, unknown>)["httpPutResponseHopLimit"] = 2)).host, "update");
         });
 
         it("replaces when any input change replaces, even with in-place updates beside it, and gives only the replacing reasons", function () {
@@ -541,6 +541,49 @@ describe("npm run diff (offline plans → a reviewer's summary)", function () {
             }
             assert.match(s.markdown, /\| `coreos-containers:dbPassword` \| changed \(secret; value not shown\) \|/);
             assert.match(s.markdown, /\| `coreos-containers:instanceType` \| `t3.large` → `m6i.xlarge` \|/);
+        });
+
+        it("says which secret of which container changed, that the host is replaced for it, and never shows a ciphertext", function () {
+            const secrets = (entries: Record<string, string>) =>
+                readConfigView(
+                    project,
+                    stack(
+                        `  ${NS}:secrets:\n${Object.entries(entries)
+                            .map(([k, v]) => `    ${k}:\n      secure: ${v}\n`)
+                            .join("")}`,
+                    ),
+                );
+            const base = secrets({ "grafana-admin": "v1:OLDgrafanaCIPHER", "db-url": "v1:SAMEdbCIPHER", "old-token": "v1:GONEcipher" });
+            const head = secrets({ "grafana-admin": "v1:NEWgrafanaCIPHER", "db-url": "v1:SAMEdbCIPHER", "api-key": "v1:ADDEDcipher" });
+            const withUsers = (p: PlanLike): PlanLike => ({
+                ...structuredClone(p),
+                outputs: {
+                    ...p.outputs,
+                    secrets: {
+                        "grafana-admin": { parameter: "/coreos-containers/dev/grafana-admin", version: 1, usedBy: ["grafana"] },
+                        "db-url": { parameter: "/coreos-containers/dev/db-url", version: 1, usedBy: ["app", "worker"] },
+                        "api-key": { parameter: "/coreos-containers/dev/api-key", version: 1, usedBy: ["app"] },
+                    },
+                },
+            });
+            const s = summarize(withUsers(plans.base), withUsers(plans.base), { stack: "dev", config: { base, head } });
+            assert.equal(s.host, "replace");
+            assert.equal(
+                s.headline,
+                "**The host will be replaced** because secret `grafana-admin` of container `grafana` changed: a new value is a new version of its SSM parameter, which the user-data names.",
+            );
+            assert.match(
+                s.markdown,
+                /\| `coreos-containers:secrets` \| secret `api-key` of container `app` added<br>secret `grafana-admin` of container `grafana` changed<br>secret `old-token` removed \(secret; values not shown\) \|/,
+            );
+            for (const c of ["OLDgrafanaCIPHER", "NEWgrafanaCIPHER", "SAMEdbCIPHER", "GONEcipher", "ADDEDcipher"]) {
+                assert.ok(!s.markdown.includes(c), `the summary shows ${c}`);
+                assert.ok(!JSON.stringify(s).includes(c), `the structured summary carries ${c}`);
+            }
+            // Same ciphertexts: nothing about secrets, and the host stays.
+            const same = summarize(withUsers(plans.base), withUsers(plans.base), { stack: "dev", config: { base, head: base } });
+            assert.equal(same.host, "none");
+            assert.ok(!same.markdown.includes("secret `"), same.markdown);
         });
 
         it("compares defaults from Pulumi.yaml too, and a key only on one side", function () {

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { parseStackConfig } from "../config";
-import { FLATCAR_OWNER, HOST_TAG_KEY } from "../components";
+import { FLATCAR_OWNER, HOST_TAG_KEY, IMDS_PUT_RESPONSE_HOP_LIMIT } from "../components";
 import { cutoverCommand, gateEnvironment, retireEnvironment, teardownEnvironment } from "../scripts/cutover/contract";
 import { FAKE_AMI_PREFIX, OfflinePlan, PlannedResource, loadStackConfig, offlineMocks, planOffline } from "../scripts/offline";
 import { planFiles, summarize } from "../scripts/plan";
@@ -77,11 +77,12 @@ describe("program: the dev stack, in-process with mocks", function () {
             assert.equal(input(T.instance, "userDataReplaceOnChange"), true);
         });
 
-        it("requires IMDSv2 tokens, with a hop limit of 2 for containers", () => {
+        it("requires IMDSv2 tokens, with a hop limit of 1: containers cannot get the role's credentials (test/imds.test.ts)", () => {
+            assert.equal(IMDS_PUT_RESPONSE_HOP_LIMIT, 1);
             assert.deepEqual(input(T.instance, "metadataOptions"), {
                 httpEndpoint: "enabled",
                 httpTokens: "required",
-                httpPutResponseHopLimit: 2,
+                httpPutResponseHopLimit: IMDS_PUT_RESPONSE_HOP_LIMIT,
             });
         });
 
@@ -172,16 +173,25 @@ describe("program: the dev stack, in-process with mocks", function () {
         type Rule = { protocol: string; fromPort: number; toPort: number; cidrBlocks?: string[] };
         const ingress = () => input<Rule[]>(T.sg, "ingress");
 
-        it("opens exactly the host ports the unit definitions publish, tcp and udp apart, to anyone", () => {
+        it("opens to the internet exactly the ports the definitions expose to it (nginx's), one rule each, tcp and udp apart", () => {
             const containers = applyOverrides(seedContainers, config.containers);
-            const expected = new Set(containers.flatMap((c) => (c.ports ?? []).map((p) => `${p.host}/${p.protocol ?? "tcp"}`)));
-            assert.ok(expected.size > 0, "precondition: some container publishes a port");
+            const expected = containers.flatMap((c) =>
+                (c.ports ?? []).filter((p) => p.expose === "internet").map((p) => `${p.host}/${p.protocol ?? "tcp"}`),
+            );
+            assert.deepEqual(expected.sort(), ["443/tcp", "80/tcp"], "precondition: the seed exposes nginx's ports to the internet");
             const opened = ingress().map((r) => {
                 assert.equal(r.fromPort, r.toPort, "one port per rule");
                 assert.deepEqual(r.cidrBlocks, ["0.0.0.0/0"]);
                 return `${r.fromPort}/${r.protocol}`;
             });
-            assert.deepEqual([...opened].sort(), [...expected].sort());
+            assert.deepEqual([...opened].sort(), expected.sort());
+        });
+
+        it("does not open fluentd's 24224 (anyone reaching it writes into Elasticsearch) unless a stack names CIDRs", () => {
+            assert.equal(config.containers["fluentd"]?.expose, undefined, "precondition: dev names no CIDRs for fluentd");
+            assert.ok(!ingress().some((r) => r.fromPort <= 24224 && 24224 <= r.toPort), "no rule covers 24224");
+            const fluentd = plan.units.find((u) => u.name === "docker-fluentd.service")!;
+            assert.ok(fluentd.content.includes("-p 24224:24224/tcp"), "still published on the host for senders inside it");
         });
 
         it("does not open SSH when sshCidrs is not set", () => {
@@ -410,12 +420,11 @@ describe("program: the dev stack, in-process with mocks", function () {
                 config.instanceType,
                 String(input(T.instance, "ami")),
                 `${config.rootVolumeSizeGiB} GiB gp3 encrypted`,
-                "tokens required, hop limit 2",
-                "80/tcp",
-                "443/tcp",
-                "24224/tcp",
-                "24224/udp",
+                "tokens required, hop limit 1",
+                "80/tcp from anywhere",
+                "443/tcp from anywhere",
                 "no SSH",
+                "2 inbound rules",
                 "4 of 4",
                 "AES256",
                 "versioning Enabled",

@@ -11,3 +11,5 @@ export * from "./report";
 export * from "./stack";
 export * from "./render";
 export * from "./ceilings";
+export * from "./secrets";
+export * from "./exposure";

@@ -29,3 +29,22 @@ export const ARTIFACT_IMAGES_DIR = "images";
 export function containerUnitName(containerName: string): string {
     return `docker-${containerName}.service`;
 }
+
+/** The one-shot unit that fetches this host's secrets at boot, before any container that needs them. */
+export const SECRETS_UNIT = "coreos-containers-secrets.service";
+
+/** What the secrets unit fetches and where each value goes (no values): written by the user-data. */
+export const SECRETS_MANIFEST = "/etc/coreos-containers/secrets.json";
+
+/** Where the secrets unit writes: tmpfs, root-only, fresh at every boot. */
+export const SECRETS_DIR = "/run/coreos-containers/secrets";
+
+/** A container's env file of secret values (`docker run --env-file`). */
+export function secretEnvFile(containerName: string): string {
+    return `${SECRETS_DIR}/${containerName}.env`;
+}
+
+/** The host file of a container's secret file (`-v …:ro`), by its index in `secretFiles` and the secret's name. */
+export function secretFilePath(containerName: string, index: number, secret: string): string {
+    return `${SECRETS_DIR}/${containerName}/${index}-${secret}`;
+}

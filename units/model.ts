@@ -26,14 +26,26 @@ export interface TarballImage {
     readonly ref: string;
 }
 
-/** One published port: `-p [hostIp:]host:container[/protocol]`. */
+/**
+ * Who may reach a published port:
+ * - `"internet"`: anyone (a security-group rule from 0.0.0.0/0);
+ * - a list of IPv4 CIDRs, e.g. `["10.0.0.0/16"]`: only those (one rule per CIDR); an empty list, the
+ *   default, publishes the port on the host's interfaces but lets nobody in through the security group
+ *   until a stack names CIDRs (`coreos-containers:containers.<name>.expose`);
+ * - `"host"`: processes on the host only: bound to 127.0.0.1, no security-group rule.
+ */
+export type Exposure = "internet" | "host" | readonly string[];
+
+/** One published port: `-p [127.0.0.1:]host:container/protocol`. */
 export interface PortMapping {
-    /** Port on the host, e.g. `24224`. Opened in the security group. */
+    /** Port on the host, e.g. `24224`. */
     readonly host: number;
     /** Port inside the container, e.g. `24224`. */
     readonly container: number;
     /** Defaults to `tcp`. */
     readonly protocol?: "tcp" | "udp";
+    /** Who may reach it, e.g. `"internet"` for a web server; defaults to `[]` (named CIDRs, none until a stack adds some). */
+    readonly expose?: Exposure;
 }
 
 /** The source of a bind mount. */
@@ -52,6 +64,24 @@ export interface VolumeMount {
     readonly readOnly?: boolean;
 }
 
+/**
+ * A secret delivered into the container as a read-only file, for values that are multi-line or
+ * binary (a TLS key, a JSON credential). The value comes from the stack's
+ * `coreos-containers:secrets.<secret>` and reaches the host only at boot (SSM Parameter Store).
+ */
+export interface SecretFile {
+    /** The secret's name in the stack config, e.g. `tls-key`. */
+    readonly secret: string;
+    /** Absolute path inside the container, e.g. `/run/secrets/tls.key`. */
+    readonly target: string;
+    /** `base64`: the stored value is base64 and the file gets the decoded bytes (binary). Defaults to `utf8` (the text as is). */
+    readonly encoding?: "utf8" | "base64";
+    /** Owner of the file (numeric, as the container's process sees it), e.g. `472` for Grafana. Defaults to 0 (root); mode is 0400. */
+    readonly uid?: number;
+    /** Group of the file, numeric. Defaults to 0. */
+    readonly gid?: number;
+}
+
 /** systemd's `Restart=` values that make sense for a container. */
 export type RestartPolicy = "always" | "on-failure" | "no";
 
@@ -65,8 +95,23 @@ export interface ContainerUnit {
     readonly image: ImageSource;
     readonly ports?: readonly PortMapping[];
     readonly volumes?: readonly VolumeMount[];
-    /** Environment passed with `-e KEY=VALUE`, emitted sorted by key. */
+    /** Environment passed with `-e KEY=VALUE`, emitted sorted by key. Written into the user-data: never a secret. */
     readonly env?: Readonly<Record<string, string>>;
+    /**
+     * Environment whose values are secrets, by the secret's name in the stack config, e.g.
+     * `{ GF_SECURITY_ADMIN_PASSWORD: "grafana-admin" }`. Fetched at boot into a root-only env file on
+     * tmpfs (`--env-file`); never in the user-data, the unit or `docker run`'s command line. A value
+     * must be one line.
+     */
+    readonly secretEnv?: Readonly<Record<string, string>>;
+    /** Secrets mounted read-only as files, e.g. `[{ secret: "tls-key", target: "/run/secrets/tls.key" }]`. */
+    readonly secretFiles?: readonly SecretFile[];
+    /**
+     * Let the container use the AWS API with the host's role. Not supported: containers cannot reach the
+     * instance metadata service (hop limit 1), and the host's role reads every secret of the host.
+     * Setting it is reported with a problem that says what to do instead.
+     */
+    readonly awsAccess?: boolean;
     /** Containers that must run first (by reference): `Requires=` + `After=` their units. */
     readonly dependsOn?: readonly ContainerUnit[];
     /** Defaults to `always`. */

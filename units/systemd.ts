@@ -9,8 +9,12 @@ import {
     NETWORK_NAME,
     NETWORK_UNIT,
     PROVISION_UNIT,
+    SECRETS_UNIT,
     containerUnitName,
+    secretEnvFile,
+    secretFilePath,
 } from "./layout";
+import { usesSecrets } from "./secrets";
 
 /** A unit ready for the user-data: its file name and its text. Every unit has an `[Install]` section and is enabled. */
 export interface RenderedUnit {
@@ -36,7 +40,17 @@ export function artifactPath(relative: string): string {
 }
 
 function portFlag(p: PortMapping): string[] {
-    return ["-p", `${p.host}:${p.container}/${p.protocol ?? "tcp"}`];
+    // "host": only processes on the host reach it; the security group has no rule for it either.
+    const bind = p.expose === "host" ? "127.0.0.1:" : "";
+    return ["-p", `${bind}${p.host}:${p.container}/${p.protocol ?? "tcp"}`];
+}
+
+/** The secrets, as files the secrets unit wrote on tmpfs: never a value on the command line. */
+function secretFlags(unit: ContainerUnit): string[][] {
+    const groups: string[][] = [];
+    if (Object.keys(unit.secretEnv ?? {}).length > 0) groups.push(["--env-file", secretEnvFile(unit.name)]);
+    (unit.secretFiles ?? []).forEach((f, i) => groups.push(["-v", `${secretFilePath(unit.name, i, f.secret)}:${f.target}:ro`]));
+    return groups;
 }
 
 function volumeFlag(v: VolumeMount): string[] {
@@ -68,6 +82,7 @@ function dockerRun(unit: ContainerUnit): string {
     for (const p of unit.ports ?? []) groups.push(portFlag(p));
     for (const v of unit.volumes ?? []) groups.push(volumeFlag(v));
     for (const [k, val] of sortedEntries(unit.env)) groups.push(["-e", `${k}=${val}`]);
+    groups.push(...secretFlags(unit));
     const extra = unit.extraArgs ?? [];
     // Keep a flag and its value together: a word not starting with "-" joins the previous flag.
     for (const word of extra) {
@@ -84,6 +99,7 @@ export function renderContainerUnit(unit: ContainerUnit): RenderedUnit {
     const stopTimeout = unit.stopTimeoutSec ?? DEFAULT_STOP_TIMEOUT_SEC;
     const requires = ["docker.service", NETWORK_UNIT];
     if (needsArtifact(unit)) requires.push(PROVISION_UNIT);
+    if (usesSecrets(unit)) requires.push(SECRETS_UNIT);
     for (const dep of unit.dependsOn ?? []) requires.push(containerUnitName(dep.name));
 
     const lines: string[] = ["[Unit]", `Description=${textValue(unit.description ?? `Container ${unit.name}`)}`];

@@ -2,8 +2,10 @@
 // order: names, then each container in declaration order, then what spans containers (dependency
 // cycles, host ports), then one-shot units, then files.
 import { ContainerUnit, HostDefinition, OneShotUnit, VolumeMount, WriteFile } from "./model";
-import { containerUnitName, NETWORK_NAME, NETWORK_UNIT, PROVISION_UNIT } from "./layout";
+import { containerUnitName, NETWORK_NAME, NETWORK_UNIT, PROVISION_UNIT, SECRETS_UNIT } from "./layout";
 import { needsArtifact } from "./systemd";
+import { canonicalCidr, cidrProblem } from "./cidr";
+import { SECRET_NAME, usesSecrets } from "./secrets";
 import { SYSTEMD_ENV_NAME } from "./quote";
 import { Problem, ProblemCode } from "./problems";
 
@@ -293,6 +295,7 @@ function checkPorts(c: ContainerUnit, where: string, add: Add): void {
                 'use "tcp" or "udp" (or leave it out for tcp)',
             );
         }
+        checkExposure(p.expose, `ports[${j}].expose`, where, add);
         const reserved = isPort(p.host) ? RESERVED_HOST_PORTS[p.host] : undefined;
         if (reserved) {
             add(
@@ -302,6 +305,53 @@ function checkPorts(c: ContainerUnit, where: string, add: Add): void {
                 `host port ${p.host} is already taken on Flatcar by ${reserved}`,
                 "publish the container on another host port",
             );
+        }
+    });
+}
+
+/** `expose`: "internet", "host", or a list of IPv4 CIDRs a security group takes (no 0.0.0.0/0: say "internet"). */
+function checkExposure(expose: unknown, field: string, where: string, add: Add): void {
+    if (expose === undefined || expose === "internet" || expose === "host") return;
+    if (!Array.isArray(expose)) {
+        add(
+            "EXPOSURE_INVALID",
+            where,
+            field,
+            `${quoted(expose)} is not who may reach the port`,
+            'use "internet", "host" (127.0.0.1 only), or a list of CIDRs such as ["10.0.0.0/16"]',
+        );
+        return;
+    }
+    expose.forEach((cidr: unknown, k) => {
+        const at = `${field}[${k}]`;
+        switch (cidrProblem(cidr)) {
+            case "invalid":
+                add(
+                    "EXPOSURE_CIDR_INVALID",
+                    where,
+                    at,
+                    `${quoted(cidr)} is not an IPv4 CIDR`,
+                    "use a CIDR such as 10.0.0.0/16 or 203.0.113.7/32",
+                );
+                break;
+            case "world":
+                add(
+                    "EXPOSURE_CIDR_OPEN_TO_WORLD",
+                    where,
+                    at,
+                    `${quoted(cidr)} in a list of CIDRs opens the port to the whole internet`,
+                    'say so with expose: "internet", or list the networks that need it',
+                );
+                break;
+            case "host-bits":
+                add(
+                    "EXPOSURE_CIDR_HOST_BITS",
+                    where,
+                    at,
+                    `${quoted(cidr)} has host bits set; EC2 refuses it`,
+                    `use ${canonicalCidr(cidr as string)}`,
+                );
+                break;
         }
     });
 }
@@ -361,42 +411,118 @@ function checkVolume(v: VolumeMount, field: string, where: string, files: FileCh
             'set { kind: "host", path } or { kind: "artifact", path }',
         );
     }
-    if (typeof v.target !== "string" || !isNormalizedAbsolute(v.target) || v.target === "/") {
+    checkMountTarget(v.target, `${field}.target`, where, add);
+}
+
+function checkVolumes(c: ContainerUnit, where: string, files: FileChecks, add: Add): void {
+    const targets = new Map<string, string>();
+    const mounts: [string, string][] = [
+        ...(c.volumes ?? []).map((v, j): [string, string] => [`volumes[${j}]`, v.target]),
+        ...(c.secretFiles ?? []).map((f, j): [string, string] => [`secretFiles[${j}]`, f.target]),
+    ];
+    (c.volumes ?? []).forEach((v, j) => checkVolume(v, `volumes[${j}]`, where, files, add));
+    for (const [field, target] of mounts) {
+        const seen = targets.get(target);
+        if (seen !== undefined) {
+            add(
+                "VOLUME_TARGET_DUPLICATE",
+                where,
+                `${field}.target`,
+                `${quoted(target)} is already mounted by ${seen}`,
+                "mount each target once; Docker refuses duplicate mount points",
+            );
+        } else {
+            targets.set(target, field);
+        }
+    }
+}
+
+/** A container path for a bind mount: absolute, normalised, not `/`, without `:`. */
+function checkMountTarget(target: unknown, field: string, where: string, add: Add): void {
+    if (typeof target !== "string" || !isNormalizedAbsolute(target) || target === "/") {
         add(
             "VOLUME_PATH_INVALID",
             where,
-            `${field}.target`,
-            `${quoted(v.target)} is not an absolute, normalised path inside the container (other than /)`,
+            field,
+            `${quoted(target)} is not an absolute, normalised path inside the container (other than /)`,
             'use an absolute path such as "/etc/app/app.conf"',
         );
-    } else if (v.target.includes(":")) {
+    } else if (target.includes(":")) {
         add(
             "VOLUME_PATH_COLON",
             where,
-            `${field}.target`,
-            `${quoted(v.target)} contains ':', which docker's -v SOURCE:TARGET splits on`,
+            field,
+            `${quoted(target)} contains ':', which docker's -v SOURCE:TARGET splits on`,
             "use a path without ':'",
         );
     }
 }
 
-function checkVolumes(c: ContainerUnit, where: string, files: FileChecks, add: Add): void {
-    const targets = new Map<string, number>();
-    (c.volumes ?? []).forEach((v, j) => {
-        checkVolume(v, `volumes[${j}]`, where, files, add);
-        const seen = targets.get(v.target);
-        if (seen !== undefined) {
+function checkSecretName(secret: unknown, field: string, where: string, add: Add): void {
+    if (typeof secret !== "string" || !SECRET_NAME.test(secret))
+        add(
+            "SECRET_NAME_INVALID",
+            where,
+            field,
+            `${quoted(secret)} is not a secret name (letters, digits, _ and -, starting and ending with a letter or digit, at most 64)`,
+            'name the secret as the stack config does, e.g. "grafana-admin" for coreos-containers:secrets.grafana-admin',
+        );
+}
+
+/** secretEnv and secretFiles: names, mount targets, encodings, owners. Their values are checked against the stack (units/secrets.ts). */
+function checkSecrets(c: ContainerUnit, where: string, add: Add): void {
+    for (const [name, secret] of Object.entries(c.secretEnv ?? {})) {
+        const at = `secretEnv[${quoted(name)}]`;
+        if (!CONTAINER_ENV_NAME.test(name))
             add(
-                "VOLUME_TARGET_DUPLICATE",
+                "ENV_NAME_INVALID",
                 where,
-                `volumes[${j}].target`,
-                `${quoted(v.target)} is already mounted by volumes[${seen}]`,
-                "mount each target once; Docker refuses duplicate mount points",
+                at,
+                `${quoted(name)} is not a valid environment variable name`,
+                "rename it: letters, digits, _ and ., not starting with a digit",
             );
-        } else {
-            targets.set(v.target, j);
+        checkSecretName(secret, at, where, add);
+        if (c.env !== undefined && Object.hasOwn(c.env, name))
+            add(
+                "SECRET_ENV_CLASH",
+                where,
+                at,
+                `${quoted(name)} is set both in env and in secretEnv; Docker would pass one of them`,
+                "keep it in secretEnv only (a secret never belongs in env, which is written into the user-data)",
+            );
+    }
+    (c.secretFiles ?? []).forEach((f, j) => {
+        const at = `secretFiles[${j}]`;
+        checkSecretName(f.secret, `${at}.secret`, where, add);
+        checkMountTarget(f.target, `${at}.target`, where, add);
+        if (f.encoding !== undefined && f.encoding !== "utf8" && f.encoding !== "base64")
+            add(
+                "SECRET_FILE_ENCODING_INVALID",
+                where,
+                `${at}.encoding`,
+                `${quoted(f.encoding)} is not an encoding the host can write`,
+                'use "utf8" (the text as is, the default) or "base64" (the value is base64; the file gets the decoded bytes)',
+            );
+        for (const id of ["uid", "gid"] as const) {
+            const v = f[id];
+            if (v !== undefined && !(typeof v === "number" && Number.isInteger(v) && v >= 0 && v < 2 ** 32 - 1))
+                add(
+                    "SECRET_FILE_OWNER_INVALID",
+                    where,
+                    `${at}.${id}`,
+                    `${quoted(v)} is not a numeric ${id === "uid" ? "user" : "group"} id`,
+                    `give the ${id} the container's process runs as, e.g. 472 for Grafana, or leave it out for 0`,
+                );
         }
     });
+    if (c.awsAccess === true)
+        add(
+            "CONTAINER_AWS_ACCESS_UNSUPPORTED",
+            where,
+            "awsAccess",
+            "containers cannot reach the instance metadata service (its hop limit is 1), and lending them the host's role would let them read every secret of the host and its artifact",
+            "give the container its own credentials, scoped to what it needs, as secrets (secretEnv AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY of a dedicated IAM user), and remove awsAccess",
+        );
 }
 
 function checkEnv(
@@ -502,6 +628,7 @@ function checkContainer(c: ContainerUnit, i: number, files: FileChecks, add: Add
     }
     checkExtraArgs(c, where, add);
     checkWords(c.command, "command", where, add);
+    checkSecrets(c, where, add);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -628,7 +755,11 @@ function checkRequiredUnits(host: HostDefinition, add: Add): void {
     host.containers.forEach((c, i) => {
         // needsArtifact is the renderer's own rule; only ask it about a well-formed container.
         const wellFormed = c.image !== undefined && (c.volumes ?? []).every((v) => v?.source !== undefined);
-        const required = [NETWORK_UNIT, ...(wellFormed && needsArtifact(c) ? [PROVISION_UNIT] : [])];
+        const required = [
+            NETWORK_UNIT,
+            ...(wellFormed && needsArtifact(c) ? [PROVISION_UNIT] : []),
+            ...(usesSecrets(c) ? [SECRETS_UNIT] : []),
+        ];
         for (const unit of required.filter((u) => !defined.has(u))) {
             add(
                 "UNIT_REQUIRES_UNDEFINED",

@@ -49,6 +49,25 @@ export interface ConfigChange {
     readonly secret: boolean;
     /** For a non-secret key: the leaves that differ (`kibana.env.FOO`); empty for a secret one. */
     readonly changes: readonly ValueChange[];
+    /**
+     * For a secret key: the paths inside it whose ciphertext was added, removed or changed, e.g.
+     * `grafana-admin` for `coreos-containers:secrets.grafana-admin` (paths are YAML keys, never values).
+     */
+    readonly secretPaths?: readonly { readonly path: string; readonly kind: "added" | "removed" | "changed" }[];
+}
+
+/** Which entries of a secret map differ, by name only: `{ secure: … }` leaves are compared as opaque text. */
+function secretPaths(before: unknown, after: unknown): NonNullable<ConfigChange["secretPaths"]> {
+    const entries = (v: unknown): Record<string, unknown> => (isPlainObject(v) && !isSecureLeaf(v) ? v : {});
+    const [b, h] = [entries(before), entries(after)];
+    return [...new Set([...Object.keys(b), ...Object.keys(h)])]
+        .sort()
+        .filter((k) => !(k in b && k in h && deepEqual(b[k], h[k])))
+        .map((path) => ({ path, kind: !(path in b) ? ("added" as const) : !(path in h) ? ("removed" as const) : ("changed" as const) }));
+}
+
+function isSecureLeaf(v: Record<string, unknown>): boolean {
+    return "secure" in v && Object.keys(v).length === 1;
 }
 
 /** Keys whose effective value differs, sorted. A secret key's values never leave this function. */
@@ -61,7 +80,13 @@ export function configChanges(base: ConfigView, head: ConfigView): ConfigChange[
         if (b && h && deepEqual(b.value, h.value)) continue;
         const secret = (b?.secret ?? false) || (h?.secret ?? false);
         const kind = !b ? "added" : !h ? "removed" : "changed";
-        out.push({ key, kind, secret, changes: secret ? [] : diffValues(b?.value, h?.value) });
+        out.push({
+            key,
+            kind,
+            secret,
+            changes: secret ? [] : diffValues(b?.value, h?.value),
+            ...(secret ? { secretPaths: secretPaths(b?.value, h?.value) } : {}),
+        });
     }
     return out;
 }

@@ -5,7 +5,7 @@
 // `opts.readUserData`, so nothing here knows its format.
 import { CUTOVER_ENV, cutoverCommand } from "../cutover/contract";
 import { readPlanUserData } from "../planUserData";
-import { configChanges } from "./config";
+import { ConfigChange, configChanges } from "./config";
 import { effectiveRule } from "./instance";
 import { ValueChange, deepEqual, diffValues } from "./values";
 import type {
@@ -20,6 +20,7 @@ import type {
     PlanLike,
     PlanOptions,
     ResourceChange,
+    SecretChange,
     SummaryOptions,
     TextChange,
     UnitChanges,
@@ -60,7 +61,18 @@ export function decide(base: PlanLike | null, head: PlanLike, opts: SummaryOptio
     const hostInputs =
         baseInstance && headInstance ? diffValues(baseInstance.inputs, headInstance.inputs).map((c) => classifyInput(c, headInstance)) : [];
     const causes = userDataCauses(delivery, base !== null && artifact.changed, units, files, otherKeys);
-    const { host, reasons } = hostVerdict(base !== null, baseInstance, headInstance, hostInputs, causes);
+    const config = opts.config ? configChanges(opts.config.base, opts.config.head) : undefined;
+    const secrets = secretChanges(config ?? [], base, head);
+    const verdict = hostVerdict(base !== null, baseInstance, headInstance, hostInputs, causes);
+    // A changed value is a new parameter version in the user-data: the host is replaced, whatever else changed.
+    const changedSecrets = secrets.filter((c) => c.change === "changed");
+    const { host, reasons } =
+        changedSecrets.length > 0 && baseInstance && headInstance
+            ? {
+                  host: "replace" as const,
+                  reasons: [...(verdict.host === "replace" ? verdict.reasons : []), { kind: "secrets" as const, secrets: changedSecrets }],
+              }
+            : verdict;
     const headOptions = headInstance?.options;
     return {
         host,
@@ -72,7 +84,8 @@ export function decide(base: PlanLike | null, head: PlanLike, opts: SummaryOptio
         units,
         files,
         artifact,
-        ...(opts.config ? { config: configChanges(opts.config.base, opts.config.head) } : {}),
+        ...(config ? { config } : {}),
+        secrets,
         resources: resourceChanges(base, head),
         warnings: hostInputs
             .filter((c) => c.effect === "ignored" && c.rule === "ami")
@@ -91,6 +104,30 @@ function cutoverOf(head: PlanLike): Cutover {
     const env = gate.inputs["environment"];
     const seconds = Number(env && typeof env === "object" ? (env as Record<string, unknown>)[CUTOVER_ENV.timeoutSeconds] : undefined);
     return { gated: true, ...(Number.isFinite(seconds) && seconds > 0 ? { timeoutMinutes: seconds / 60 } : {}) };
+}
+
+/** The stack config key that holds the secrets' values. */
+export const SECRETS_KEY = "coreos-containers:secrets";
+
+/** Secret name → the containers that take it, from a plan's `secrets` output. */
+function secretUsers(plan: PlanLike | null): Map<string, string[]> {
+    const out = plan?.outputs["secrets"];
+    const users = new Map<string, string[]>();
+    if (out && typeof out === "object")
+        for (const [name, v] of Object.entries(out as Record<string, unknown>)) {
+            const usedBy = (v as { usedBy?: unknown } | null)?.usedBy;
+            users.set(name, Array.isArray(usedBy) ? usedBy.filter((x): x is string => typeof x === "string") : []);
+        }
+    return users;
+}
+
+/** The secrets whose ciphertext differs between the stack files, with the containers that take each (head's, else base's). */
+function secretChanges(config: readonly ConfigChange[], base: PlanLike | null, head: PlanLike): SecretChange[] {
+    const change = config.find((c) => c.key === SECRETS_KEY);
+    if (!change) return [];
+    const [headUsers, baseUsers] = [secretUsers(head), secretUsers(base)];
+    const paths = change.secretPaths && change.secretPaths.length > 0 ? change.secretPaths : [{ path: "", kind: change.kind }];
+    return paths.map((p) => ({ name: p.path, change: p.kind, usedBy: headUsers.get(p.path) ?? baseUsers.get(p.path) ?? [] }));
 }
 
 /** The SHA-256 inside an artifact's object key. */

@@ -1,7 +1,7 @@
 // A Decision (decide.ts) → the reviewer's Markdown: the headline, the summary tables, then the diffs,
 // laid out within the budget (markdown.ts). Pure: no Pulumi, no I/O.
 import { ConfigView, secureTexts } from "./config";
-import { artifactSha } from "./decide";
+import { SECRETS_KEY, artifactSha } from "./decide";
 import { COMMENT_BUDGET, DiffBlock, code, layout, unifiedLines, wholeLines } from "./markdown";
 import type {
     Decision,
@@ -10,6 +10,7 @@ import type {
     HostVerdict,
     HostWarning,
     NamedChanges,
+    SecretChange,
     SummaryOptions,
     TextChange,
     UserDataCause,
@@ -55,6 +56,8 @@ export function reasonText(r: HostReason, stack: string): string {
                 return `its user-data format changed (${code(first.before)} → ${code(first.after)})${rest.length ? `: ${rest.map(causeText).join("; ")}` : ""}`;
             return `its user-data changed: ${r.causes.map(causeText).join("; ")}`;
         }
+        case "secrets":
+            return `${r.secrets.map(secretText).join("; ")}: a new value is a new version of its SSM parameter, which the user-data names`;
         case "no-base-instance":
             return "the base revision has no instance";
         case "no-base-stack":
@@ -69,6 +72,12 @@ const DELIVERY_TEXT = {
     gzip: "gzip'd (it no longer fits EC2's 16,384 bytes as text)",
     fetched: "as a stub that fetches its config",
 };
+
+/** "secret `x` of container `y` changed" — never a value. */
+export function secretText(c: SecretChange): string {
+    const of = c.usedBy.length ? ` of ${c.usedBy.length === 1 ? "container" : "containers"} ${list(c.usedBy)}` : "";
+    return `secret ${code(c.name)}${of} ${c.change}`;
+}
 
 function causeText(c: UserDataCause): string {
     switch (c.kind) {
@@ -233,8 +242,17 @@ function artifactSection(d: Decision, listed: SummaryOptions["artifactFiles"]): 
 function configSection(d: Decision): string[] {
     if (!d.config?.length) return [];
     const row = (c: NonNullable<Decision["config"]>[number]) => {
+        const secretOf = (path: string) => (c.key === SECRETS_KEY ? d.secrets.find((x) => x.name === path) : undefined);
+        const paths = (c.secretPaths ?? []).filter((p) => p.path !== "");
         const what = c.secret
-            ? `${c.kind} (secret; value not shown)`
+            ? paths.length
+                ? paths
+                      .map((p) => {
+                          const s = secretOf(p.path);
+                          return s ? secretText(s) : `${code(p.path)} ${p.kind}`;
+                      })
+                      .join("<br>") + " (secret; values not shown)"
+                : `${c.kind} (secret; value not shown)`
             : c.changes.map((v) => `${v.path ? `${code(v.path)}: ` : ""}${cell(v.before)} → ${cell(v.after)}`).join("<br>");
         return `| ${code(c.key)} | ${what} |`;
     };

@@ -154,6 +154,11 @@ export type UserDataCause =
 export type HostReason =
     | { readonly kind: "input"; readonly change: HostInputChange }
     | { readonly kind: "user-data"; readonly causes: readonly UserDataCause[] }
+    /**
+     * A secret's value changed in the stack file: its SSM parameter gets a new version, which the
+     * user-data names (the offline plans cannot see versions; `pulumi preview` shows the user-data unknown).
+     */
+    | { readonly kind: "secrets"; readonly secrets: readonly SecretChange[] }
     /** The base plan has no instance; `no-base-stack`: there is no base plan at all. */
     | { readonly kind: "no-base-instance" }
     | { readonly kind: "no-base-stack" }
@@ -183,6 +188,14 @@ export interface TextChange {
     readonly onlyArtifact: boolean;
 }
 
+/** A secret of `coreos-containers:secrets` whose ciphertext in the stack file differs. Never a value. */
+export interface SecretChange {
+    readonly name: string;
+    readonly change: keyof NamedChanges;
+    /** The containers that take it (from the plans' `secrets` output), sorted. */
+    readonly usedBy: readonly string[];
+}
+
 /** What changed between two plans, as plain data: decide.ts makes it, render.ts writes it. */
 export interface Decision {
     readonly host: HostVerdict;
@@ -196,6 +209,8 @@ export interface Decision {
     readonly artifact: ArtifactChange;
     /** Absent when the caller gave no config to compare. */
     readonly config?: ConfigChange[];
+    /** Secrets whose value changed, was added or removed; empty without config to compare. */
+    readonly secrets: readonly SecretChange[];
     readonly resources: ResourceChange[];
     readonly warnings: readonly HostWarning[];
     /** Units then files, each changed, added, removed. */

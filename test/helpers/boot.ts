@@ -29,6 +29,7 @@ import {
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parseUserData } from "../../formats/cloudconfig";
+import { SECRETS_DIR } from "../../units/layout";
 
 export const NSPAWN = "/usr/bin/systemd-nspawn";
 const ENV = {
@@ -338,8 +339,10 @@ export function applyCloudConfig(r: ThrowAwayRoot, userData: string): AppliedClo
  *   writes it; `images -q --filter dangling=true` lists nothing; `rmi` does nothing;
  * - `network inspect|create NAME` per the known networks;
  * - `run --rm --name NAME …` refuses an unknown flag, a missing image (docker would try to pull: no
- *   network here), an unknown --network, or a NAME already running; records -v sources that do not
- *   exist (docker would create an empty directory there); then stays in the foreground until a signal
+ *   network here), an unknown --network, an --env-file it cannot read, or a NAME already running;
+ *   records -v sources that do not exist (docker would create an empty directory there); keeps a copy
+ *   of what it read from --env-file (env-files/NAME) and of each -v source under SECRETS_DIR
+ *   (secret-files/NAME/…, owner and mode kept); then stays in the foreground until a signal
  *   (a `trap` cannot survive `exec`, so it waits on a background `sleep infinity` instead);
  * - `stop -t N NAME` sends TERM to that run and waits up to N s before KILL; `rm -f NAME` kills it.
  *   Both fail with "No such container" when NAME is not running (the units' `-` prefix on `rm -f`
@@ -406,7 +409,12 @@ run)
     case "$1" in
     --privileged) shift ;;
     --network) net=$2; shift 2 ;;
-    -v) src=\${2%%:*}; [ -e "$src" ] || echo "$name $src" >>"$S/missing-mounts"; shift 2 ;;
+    -v) src=\${2%%:*}; [ -e "$src" ] || echo "$name $src" >>"$S/missing-mounts"
+      # What a secret file held when the container started (with owner and mode): /run is the container's own.
+      case $src in ${SECRETS_DIR}/*) mkdir -p "$S/secret-files/$name"; cp -p -- "$src" "$S/secret-files/$name/\${src##*/}" ;; esac
+      shift 2 ;;
+    --env-file) [ -r "$2" ] || fail 125 "docker: open $2: no such file or directory."
+      mkdir -p "$S/env-files"; cp -p -- "$2" "$S/env-files/$name"; shift 2 ;;
     -p | -e | --ulimit) shift 2 ;;
     -*) fail 125 "fake docker: run flag $1 is not known to the fake (add it to test/helpers/boot.ts)" ;;
     *) image=$1; break ;;

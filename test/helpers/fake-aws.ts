@@ -122,10 +122,11 @@ abstract class LoopbackServer {
         return `http://127.0.0.1:${this.port}`;
     }
 
-    async start(): Promise<this> {
+    /** Listen on 127.0.0.1, on `port` or (0, the default) a random free one. */
+    async start(port = 0): Promise<this> {
         await new Promise<void>((resolve, reject) => {
             this.server.once("error", reject);
-            this.server.listen(0, "127.0.0.1", () => resolve());
+            this.server.listen(port, "127.0.0.1", () => resolve());
         });
         this.port = (this.server.address() as AddressInfo).port;
         return this;
@@ -768,5 +769,217 @@ export class FakeEc2 extends LoopbackServer {
             default:
                 return fail(400, "InvalidAction", `The action ${action} is not valid for this web service.`);
         }
+    }
+}
+
+// ---- SSM Parameter Store ----
+//
+// The awsJson1_1 protocol as SSM speaks it: `POST /` with `Content-Type: application/x-amz-json-1.1`
+// and `X-Amz-Target: AmazonSSM.<Operation>`, errors as `{"__type": …, "message": …}` (smithy
+// aws-json protocol; botocore's ssm service-2.json). SigV4 without x-amz-content-sha256: the
+// canonical request ends with the SHA-256 of the body that arrived (verified against curl 7.88 and
+// botocore in /work/notes/aws-host-facts.md §1). GetParameters: 1 to 10 names, `name:version`
+// selectors, results in alphabetical order, a missing name or version in InvalidParameters with HTTP
+// 200 (API_GetParameters).
+
+/** A fault for the next authenticated GetParameters calls, in order: an HTTP status with an error type. */
+export interface SsmFault {
+    readonly status: number;
+    /** e.g. `ThrottlingException`, `InternalServerError`, `AccessDeniedException`. */
+    readonly type: string;
+}
+
+export interface SsmRequestRecord {
+    readonly target: string;
+    readonly accessKeyId: string | undefined;
+    /** The names the call asked for, as sent. */
+    readonly names: readonly string[];
+    readonly status: number;
+    /** `ok`, or the error type returned. */
+    readonly outcome: string;
+}
+
+export interface FakeSsmOptions {
+    readonly store: CredentialStore;
+    readonly region: string;
+    readonly maxRequests?: number;
+    /** Allowed clock skew (SigV4's 15 minutes). */
+    readonly maxSkewMs?: number;
+}
+
+export class FakeSsm extends LoopbackServer {
+    readonly requests: SsmRequestRecord[] = [];
+    /** Parameter name → its values, version 1 first. */
+    private readonly parameters = new Map<string, string[]>();
+    private readonly faults: SsmFault[] = [];
+    protected readonly server = http.createServer((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on("data", (c: Buffer) => chunks.push(c));
+        req.on("end", () => {
+            try {
+                this.handle(req, Buffer.concat(chunks), res);
+            } catch (e) {
+                res.writeHead(500);
+                res.end(String(e));
+            }
+        });
+    });
+    private seen = 0;
+
+    constructor(private readonly opts: FakeSsmOptions) {
+        super();
+    }
+
+    /** `http://ssm.<region>.localhost:<port>`: curl resolves *.localhost to loopback, so the signed Host has SSM's shape. */
+    get endpoint(): string {
+        return `http://ssm.${this.opts.region}.localhost:${this.port}`;
+    }
+
+    /** Store a new version of a parameter (PutParameter with Overwrite); returns its version. */
+    put(name: string, value: string): number {
+        const versions = this.parameters.get(name) ?? [];
+        versions.push(value);
+        this.parameters.set(name, versions);
+        return versions.length;
+    }
+
+    delete(name: string): void {
+        this.parameters.delete(name);
+    }
+
+    arn(name: string): string {
+        return `arn:aws:ssm:${this.opts.region}:123456789012:parameter${name}`;
+    }
+
+    inject(...faults: SsmFault[]): void {
+        this.faults.push(...faults);
+    }
+
+    count(outcome: string): number {
+        return this.requests.filter((r) => r.outcome === outcome).length;
+    }
+
+    private handle(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse): void {
+        if (++this.seen > (this.opts.maxRequests ?? 300)) {
+            req.socket.destroy();
+            return;
+        }
+        const target = headerValue(req, "x-amz-target") ?? "";
+        const seen: { accessKeyId?: string; names: string[] } = { names: [] };
+        const reply = (status: number, outcome: string, doc: unknown) => {
+            this.requests.push({ target, accessKeyId: seen.accessKeyId, names: seen.names, status, outcome });
+            const text = JSON.stringify(doc);
+            res.writeHead(status, { "Content-Type": "application/x-amz-json-1.1", "Content-Length": Buffer.byteLength(text) });
+            res.end(text);
+        };
+        const fail = (status: number, type: string, message: string) => reply(status, type, { __type: type, message });
+
+        // Authentication first, as AWS does: nothing unsigned or mis-signed gets further.
+        const auth = headerValue(req, "authorization");
+        if (auth === undefined) return fail(400, "MissingAuthenticationTokenException", "Request is missing Authentication Token");
+        const m =
+            /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(
+                auth,
+            );
+        if (!m) return fail(400, "IncompleteSignatureException", "The authorization header is malformed");
+        const [, akid, scopeDate, region, service, signedList, signature] = m as unknown as string[];
+        seen.accessKeyId = akid;
+        if (service !== "ssm") return fail(400, "InvalidSignatureException", `Credential should be scoped to correct service: 'ssm'.`);
+        if (region !== this.opts.region)
+            return fail(400, "InvalidSignatureException", `Credential should be scoped to a valid region, not '${region}'.`);
+        const amzDate = headerValue(req, "x-amz-date") ?? "";
+        const when = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(amzDate);
+        if (!when || amzDate.slice(0, 8) !== scopeDate)
+            return fail(400, "IncompleteSignatureException", "x-amz-date is missing or does not match the credential scope");
+        const t = Date.UTC(+when[1]!, +when[2]! - 1, +when[3]!, +when[4]!, +when[5]!, +when[6]!);
+        if (Math.abs(Date.now() - t) > (this.opts.maxSkewMs ?? 15 * 60_000))
+            return fail(400, "InvalidSignatureException", "Signature expired");
+        const signed = signedList!.split(";");
+        const mustSign = ["host", "x-amz-date", ...Object.keys(req.headers).filter((h) => h.startsWith("x-amz-"))];
+        const unsigned = mustSign.filter((h) => !signed.includes(h));
+        if (unsigned.length > 0) return fail(400, "InvalidSignatureException", `headers not signed: ${unsigned.join(", ")}`);
+        const creds = this.opts.store.get(akid!);
+        if (creds === undefined) return fail(400, "UnrecognizedClientException", "The security token included in the request is invalid.");
+        const token = headerValue(req, "x-amz-security-token");
+        if (token !== creds.token)
+            return fail(400, "UnrecognizedClientException", "The security token included in the request is invalid.");
+        const headers: Record<string, string> = {};
+        for (const h of signed) headers[h] = headerValue(req, h) ?? "";
+        const url = req.url ?? "/";
+        const q = url.indexOf("?");
+        const expected = sigV4Signature({
+            method: req.method ?? "",
+            path: q < 0 ? url : url.slice(0, q),
+            query: q < 0 ? "" : url.slice(q + 1),
+            headers,
+            signedHeaders: signed,
+            payloadHash: crypto.createHash("sha256").update(body).digest("hex"),
+            amzDate,
+            region,
+            service,
+            secretAccessKey: creds.secretAccessKey,
+        });
+        if (!crypto.timingSafeEqual(Buffer.from(expected), Buffer.from(signature!)))
+            return fail(
+                400,
+                "InvalidSignatureException",
+                "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.",
+            );
+        if (creds.expired) return fail(400, "ExpiredTokenException", "The security token included in the request is expired");
+
+        // The protocol.
+        if (req.method !== "POST" || url !== "/") return fail(404, "UnknownOperationException", "awsJson1_1 is POST /");
+        if (target !== "AmazonSSM.GetParameters") return fail(400, "UnknownOperationException", `unknown operation ${target}`);
+        if ((headerValue(req, "content-type") ?? "") !== "application/x-amz-json-1.1")
+            return fail(400, "SerializationException", "Content-Type must be application/x-amz-json-1.1");
+        let doc: { Names?: unknown; WithDecryption?: unknown };
+        try {
+            doc = JSON.parse(body.toString("utf8")) as typeof doc;
+        } catch {
+            return fail(400, "SerializationException", "the body is not JSON");
+        }
+        const names = doc.Names;
+        if (
+            !Array.isArray(names) ||
+            names.length < 1 ||
+            names.length > 10 ||
+            names.some((n) => typeof n !== "string" || n.length < 1 || n.length > 2048)
+        )
+            return fail(
+                400,
+                "ValidationException",
+                "1 validation error detected: Value at 'names' failed to satisfy constraint: Member must have length between 1 and 10",
+            );
+        seen.names = names as string[];
+
+        const fault = this.faults.shift();
+        if (fault) return fail(fault.status, fault.type, "injected");
+
+        const found: Record<string, unknown>[] = [];
+        const invalid: string[] = [];
+        for (const sent of names as string[]) {
+            const sel = /^(.*):(\d+)$/.exec(sent);
+            const name = sel ? sel[1]! : sent;
+            const versions = this.parameters.get(name);
+            const version = sel ? Number(sel[2]) : (versions?.length ?? 0);
+            const value = versions?.[version - 1];
+            if (value === undefined) {
+                invalid.push(sent);
+                continue;
+            }
+            found.push({
+                Name: name,
+                Type: "SecureString",
+                // Without decryption a SecureString comes back as its ciphertext.
+                Value: doc.WithDecryption === true ? value : Buffer.from(`ciphertext:${name}:${version}`).toString("base64"),
+                Version: version,
+                ...(sel ? { Selector: `:${version}` } : {}),
+                LastModifiedDate: 1767225600.123,
+                ARN: this.arn(name),
+                DataType: "text",
+            });
+        }
+        found.sort((a, b) => (String(a["Name"]) < String(b["Name"]) ? -1 : 1));
+        reply(200, "ok", { Parameters: found, InvalidParameters: invalid });
     }
 }

@@ -6,6 +6,7 @@ import { readHostScripts } from "../../host-scripts";
 import { buildHost } from "../../units/host";
 import type { ContainerUnit, HostDefinition } from "../../units/model";
 import type { ArtifactLocation } from "../../units/provision";
+import { SECRET_NAME, SecretParameters, secretParameterName, secretUsers } from "../../units/secrets";
 import { seedContainers } from "../fixtures/hosts/seed";
 
 export * from "../fixtures/hosts/seed";
@@ -33,15 +34,29 @@ export const FIXTURE_ARTIFACT: ArtifactLocation = {
     region: "eu-west-1",
 };
 
+/** Version 1 of `/coreos-containers/test/<secret>` for every secret the containers take (well-named ones). */
+export function fixtureSecretParameters(containers: readonly ContainerUnit[], version = 1): SecretParameters {
+    return Object.fromEntries(
+        Object.keys(secretUsers(containers))
+            .filter((s) => SECRET_NAME.test(s))
+            .map((s) => [s, { name: secretParameterName("coreos-containers", "test", s), version }]),
+    );
+}
+
 /** A host of these containers (the seed's by default) with the project's one-shots and scripts. */
 export function fixtureHost(
     containers: readonly ContainerUnit[] = seedContainers,
-    opts: { readonly sshAuthorizedKeys?: readonly string[]; readonly artifact?: ArtifactLocation } = {},
+    opts: {
+        readonly sshAuthorizedKeys?: readonly string[];
+        readonly artifact?: ArtifactLocation;
+        readonly secrets?: SecretParameters;
+    } = {},
 ): HostDefinition {
     return buildHost({
         containers,
         artifact: opts.artifact ?? FIXTURE_ARTIFACT,
         sshAuthorizedKeys: opts.sshAuthorizedKeys ?? [],
         scripts: HOST_SCRIPTS,
+        secrets: opts.secrets ?? fixtureSecretParameters(containers),
     });
 }
