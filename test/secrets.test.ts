@@ -569,7 +569,7 @@ describe("a stack with secrets, planned offline (npm start)", function () {
             policies(plan)
                 .map((p) => p.name)
                 .sort(),
-            ["host-read-artifact", "host-read-secrets"],
+            ["host-read-artifact", "host-read-secrets", "host-write-report"],
         );
     });
 
