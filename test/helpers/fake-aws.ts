@@ -110,6 +110,127 @@ export function sigV4Signature(i: SigningInput): string {
     return hmac(key, stringToSign).toString("hex");
 }
 
+// ---- SigV4 verification, as the services do it ----
+
+/** Why a request's SigV4 authentication failed, in the order AWS checks. Each stand-in maps these to its own errors. */
+export type SigV4Failure =
+    | "missing" // no Authorization header
+    | "malformed" // not `AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…`
+    | "payload" // the service's own check of the payload hash failed (S3's x-amz-content-sha256)
+    | "wrong-service"
+    | "wrong-region"
+    | "bad-date" // x-amz-date missing, malformed, or not the credential scope's date
+    | "skewed" // more than maxSkewMs from now
+    | "unsigned-headers" // host, x-amz-date or an x-amz-* header left out of SignedHeaders
+    | "unknown-key"
+    | "no-token"
+    | "bad-token"
+    | "signature"
+    | "expired";
+
+export interface SigV4Check {
+    readonly store: CredentialStore;
+    readonly service: string;
+    readonly region: string;
+    /** What the canonical request ends with: S3 takes x-amz-content-sha256; the JSON and Query APIs, the body's hash. */
+    readonly payloadHash: string;
+    /** The service's own check of the payload, run right after the header is parsed (S3's order); a message when it fails. */
+    readonly checkPayload?: () => string | undefined;
+    /** Headers that must be signed besides host, x-amz-date and every x-amz-* header sent. */
+    readonly mustSign?: readonly string[];
+    /** The path and query as sent; default `/` and none. */
+    readonly path?: string;
+    readonly query?: string;
+    /** Allowed clock skew; SigV4's 15 minutes by default. */
+    readonly maxSkewMs?: number;
+}
+
+export type SigV4Result =
+    | { readonly ok: true; readonly accessKeyId: string; readonly creds: Credentials }
+    | { readonly ok: false; readonly failure: SigV4Failure; readonly detail: string; readonly accessKeyId?: string };
+
+const AUTHORIZATION =
+    /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/;
+
+/** Authenticate a request the way AWS does: recompute its SigV4 signature from what actually arrived. */
+export function verifySigV4(req: http.IncomingMessage, c: SigV4Check): SigV4Result {
+    const auth = headerValue(req, "authorization");
+    if (auth === undefined) return { ok: false, failure: "missing", detail: "no Authorization header" };
+    const m = AUTHORIZATION.exec(auth);
+    if (!m) return { ok: false, failure: "malformed", detail: "the authorization header is malformed" };
+    const [, akid = "", scopeDate = "", region = "", service = "", signedList = "", signature = ""] = m;
+    const no = (failure: SigV4Failure, detail: string): SigV4Result => ({ ok: false, failure, detail, accessKeyId: akid });
+    const payloadProblem = c.checkPayload?.();
+    if (payloadProblem !== undefined) return no("payload", payloadProblem);
+    if (service !== c.service) return no("wrong-service", `the credential is scoped to '${service}', not '${c.service}'`);
+    if (region !== c.region) return no("wrong-region", `the credential is scoped to '${region}', not '${c.region}'`);
+    const amzDate = headerValue(req, "x-amz-date") ?? "";
+    const when = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(amzDate);
+    if (!when || amzDate.slice(0, 8) !== scopeDate) return no("bad-date", "x-amz-date is missing or does not match the credential scope");
+    const t = Date.UTC(+when[1]!, +when[2]! - 1, +when[3]!, +when[4]!, +when[5]!, +when[6]!);
+    if (Math.abs(Date.now() - t) > (c.maxSkewMs ?? 15 * 60_000)) return no("skewed", "the request time is too far from now");
+    const signed = signedList.split(";");
+    const mustSign = ["host", "x-amz-date", ...(c.mustSign ?? []), ...Object.keys(req.headers).filter((h) => h.startsWith("x-amz-"))];
+    const unsigned = [...new Set(mustSign.filter((h) => !signed.includes(h)))];
+    if (unsigned.length > 0) return no("unsigned-headers", `headers not signed: ${unsigned.join(", ")}`);
+    const creds = c.store.get(akid);
+    if (creds === undefined) return no("unknown-key", "the access key id is not known");
+    const token = headerValue(req, "x-amz-security-token");
+    if (token === undefined) return no("no-token", "temporary credentials need x-amz-security-token");
+    if (token !== creds.token) return no("bad-token", "the security token is not the one issued with this key");
+    const headers: Record<string, string> = {};
+    for (const h of signed) headers[h] = headerValue(req, h) ?? "";
+    const expected = sigV4Signature({
+        method: req.method ?? "",
+        path: c.path ?? "/",
+        query: c.query ?? "",
+        headers,
+        signedHeaders: signed,
+        payloadHash: c.payloadHash,
+        amzDate,
+        region,
+        service,
+        secretAccessKey: creds.secretAccessKey,
+    });
+    if (!crypto.timingSafeEqual(Buffer.from(expected), Buffer.from(signature))) return no("signature", "the signature does not match");
+    if (creds.expired) return no("expired", "the credentials have expired");
+    return { ok: true, accessKeyId: akid, creds };
+}
+
+/** S3's answer to each failure (status, code); a missing payload hash is InvalidRequest, a wrong one a mismatch. */
+const S3_AUTH_ERRORS: Readonly<Record<SigV4Failure, (payloadHashSent: boolean) => readonly [number, string]>> = {
+    missing: () => [403, "AccessDenied"],
+    malformed: () => [400, "AuthorizationHeaderMalformed"],
+    payload: (sent) => (sent ? [400, "XAmzContentSHA256Mismatch"] : [400, "InvalidRequest"]),
+    "wrong-service": () => [400, "AuthorizationHeaderMalformed"],
+    "wrong-region": () => [400, "AuthorizationHeaderMalformed"],
+    "bad-date": () => [403, "AccessDenied"],
+    skewed: () => [403, "RequestTimeTooSkewed"],
+    "unsigned-headers": () => [403, "AccessDenied"],
+    "unknown-key": () => [403, "InvalidAccessKeyId"],
+    "no-token": () => [403, "InvalidAccessKeyId"],
+    "bad-token": () => [400, "InvalidToken"],
+    signature: () => [403, "SignatureDoesNotMatch"],
+    expired: () => [400, "ExpiredToken"],
+};
+
+/** SSM's (awsJson1_1) answer to each failure: status and `__type`. */
+const SSM_AUTH_ERRORS: Readonly<Record<SigV4Failure, readonly [number, string]>> = {
+    missing: [400, "MissingAuthenticationTokenException"],
+    malformed: [400, "IncompleteSignatureException"],
+    payload: [400, "InvalidSignatureException"],
+    "wrong-service": [400, "InvalidSignatureException"],
+    "wrong-region": [400, "InvalidSignatureException"],
+    "bad-date": [400, "IncompleteSignatureException"],
+    skewed: [400, "InvalidSignatureException"],
+    "unsigned-headers": [400, "InvalidSignatureException"],
+    "unknown-key": [400, "UnrecognizedClientException"],
+    "no-token": [400, "UnrecognizedClientException"],
+    "bad-token": [400, "UnrecognizedClientException"],
+    signature: [400, "InvalidSignatureException"],
+    expired: [400, "ExpiredTokenException"],
+};
+
 // ---- common server plumbing ----
 
 /** An HTTP server on a random loopback port; subclasses give it its handler. */
@@ -419,59 +540,31 @@ export class FakeS3 extends LoopbackServer {
             res.end(body);
         };
 
-        // Authentication, in S3's order.
-        const auth = headerValue(req, "authorization");
-        if (auth === undefined) return fail(403, "AccessDenied", "Anonymous access is not allowed");
-        const m =
-            /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(
-                auth,
-            );
-        if (!m) return fail(400, "AuthorizationHeaderMalformed", "The authorization header is malformed");
-        const [, akid, scopeDate, region, service, signedList, signature] = m as unknown as string[];
-        seen.accessKeyId = akid;
+        // Authentication, in S3's order; x-amz-content-sha256 is S3's own: it must be sent and match what arrived.
         const payloadHash = headerValue(req, "x-amz-content-sha256");
-        if (payloadHash === undefined) return fail(400, "InvalidRequest", "Missing required header for this request: x-amz-content-sha256");
-        // S3 hashes what arrived and compares (UNSIGNED-PAYLOAD opts out; these tests never send it with a body).
-        const bodyHash = crypto.createHash("sha256").update(requestBody).digest("hex");
-        if (payloadHash !== bodyHash && !(payloadHash === "UNSIGNED-PAYLOAD" && requestBody.length === 0))
-            return fail(400, "XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed");
-        if (region !== this.opts.region)
-            return fail(400, "AuthorizationHeaderMalformed", `the region '${region}' is wrong; expecting '${this.opts.region}'`);
-        if (service !== "s3") return fail(400, "AuthorizationHeaderMalformed", `the service '${service}' is wrong; expecting 's3'`);
-        const amzDate = headerValue(req, "x-amz-date") ?? "";
-        const when = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(amzDate);
-        if (!when || amzDate.slice(0, 8) !== scopeDate)
-            return fail(403, "AccessDenied", "x-amz-date is missing or does not match the credential scope");
-        const t = Date.UTC(+when[1]!, +when[2]! - 1, +when[3]!, +when[4]!, +when[5]!, +when[6]!);
-        if (Math.abs(Date.now() - t) > (this.opts.maxSkewMs ?? 15 * 60_000))
-            return fail(403, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large");
-        const signed = signedList!.split(";");
-        const mustSign = ["host", "x-amz-content-sha256", "x-amz-date", ...Object.keys(req.headers).filter((h) => h.startsWith("x-amz-"))];
-        const unsigned = mustSign.filter((h) => !signed.includes(h));
-        if (unsigned.length > 0) return fail(403, "AccessDenied", `headers not signed: ${unsigned.join(", ")}`);
-        const creds = this.opts.store.get(akid!);
-        if (creds === undefined)
-            return fail(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.");
-        const token = headerValue(req, "x-amz-security-token");
-        if (token === undefined) return fail(403, "InvalidAccessKeyId", "Temporary credentials need x-amz-security-token");
-        if (token !== creds.token) return fail(400, "InvalidToken", "The provided token is malformed or otherwise invalid.");
-        const headers: Record<string, string> = {};
-        for (const h of signed) headers[h] = headerValue(req, h) ?? "";
-        const expected = sigV4Signature({
-            method: req.method ?? "",
+        const auth = verifySigV4(req, {
+            store: this.opts.store,
+            service: "s3",
+            region: this.opts.region,
+            payloadHash: payloadHash ?? "",
+            mustSign: ["x-amz-content-sha256"],
             path: rawPath,
             query,
-            headers,
-            signedHeaders: signed,
-            payloadHash,
-            amzDate,
-            region,
-            service,
-            secretAccessKey: creds.secretAccessKey,
+            ...(this.opts.maxSkewMs !== undefined ? { maxSkewMs: this.opts.maxSkewMs } : {}),
+            checkPayload: () => {
+                if (payloadHash === undefined) return "Missing required header for this request: x-amz-content-sha256";
+                // S3 hashes what arrived and compares (UNSIGNED-PAYLOAD opts out; these tests never send it with a body).
+                const bodyHash = crypto.createHash("sha256").update(requestBody).digest("hex");
+                if (payloadHash !== bodyHash && !(payloadHash === "UNSIGNED-PAYLOAD" && requestBody.length === 0))
+                    return "The provided 'x-amz-content-sha256' header does not match what was computed";
+                return undefined;
+            },
         });
-        if (!crypto.timingSafeEqual(Buffer.from(expected), Buffer.from(signature!)))
-            return fail(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided.");
-        if (creds.expired) return fail(400, "ExpiredToken", "The provided token has expired.");
+        seen.accessKeyId = auth.accessKeyId;
+        if (!auth.ok) {
+            const [status, code] = S3_AUTH_ERRORS[auth.failure](payloadHash !== undefined);
+            return fail(status, code, auth.detail);
+        }
 
         if (req.method === "PUT") {
             if (!this.writable.has(`${bucket}/${key}`)) return fail(403, "AccessDenied", `not allowed to PUT ${bucket}/${key}`);
@@ -639,41 +732,18 @@ export class FakeEc2 extends LoopbackServer {
         for (const [k, v] of form) if (k !== "Action" && k !== "Version") params[k] = v;
         if (req.method !== "POST" || (req.url ?? "/") !== "/") return fail(400, "InvalidAction", "POST / only here");
 
-        const auth = headerValue(req, "authorization") ?? "";
-        const m =
-            /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(
-                auth,
-            );
-        if (!m) return fail(401, "AuthFailure", "AWS was not able to validate the provided access credentials");
-        const [, akid, scopeDate, region, service, signedList, signature] = m as unknown as string[];
-        seen.accessKeyId = akid;
-        if (region !== this.opts.region || service !== "ec2")
-            return fail(401, "AuthFailure", `credential scope ${region}/${service} is not ${this.opts.region}/ec2`);
-        const amzDate = headerValue(req, "x-amz-date") ?? "";
-        if (amzDate.slice(0, 8) !== scopeDate) return fail(401, "AuthFailure", "x-amz-date does not match the credential scope");
-        const signed = signedList!.split(";");
-        const mustSign = ["host", "x-amz-date", ...Object.keys(req.headers).filter((h) => h.startsWith("x-amz-"))];
-        if (mustSign.some((h) => !signed.includes(h))) return fail(401, "AuthFailure", "a required header is not signed");
-        const creds = this.opts.store.get(akid!);
-        if (!creds) return fail(401, "AuthFailure", "AWS was not able to validate the provided access credentials");
-        if (headerValue(req, "x-amz-security-token") !== creds.token)
-            return fail(401, "AuthFailure", "The security token included in the request is invalid");
-        const headers: Record<string, string> = {};
-        for (const h of signed) headers[h] = headerValue(req, h) ?? "";
-        const expected = sigV4Signature({
-            method: "POST",
-            path: "/",
-            query: "",
-            headers,
-            signedHeaders: signed,
+        const auth = verifySigV4(req, {
+            store: this.opts.store,
+            service: "ec2",
+            region: this.opts.region,
             payloadHash: crypto.createHash("sha256").update(body).digest("hex"),
-            amzDate,
-            region: region,
-            service: service,
-            secretAccessKey: creds.secretAccessKey,
         });
-        if (!crypto.timingSafeEqual(Buffer.from(expected), Buffer.from(signature!)))
-            return fail(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided.");
+        seen.accessKeyId = auth.accessKeyId;
+        if (!auth.ok) {
+            if (auth.failure === "signature")
+                return fail(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided.");
+            return fail(401, "AuthFailure", `AWS was not able to validate the provided access credentials (${auth.detail})`);
+        }
 
         const ns = 'xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"';
         const requestId = `<requestId>${crypto.randomUUID()}</requestId>`;
@@ -875,57 +945,22 @@ export class FakeSsm extends LoopbackServer {
         const fail = (status: number, type: string, message: string) => reply(status, type, { __type: type, message });
 
         // Authentication first, as AWS does: nothing unsigned or mis-signed gets further.
-        const auth = headerValue(req, "authorization");
-        if (auth === undefined) return fail(400, "MissingAuthenticationTokenException", "Request is missing Authentication Token");
-        const m =
-            /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(
-                auth,
-            );
-        if (!m) return fail(400, "IncompleteSignatureException", "The authorization header is malformed");
-        const [, akid, scopeDate, region, service, signedList, signature] = m as unknown as string[];
-        seen.accessKeyId = akid;
-        if (service !== "ssm") return fail(400, "InvalidSignatureException", `Credential should be scoped to correct service: 'ssm'.`);
-        if (region !== this.opts.region)
-            return fail(400, "InvalidSignatureException", `Credential should be scoped to a valid region, not '${region}'.`);
-        const amzDate = headerValue(req, "x-amz-date") ?? "";
-        const when = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(amzDate);
-        if (!when || amzDate.slice(0, 8) !== scopeDate)
-            return fail(400, "IncompleteSignatureException", "x-amz-date is missing or does not match the credential scope");
-        const t = Date.UTC(+when[1]!, +when[2]! - 1, +when[3]!, +when[4]!, +when[5]!, +when[6]!);
-        if (Math.abs(Date.now() - t) > (this.opts.maxSkewMs ?? 15 * 60_000))
-            return fail(400, "InvalidSignatureException", "Signature expired");
-        const signed = signedList!.split(";");
-        const mustSign = ["host", "x-amz-date", ...Object.keys(req.headers).filter((h) => h.startsWith("x-amz-"))];
-        const unsigned = mustSign.filter((h) => !signed.includes(h));
-        if (unsigned.length > 0) return fail(400, "InvalidSignatureException", `headers not signed: ${unsigned.join(", ")}`);
-        const creds = this.opts.store.get(akid!);
-        if (creds === undefined) return fail(400, "UnrecognizedClientException", "The security token included in the request is invalid.");
-        const token = headerValue(req, "x-amz-security-token");
-        if (token !== creds.token)
-            return fail(400, "UnrecognizedClientException", "The security token included in the request is invalid.");
-        const headers: Record<string, string> = {};
-        for (const h of signed) headers[h] = headerValue(req, h) ?? "";
         const url = req.url ?? "/";
         const q = url.indexOf("?");
-        const expected = sigV4Signature({
-            method: req.method ?? "",
+        const auth = verifySigV4(req, {
+            store: this.opts.store,
+            service: "ssm",
+            region: this.opts.region,
+            payloadHash: crypto.createHash("sha256").update(body).digest("hex"),
             path: q < 0 ? url : url.slice(0, q),
             query: q < 0 ? "" : url.slice(q + 1),
-            headers,
-            signedHeaders: signed,
-            payloadHash: crypto.createHash("sha256").update(body).digest("hex"),
-            amzDate,
-            region,
-            service,
-            secretAccessKey: creds.secretAccessKey,
+            ...(this.opts.maxSkewMs !== undefined ? { maxSkewMs: this.opts.maxSkewMs } : {}),
         });
-        if (!crypto.timingSafeEqual(Buffer.from(expected), Buffer.from(signature!)))
-            return fail(
-                400,
-                "InvalidSignatureException",
-                "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.",
-            );
-        if (creds.expired) return fail(400, "ExpiredTokenException", "The security token included in the request is expired");
+        seen.accessKeyId = auth.accessKeyId;
+        if (!auth.ok) {
+            const [status, type] = SSM_AUTH_ERRORS[auth.failure];
+            return fail(status, type, auth.detail);
+        }
 
         // The protocol.
         if (req.method !== "POST" || url !== "/") return fail(404, "UnknownOperationException", "awsJson1_1 is POST /");
