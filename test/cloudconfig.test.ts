@@ -68,11 +68,21 @@ function contentScalars(userData: string): { path: string; type: string | undefi
 
 describe("cloud-config rendering", () => {
     describe("unit order", () => {
-        it("puts one-shots first, then containers after their dependencies, keeping declaration order", () => {
+        it("puts one-shots first, then the image units, then containers after their dependencies, keeping declaration order", () => {
             const names = orderedUnits(hostOf(seedContainers)).map((u) => u.name);
             assert.deepEqual(names, [
                 "coreos-containers-network.service",
                 "provision.service",
+                "coreos-containers-ready.service",
+                "image-elastic.service",
+                "image-fluentd.service",
+                "image-kibana.service",
+                "image-node-exporter.service",
+                "image-cadvisor.service",
+                "image-alertmanager.service",
+                "image-prometheus.service",
+                "image-grafana.service",
+                "image-nginx.service",
                 "docker-elastic.service",
                 "docker-fluentd.service",
                 "docker-kibana.service",
@@ -131,7 +141,7 @@ describe("cloud-config rendering", () => {
                 const host = hostOf(shuffled(seedContainers, seed));
                 const units = orderedUnits(host).map((u) => u.name);
                 assert.deepEqual(
-                    units.slice(0, 2),
+                    units.slice(0, host.oneshots.length),
                     host.oneshots.map((u) => u.name),
                     `seed ${seed}`,
                 );
@@ -370,14 +380,32 @@ describe("cloud-config rendering", () => {
                 "",
                 "      [Install]",
                 "      WantedBy=multi-user.target",
+                "  - name: image-web.service",
+                "    command: start",
+                "    enable: true",
+                "    content: |",
+                "      [Unit]",
+                "      Description=Image of container web",
+                "      Requires=docker.service",
+                "      After=docker.service",
+                "",
+                "      [Service]",
+                "      Type=oneshot",
+                "      RemainAfterExit=yes",
+                "      TimeoutStartSec=900",
+                "      ExecStart=/opt/coreos-containers/bin/ensure-image pull nginx:1.27.2-alpine",
+                "",
+                "      [Install]",
+                "      WantedBy=multi-user.target",
                 "  - name: docker-web.service",
                 "    command: start",
                 "    enable: true",
                 "    content: |",
                 "      [Unit]",
                 "      Description=Web server",
-                "      Requires=docker.service coreos-containers-network.service",
-                "      After=docker.service coreos-containers-network.service",
+                "      Requires=docker.service coreos-containers-network.service image-web.service",
+                "      After=docker.service coreos-containers-network.service image-web.service",
+                "      StartLimitIntervalSec=300",
                 "",
                 "      [Service]",
                 "      TimeoutStartSec=900",

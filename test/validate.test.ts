@@ -135,7 +135,7 @@ describe("validateHost", () => {
             expectOnly(problems, {
                 where: "coreos-containers-network.service",
                 field: "name",
-                message: /oneshots\[0\] and oneshots\[2\] are both named/,
+                message: new RegExp(`oneshots\\[0\\] and oneshots\\[${host.oneshots.length}\\] are both named`),
             });
         });
 
@@ -145,7 +145,9 @@ describe("validateHost", () => {
             expectOnly(validateHost({ ...host, oneshots: [...host.oneshots, clash] }, allFiles), {
                 where: "web",
                 field: "name",
-                message: /its unit docker-web\.service has the same name as one-shot unit oneshots\[2\]/,
+                message: new RegExp(
+                    `its unit docker-web\\.service has the same name as one-shot unit oneshots\\[${host.oneshots.length}\\]`,
+                ),
                 fix: /overwrite/,
             });
         });

@@ -29,3 +29,25 @@ export const ARTIFACT_IMAGES_DIR = "images";
 export function containerUnitName(containerName: string): string {
     return `docker-${containerName}.service`;
 }
+
+/** ExecStartPost= of a container with a health check: waits until Docker reports it healthy (host-scripts/wait-healthy.sh). */
+export const WAIT_HEALTHY = `${BIN_DIR}/wait-healthy`;
+
+/** ExecStartPre= of a container with dependencies: waits until they are active and healthy (host-scripts/wait-dependencies.sh). */
+export const WAIT_DEPENDENCIES = `${BIN_DIR}/wait-dependencies`;
+
+/** The one-shot unit that watches the containers come up at boot and writes {@link BOOT_STATUS_FILE}. */
+export const READY_UNIT = "coreos-containers-ready.service";
+export const READY_SCRIPT = `${BIN_DIR}/ready`;
+
+/** How the last boot went, rewritten on every boot by {@link READY_UNIT}: a contract for the reporter and the cutover step. */
+export const BOOT_STATUS_FILE = "/var/lib/coreos-containers/status/boot.json";
+
+/**
+ * The one-shot unit that fetches a container's image (pull or load) as soon as Docker (and, for a
+ * tarball, the artifact) is there, whatever the container waits for. Container names are DNS labels,
+ * so `image-<name>` never collides with `docker-<name>`.
+ */
+export function imageUnitName(containerName: string): string {
+    return `image-${containerName}.service`;
+}

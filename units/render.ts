@@ -2,7 +2,7 @@
 // order, the files, the SSH keys. Validation runs first; nothing is rendered from a bad definition.
 import { HostDefinition, WriteFile } from "./model";
 import { throwIfProblems } from "./problems";
-import { RenderedUnit, renderContainerUnit, renderOneShotUnit } from "./systemd";
+import { RenderedUnit, imageUnit, renderContainerUnit, renderOneShotUnit } from "./systemd";
 import { FileChecks, validateHost } from "./validate";
 
 /** What the host gets: the input of every user-data format (formats/). */
@@ -14,8 +14,8 @@ export interface HostContent {
 }
 
 /**
- * Units in start order: one-shots first, in the order given, then containers so that each comes
- * after the containers it depends on. Among containers that are ready, the one declared first goes
+ * Units in start order: one-shots first, in the order given, then each container's image unit, then
+ * containers so that each comes after the containers it depends on. Among containers that are ready, the one declared first goes
  * first, so the order is stable. Dependencies are compared by name (config overrides copy containers).
  * coreos-cloudinit starts units in this list order; systemd itself follows the units' ordering.
  */
@@ -36,7 +36,11 @@ export function orderedUnits(host: HostDefinition): RenderedUnit[] {
         placedNames.add(containers[i!]!.name);
         order.push(i!);
     }
-    return [...host.oneshots.map(renderOneShotUnit), ...order.map((i) => renderContainerUnit(containers[i]!))];
+    return [
+        ...host.oneshots.map(renderOneShotUnit),
+        ...order.map((i) => renderOneShotUnit(imageUnit(containers[i]!))),
+        ...order.map((i) => renderContainerUnit(containers[i]!)),
+    ];
 }
 
 /** Validate the definition and render its units. Throws a ValidationError listing every problem. */
