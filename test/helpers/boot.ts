@@ -522,7 +522,8 @@ ExecStop=/bin/rm -f ${FAKE_DOCKER_RUN}/daemon
 
 /**
  * The probe: once the boot has finished (`is-system-running --wait`; or, when PROBE_DIR/wait-for
- * names a file, once that file exists) and every container's fake `run` is up (bounded), it records where the docker log stands, `systemctl show` for the units
+ * names a file, once that file exists; at most PROBE_DIR/timeout-seconds, 25 by default) and every
+ * container's fake `run` is up (bounded), it records where the docker log stands, `systemctl show` for the units
  * listed in PROBE_DIR/units, the failed units, which process runs each container and in which
  * cgroup, and `systemd-analyze time`; then runs PROBE_DIR/hook when a test put one there; then
  * `done`, then it powers the machine off, so shutdown runs every unit's ExecStop.
@@ -532,14 +533,15 @@ set -u
 O=${PROBE_DIR}
 mapfile -t units <"$O/units"
 mapfile -t containers <"$O/containers"
+limit=$(cat "$O/timeout-seconds" 2>/dev/null || echo 25)
 if [ -s "$O/wait-for" ]; then
   # A boot whose units keep starting never finishes: wait for the file the test names instead (bounded).
   f=$(cat "$O/wait-for")
-  for ((i = 0; i < 250; i++)); do [ -e "$f" ] && break; sleep 0.1; done
+  for ((i = 0; i < limit * 10; i++)); do [ -e "$f" ] && break; sleep 0.1; done
   state=$(systemctl is-system-running 2>&1)
 else
-  state=$(timeout 25 systemctl is-system-running --wait 2>&1)
-  [ $? -ne 124 ] || state="boot not finished after 25 s: $(systemctl is-system-running 2>&1)"
+  state=$(timeout "$limit" systemctl is-system-running --wait 2>&1)
+  [ $? -ne 124 ] || state="boot not finished after $limit s: $(systemctl is-system-running 2>&1)"
 fi
 systemctl list-jobs --no-pager >"$O/jobs" 2>&1
 for ((i = 0; i < 100; i++)); do
