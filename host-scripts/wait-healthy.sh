@@ -10,7 +10,8 @@ now() { local t=${EPOCHREALTIME//[!0-9]/}; echo $((10#$t / 1000)); }
 end=$(($(now) + max * 1000)) s=''
 while (($(now) < end)); do
   # Right after `docker run` is forked the container may not exist yet: no status is "not yet".
-  s=$("$d" inspect --format '{{.State.Health.Status}}' "$n" 2>/dev/null) || s=
+  # (A Docker daemon that does not answer must not hold the unit past its budget.)
+  s=$(timeout 10 "$d" inspect --format '{{.State.Health.Status}}' "$n" 2>/dev/null) || s=
   case $s in
   healthy) echo "$n is healthy after ${SECONDS}s"; exit 0 ;;
   unhealthy) break ;;
@@ -18,7 +19,7 @@ while (($(now) < end)); do
   sleep "${HEALTH_POLL_SECONDS:-0.5}"
 done
 # {"Status":…,"FailingStreak":…,"Log":[{"Start":…,"End":…,"ExitCode":…,"Output":…}]} (moby api/types/container/health.go)
-last=$("$d" inspect --format '{{json .State.Health}}' "$n" 2>/dev/null |
+last=$(timeout 10 "$d" inspect --format '{{json .State.Health}}' "$n" 2>/dev/null |
   jq -r '.Log[-1] // empty | "exit \(.ExitCode): \(.Output)"' 2>/dev/null | tr -s '\n\t' '  ')
 if [ "$s" = unhealthy ]; then why="Docker reports it unhealthy after ${SECONDS}s"; else why="still ${s:-not created} after ${max}s, its wait budget"; fi
 echo "<3>$n is not healthy: $why; last check: ${last:-none}" | cut -c1-1000
