@@ -3,6 +3,7 @@
 // Pure: it takes the raw key → string map that Pulumi hands the program (objects arrive as JSON
 // text) and returns a typed object, or every problem at once. `index.ts` passes it
 // `pulumi.runtime.allConfig()`; tests and the offline plan pass the same map.
+import { USER_DATA_FORMATS, UserDataFormatName } from "./formats/types";
 import { ImageSource } from "./units/model";
 import { Problem, ProblemCode, ValidationError } from "./units/problems";
 import { ContainerOverride } from "./units/stack";
@@ -47,6 +48,8 @@ export interface StackConfig {
     readonly artifactRetentionDays: number;
     /** Tags on every resource. */
     readonly tags: Readonly<Record<string, string>>;
+    /** The user-data format: `cloud-config` (read by coreos-cloudinit on every boot) or `ignition` (a stub; the full config in S3). */
+    readonly userDataFormat: UserDataFormatName;
 }
 
 type Reader<T> = (raw: string, key: string, problems: Problem[]) => T | undefined;
@@ -338,6 +341,10 @@ export const CONFIG_KEYS: Readonly<Record<string, KeySpec>> = {
     },
     artifactRetentionDays: { description: "days the bucket keeps non-current artifacts", read: int(1, 3650) },
     tags: { description: "tags on every resource", read: tags },
+    userDataFormat: {
+        description: "user-data format: cloud-config (default) or ignition (a stub; the full config is fetched from the artifact bucket)",
+        read: str(new RegExp(`^(${USER_DATA_FORMATS.join("|")})$`), `one of ${USER_DATA_FORMATS.join(", ")}`),
+    },
 };
 
 export const DEFAULTS = {
@@ -352,6 +359,7 @@ export const DEFAULTS = {
     imageDir: "build/images",
     artifactRetentionDays: 30,
     tags: {},
+    userDataFormat: "cloud-config",
 } as const;
 
 /** Keys whose values must never reach the user-data; a secret there would be written in plaintext. */

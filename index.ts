@@ -17,8 +17,8 @@ import {
     buildHost,
     renderHostContent,
 } from "./units";
-import { formatFor } from "./formats";
-import { ArtifactBundle, CoreOsHost, artifactKey, publishedPorts } from "./components";
+import { RenderedUserData, formatFor } from "./formats";
+import { ArtifactBundle, ArtifactUploads, CoreOsHost, artifactKey, publishedPorts } from "./components";
 import { readHostScripts } from "./host-scripts";
 import { PackEntry, listFiles, pack } from "./packing/pack";
 import { PlanProblems } from "./program/errors";
@@ -49,16 +49,21 @@ const files: FileChecks = {
     imageFileExists: (file) => fs.statSync(path.join(imageDir, file), { throwIfNoEntry: false })?.isFile() ?? false,
 };
 
-const format = formatFor("cloud-config");
+const format = formatFor(config.userDataFormat);
+const sha256 = (data: string | Buffer) => crypto.createHash("sha256").update(data).digest("hex");
+
+interface HostUserData {
+    readonly units: readonly RenderedUnit[];
+    readonly userData: RenderedUserData;
+}
 
 /** The host's units and its user-data for an artifact location. Throws a ValidationError listing every problem. */
-function renderUserData(location: ArtifactLocation): { units: readonly RenderedUnit[]; userData: string } {
+function renderUserData(location: ArtifactLocation): HostUserData {
     const content = renderHostContent(
         buildHost({ containers, artifact: location, sshAuthorizedKeys: config.sshAuthorizedKeys, scripts }),
         files,
     );
-    const userData = format.render(content, { bucket: location.bucket, region: location.region });
-    return { units: content.units, userData: userData.bytes.toString("utf8") };
+    return { units: content.units, userData: format.render(content, { bucket: location.bucket, region: location.region }) };
 }
 
 // Check everything before any resource exists: the definitions, the rendered document and its
@@ -69,8 +74,9 @@ const WORST_CASE_ARTIFACT: ArtifactLocation = {
     sha256: "0".repeat(64),
     region: config.region,
 };
-function checkBeforeDeploy(): void {
+function checkBeforeDeploy(): HostUserData {
     const problems: Problem[] = [...configProblems, ...loaded.problems];
+    let probe: HostUserData | undefined;
     if (hostSpec) {
         problems.push(
             ...unknownContainerProblems(
@@ -79,15 +85,19 @@ function checkBeforeDeploy(): void {
             ),
         );
         try {
-            renderUserData(WORST_CASE_ARTIFACT);
+            probe = renderUserData(WORST_CASE_ARTIFACT);
         } catch (e) {
             if (!(e instanceof ValidationError)) throw e;
             problems.push(...e.problems);
         }
     }
-    if (problems.length) throw new PlanProblems(problems);
+    if (problems.length || !probe) throw new PlanProblems(problems);
+    return probe;
 }
-checkBeforeDeploy();
+// The worst case also says, before any resource exists, what the real render has: the objects to
+// upload (their count does not depend on the location) and the user-data's encoding. The real
+// document is never longer, so if the worst case fits as text, so does it.
+const probe = checkBeforeDeploy();
 
 // The artifact: every file under artifactDir, plus the tarball of each image the units load.
 const entries: PackEntry[] = [
@@ -105,19 +115,76 @@ const packed = pack(entries, fromProject(PACK_DIR)).then((r) => ({
     path: path.relative(PROJECT_DIR, r.path).split(path.sep).join("/"),
 }));
 
+const uploadPrefixes = [...new Set(probe.userData.uploads.map((u) => u.key.slice(0, u.key.lastIndexOf("/") + 1)))].sort();
 const artifact = new ArtifactBundle("artifact", {
     packed,
     retentionDays: config.artifactRetentionDays,
     tags: config.tags,
+    ...(uploadPrefixes.length ? { otherPrefixes: uploadPrefixes } : {}),
 });
+
+/**
+ * The real render, as plain strings: Pulumi lifts an output's value into plain data, which would
+ * turn a Buffer into an object of its bytes. `userData` is the text EC2 receives, or base64 of its
+ * bytes when the worst case needed base64.
+ */
+interface RenderedForHost {
+    readonly units: readonly RenderedUnit[];
+    readonly userData: string;
+    readonly userDataSha256: string;
+    readonly uploads: readonly { readonly name: string; readonly key: string; readonly content: string }[];
+}
+const encoding = probe.userData.encoding;
+function forHost(r: HostUserData): RenderedForHost {
+    const received = r.userData;
+    // A worst case that needed base64 (gzip) gives base64 even if the real document just fits as
+    // text: EC2 then receives the plain document, which is valid. The reverse cannot happen.
+    if (encoding === "text" && received.encoding !== "text") throw new Error("the user-data needs base64 although its worst case did not");
+    return {
+        units: r.units,
+        userData: received.bytes.toString(encoding === "base64" ? "base64" : "utf8"),
+        userDataSha256: sha256(received.bytes),
+        uploads: received.uploads,
+    };
+}
 
 const rendered = pulumi
     .all([artifact.bucketName, artifact.key, artifact.sha256])
-    .apply(([bucket, key, sha256]) => renderUserData({ bucket, key, sha256, region: config.region }));
+    .apply(([bucket, key, sha256]) => forHost(renderUserData({ bucket, key, sha256, region: config.region })));
+
+/** The real render's upload of this name (the worst case had the same ones). */
+function upload(r: RenderedForHost, name: string): { key: string; content: string } {
+    const found = r.uploads.find((u) => u.name === name);
+    if (!found) throw new Error(`the ${format.name} user-data has no upload named ${name}, although its worst case had one`);
+    return found;
+}
+// Created only for a format that uploads something, so a cloud-config stack's plan is as it was.
+const uploads = probe.userData.uploads.length
+    ? new ArtifactUploads(
+          "artifact-uploads",
+          {
+              bucket: artifact.bucketName,
+              bucketArn: artifact.bucketArn,
+              objects: probe.userData.uploads.map((u) => ({
+                  name: u.name,
+                  key: rendered.apply((r) => upload(r, u.name).key),
+                  content: rendered.apply((r) => upload(r, u.name).content),
+              })),
+              tags: config.tags,
+          },
+          { dependsOn: [artifact] },
+      )
+    : undefined;
+
+// The instance's user-data, taken through the uploaded objects' keys so that the instance is created
+// after them (the stub names them).
+const userDataInput = pulumi.all([rendered.userData, pulumi.all(uploads?.keys ?? [])]).apply(([userData]) => userData);
 
 const host = new CoreOsHost("host", {
-    userData: rendered.userData,
+    userData: userDataInput,
+    userDataEncoding: encoding,
     artifactObjectArn: artifact.objectArn,
+    ...(uploads ? { otherObjectArns: uploads.objectArns } : {}),
     // The security group opens what the typed definitions publish: one source of truth.
     ports: publishedPorts(containers),
     instanceType: config.instanceType,
@@ -130,13 +197,12 @@ const host = new CoreOsHost("host", {
     tags: config.tags,
 });
 
-const sha256 = (text: string) => crypto.createHash("sha256").update(text, "utf8").digest("hex");
-
 export const publicIp = host.publicIp;
 export const instanceId = host.instanceId;
 export const amiId = host.amiId;
 export const artifactBucket = artifact.bucketName;
 export const artifactObjectKey = artifact.key;
-export const userDataSha256 = rendered.userData.apply(sha256);
+/** SHA-256 of the bytes EC2 receives. */
+export const userDataSha256 = rendered.userDataSha256;
 /** Unit name → SHA-256 of its text: `pulumi preview` shows which units changed. */
 export const unitSha256 = rendered.units.apply((units) => Object.fromEntries(units.map((u) => [u.name, sha256(u.content)])));

@@ -9,6 +9,11 @@ export interface ArtifactBundleArgs {
     readonly retentionDays: number;
     /** Tags on the bucket and the object, e.g. `{ team: "ops" }`. */
     readonly tags?: Readonly<Record<string, string>>;
+    /**
+     * Key prefixes of other content-addressed objects kept next to the artifact, whose old versions
+     * expire like old artifacts, e.g. `["ignition/"]` (see {@link ArtifactUploads}). None by default.
+     */
+    readonly otherPrefixes?: readonly string[];
 }
 
 /** `artifacts/<sha256>.tar.gz`: the key changes exactly when the bytes do. */
@@ -29,6 +34,12 @@ export class ArtifactBundle extends pulumi.ComponentResource {
         if (!Number.isInteger(args.retentionDays) || args.retentionDays < 1) {
             throw new pulumi.ResourceError("[retentionDays] must be a whole number of days, at least 1", this);
         }
+        const badPrefix = (args.otherPrefixes ?? []).find((p) => !/^[a-z0-9-]+\/$/.test(p) || p === "artifacts/");
+        if (badPrefix !== undefined)
+            throw new pulumi.ResourceError(
+                `[otherPrefixes] ${JSON.stringify(badPrefix)} is not a folder like "ignition/" other than artifacts/`,
+                this,
+            );
         const tags = { ...(args.tags ?? {}) };
         const parent = { parent: this };
 
@@ -66,6 +77,7 @@ export class ArtifactBundle extends pulumi.ComponentResource {
                 bucket: bucket.id,
                 // A new artifact has a new key; Pulumi deletes the old object, which in a versioned bucket
                 // leaves a non-current version (kept `retentionDays` for rollbacks) behind a delete marker.
+                // Other prefixes get a rule of their own only when given, so a stack without them keeps its rules as they were.
                 rules: [
                     {
                         id: "expire-old-artifacts",
@@ -75,6 +87,13 @@ export class ArtifactBundle extends pulumi.ComponentResource {
                         expiration: { expiredObjectDeleteMarker: true },
                         abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
                     },
+                    ...(args.otherPrefixes ?? []).map((prefix) => ({
+                        id: `expire-old-${prefix.slice(0, -1)}`,
+                        status: "Enabled",
+                        filter: { prefix },
+                        noncurrentVersionExpiration: { noncurrentDays: args.retentionDays },
+                        expiration: { expiredObjectDeleteMarker: true },
+                    })),
                 ],
             },
             { parent: this, dependsOn: [versioning] },

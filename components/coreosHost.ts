@@ -16,10 +16,18 @@ export interface HostPort {
 }
 
 export interface CoreOsHostArgs {
-    /** The rendered cloud-config, exactly as the instance should receive it. */
+    /** The rendered user-data, exactly as the instance should receive it: text, or base64 of the bytes (see `userDataEncoding`). */
     readonly userData: pulumi.Input<string>;
+    /**
+     * `text` (default): `userData` goes to the instance's `userData`, readable in the console and in
+     * `pulumi preview`. `base64`: it is base64 of binary user-data (a gzip'd cloud-config) and goes to
+     * `userDataBase64`. Given as a plain value so the instance's inputs are known when it is declared.
+     */
+    readonly userDataEncoding?: "text" | "base64";
     /** ARN of the artifact object the host may read, e.g. `arn:aws:s3:::bucket/artifacts/<sha>.tar.gz`. */
     readonly artifactObjectArn: pulumi.Input<string>;
+    /** ARNs of other objects the host reads at boot, e.g. its Ignition config `arn:aws:s3:::bucket/ignition/<sha>.json`. None by default. */
+    readonly otherObjectArns?: readonly pulumi.Input<string>[];
     /** Ports the units publish on the host (see {@link publishedPorts}); the security group opens exactly these. */
     readonly ports: readonly HostPort[];
     /** e.g. `t3.large`. */
@@ -72,6 +80,9 @@ export class CoreOsHost extends pulumi.ComponentResource {
     constructor(name: string, args: CoreOsHostArgs, opts: pulumi.ComponentResourceOptions = {}) {
         super("coreos-containers:host:CoreOsHost", name, {}, opts);
         if (!args.instanceType) throw new pulumi.ResourceError("[instanceType] must be set", this);
+        const encoding = args.userDataEncoding ?? "text";
+        if (encoding !== "text" && encoding !== "base64")
+            throw new pulumi.ResourceError('[userDataEncoding] must be "text" or "base64"', this);
         if (!(args.rootVolumeSizeGiB >= 8))
             throw new pulumi.ResourceError("[rootVolumeSizeGiB] must be at least 8 (Flatcar's image needs it)", this);
         const badPort = args.ports.find((p) => !Number.isInteger(p.port) || p.port < 1 || p.port > 65535);
@@ -109,15 +120,18 @@ export class CoreOsHost extends pulumi.ComponentResource {
             },
             parent,
         );
-        // The host reads exactly one object, the artifact it was built for. IMDS hop limit 2 (below)
-        // lets containers reach these credentials too; this grant is why that is acceptable.
+        // The host reads exactly the objects it was built for: the artifact, and its Ignition config when
+        // it has one. IMDS hop limit 2 (below) lets containers reach these credentials too; this grant
+        // is why that is acceptable.
         const readArtifact = new aws.iam.RolePolicy(
             `${name}-read-artifact`,
             {
                 role: role.id,
                 policy: pulumi.jsonStringify({
                     Version: "2012-10-17",
-                    Statement: [{ Effect: "Allow", Action: ["s3:GetObject"], Resource: [args.artifactObjectArn] }],
+                    Statement: [
+                        { Effect: "Allow", Action: ["s3:GetObject"], Resource: [args.artifactObjectArn, ...(args.otherObjectArns ?? [])] },
+                    ],
                 }),
             },
             parent,
@@ -175,9 +189,11 @@ export class CoreOsHost extends pulumi.ComponentResource {
             {
                 ami: this.amiId,
                 instanceType: args.instanceType,
-                userData: args.userData,
+                ...(encoding === "base64" ? { userDataBase64: args.userData } : { userData: args.userData }),
                 // coreos-cloudinit applies units on every boot, but a changed document should meet a fresh
-                // disk, not units and files left behind by the previous one: replace, don't stop/start.
+                // disk, not units and files left behind by the previous one: replace, don't stop/start. Ignition
+                // runs only on a first boot, so a stopped and started host would ignore a new config. The flag
+                // covers userDataBase64 too (terraform-provider-aws ec2_instance.go CustomizeDiff).
                 userDataReplaceOnChange: true,
                 iamInstanceProfile: profile.name,
                 vpcSecurityGroupIds: [sg.id],
@@ -196,7 +212,7 @@ export class CoreOsHost extends pulumi.ComponentResource {
             },
             {
                 parent: this,
-                // The host fetches the artifact at boot: its read grant must name the new object first.
+                // The host fetches the artifact (and its Ignition config) at boot: its read grant must name the new objects first.
                 dependsOn: [readArtifact],
                 // A looked-up AMI moves with every Flatcar release; without this, any `up` after a release
                 // would replace the host. Flatcar updates a running host itself. The cost: a replacement

@@ -1,2 +1,3 @@
 export * from "./artifactBundle";
+export * from "./artifactUploads";
 export * from "./coreosHost";

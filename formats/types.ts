@@ -22,6 +22,12 @@ export interface UploadTarget {
 
 /** An object a format needs next to the artifact, e.g. Ignition's full config. */
 export interface UploadObject {
+    /**
+     * A stable name for the object, e.g. `ignition-config`: the Pulumi resource is named after it, so a
+     * new config replaces the object rather than adding one, and the program can create the resource
+     * before the bucket's name (and so the key) is known.
+     */
+    readonly name: string;
     /** Object key, content-addressed, e.g. `ignition/<sha256>.json`. */
     readonly key: string;
     readonly content: string;
@@ -57,9 +63,20 @@ export interface DocFile {
     readonly settings: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * How the document reaches the host, for summaries: as the bytes EC2 hands over (`inline`), gzip'd
+ * into them (`gzip`, with the readable document), or fetched from an object the bytes name
+ * (`fetched`: an Ignition stub that replaces itself with its full config).
+ */
+export type UserDataDelivery =
+    | { readonly kind: "inline" }
+    | { readonly kind: "gzip"; readonly document: string }
+    | { readonly kind: "fetched"; readonly source: string; readonly key: string; readonly documentBytes: number };
+
 /** A user-data read back, for the plan summary and the PR diff. */
 export interface UserDataView {
     readonly format: UserDataFormatName;
+    readonly delivery: UserDataDelivery;
     /** Units in document (start) order. */
     readonly units: readonly DocUnit[];
     readonly files: readonly DocFile[];
@@ -74,7 +91,7 @@ export interface UserDataFormat {
     render(content: HostContent, target: UploadTarget): RenderedUserData;
     /**
      * Read user-data back. `uploads` are the objects the user-data points to (for a format that
-     * fetches its real config), by key.
+     * fetches its real config), object key → content. Throws when the bytes are not this format.
      */
     read(bytes: Buffer, uploads?: ReadonlyMap<string, string>): UserDataView;
     /** What the host's own validator would report for these bytes; empty when clean. */

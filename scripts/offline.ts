@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { PROJECT } from "../config";
-import { readUserData } from "../formats";
+import { PlanUserData, readPlanUserData } from "./planUserData";
 import { stackFileConfig } from "./stackFiles";
 
 export const PROJECT_DIR = path.resolve(__dirname, "..");
@@ -36,6 +36,8 @@ export interface PlannedResource {
     /** What the mocks computed on top of the inputs (id, ARN, name…), so tests can follow references. */
     readonly computed: Record<string, unknown>;
     readonly options: PlannedOptions;
+    /** What the engine creates first: its dependsOn and the resources its inputs come from, by name, sorted. */
+    readonly dependencies: string[];
 }
 
 /** One data-source call the program made, e.g. the AMI lookup. */
@@ -60,9 +62,11 @@ export interface OfflinePlan {
     readonly calls: PlannedCall[];
     /** The program's stack outputs, resolved. */
     readonly outputs: Record<string, unknown>;
-    /** Exactly the user-data the instance would receive. */
+    /** Exactly the user-data the instance would receive: its text, or base64 of its bytes (see `userDataEncoding`). */
     readonly userData: string;
-    /** The units in the user-data (`coreos.units`), in its order. */
+    /** `text` when the instance gets `userData`, `base64` when it gets `userDataBase64` (a gzip'd cloud-config). */
+    readonly userDataEncoding: "text" | "base64";
+    /** The units the host gets, in the user-data's order (for Ignition, the full config's). */
     readonly units: PlannedUnit[];
 }
 
@@ -120,7 +124,7 @@ function computed(type: string, name: string, inputs: Record<string, unknown>): 
 }
 
 /** The mocks: echo inputs plus computed attributes; answer the known data sources; throw on anything else. */
-export function offlineMocks(resources: Omit<PlannedResource, "options">[], calls: PlannedCall[]): pulumi.runtime.Mocks {
+export function offlineMocks(resources: Omit<PlannedResource, "options" | "dependencies">[], calls: PlannedCall[]): pulumi.runtime.Mocks {
     return {
         newResource(args) {
             const inputs = args.inputs as Record<string, unknown>;
@@ -160,11 +164,15 @@ interface RegisterRequest {
     getDeletebeforereplace(): boolean;
     getProtect(): boolean;
     getRetainondelete(): boolean;
+    getDependenciesList(): string[];
 }
 type Monitor = { registerResource(req: RegisterRequest, callback: (...args: unknown[]) => void): void };
 
-/** Record each registration's options, then let the mock monitor handle it as usual. */
-function recordOptions(into: Map<string, PlannedOptions>): void {
+/** A resource's name from its URN (`urn:pulumi:stack::project::type$type::name`). */
+const nameOfUrn = (urn: string) => urn.slice(urn.lastIndexOf("::") + 2);
+
+/** Record each registration's options and dependencies, then let the mock monitor handle it as usual. */
+function recordOptions(into: Map<string, PlannedOptions>, dependencies: Map<string, string[]>): void {
     const monitor = pulumi.runtime.getMonitor() as unknown as Monitor | undefined;
     if (!monitor || typeof monitor.registerResource !== "function") {
         throw new Error(
@@ -180,6 +188,7 @@ function recordOptions(into: Map<string, PlannedOptions>): void {
         if (req.getProtect()) options.protect = true;
         if (req.getRetainondelete()) options.retainOnDelete = true;
         into.set(`${req.getType()}\0${req.getName()}`, options);
+        dependencies.set(`${req.getType()}\0${req.getName()}`, [...new Set(req.getDependenciesList().map(nameOfUrn))].sort());
         register(req, callback);
     };
 }
@@ -222,9 +231,9 @@ async function unwrap(value: unknown): Promise<unknown> {
     return new Promise((resolve) => output.apply(resolve));
 }
 
-/** The units in a cloud-config document, as written to the host. */
-export function unitsOf(userData: string): PlannedUnit[] {
-    return readUserData(Buffer.from(userData, "utf8")).units.map((u) => ({ name: u.name, content: u.content }));
+/** The units a plan's user-data gives the host, whatever its format. */
+export function unitsOf(plan: PlanUserData): PlannedUnit[] {
+    return readPlanUserData(plan).units.map((u) => ({ name: u.name, content: u.content }));
 }
 
 export interface OfflineOptions {
@@ -247,11 +256,12 @@ const byTypeAndName = <T extends { type: string; name: string }>(a: T, b: T) => 
 export async function planOffline(opts: OfflineOptions): Promise<OfflinePlan> {
     const config = { ...loadStackConfig(opts.stack), ...(opts.config ?? {}) };
     const preview = opts.preview ?? false;
-    const recorded: Omit<PlannedResource, "options">[] = [];
+    const recorded: Omit<PlannedResource, "options" | "dependencies">[] = [];
     const recordedCalls: PlannedCall[] = [];
     const options = new Map<string, PlannedOptions>();
+    const dependencies = new Map<string, string[]>();
     await pulumi.runtime.setMocks(offlineMocks(recorded, recordedCalls), PROJECT, opts.stack, preview);
-    recordOptions(options);
+    recordOptions(options, dependencies);
     pulumi.runtime.setAllConfig(config, [...(opts.secretKeys ?? [])]);
     const program = (await import("../index")) as Record<string, unknown>;
     const outputs: Record<string, unknown> = {};
@@ -270,6 +280,7 @@ export async function planOffline(opts: OfflineOptions): Promise<OfflinePlan> {
                 inputs: stable(await resolveAssets(r.inputs)) as Record<string, unknown>,
                 computed: stable(r.computed) as Record<string, unknown>,
                 options: options.get(`${r.type}\0${r.name}`) ?? {},
+                dependencies: dependencies.get(`${r.type}\0${r.name}`) ?? [],
             })),
         )
     ).sort(byTypeAndName);
@@ -277,7 +288,22 @@ export async function planOffline(opts: OfflineOptions): Promise<OfflinePlan> {
         .map((c) => ({ token: c.token, inputs: stable(c.inputs) as Record<string, unknown> }))
         .sort((a, b) => (a.token + JSON.stringify(a.inputs) < b.token + JSON.stringify(b.inputs) ? -1 : 1));
     const instance = resources.find((r) => r.type === "aws:ec2/instance:Instance");
-    const userData = instance?.inputs["userData"];
-    if (typeof userData !== "string") throw new Error("offline plan: the program registered no instance with a userData string");
-    return { project: PROJECT, stack: opts.stack, preview, resources, calls, outputs, userData, units: unitsOf(userData) };
+    const text = instance?.inputs["userData"];
+    const base64 = instance?.inputs["userDataBase64"];
+    if ((typeof text === "string") === (typeof base64 === "string"))
+        throw new Error("offline plan: the program registered no instance with exactly one of userData and userDataBase64");
+    const userData =
+        typeof text === "string"
+            ? { userData: text, userDataEncoding: "text" as const }
+            : { userData: String(base64), userDataEncoding: "base64" as const };
+    return {
+        project: PROJECT,
+        stack: opts.stack,
+        preview,
+        resources,
+        calls,
+        outputs,
+        ...userData,
+        units: unitsOf({ ...userData, resources }),
+    };
 }

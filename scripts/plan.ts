@@ -1,18 +1,22 @@
 // `npm start [-- --stack dev] [--out DIR] [--preview] [--config-json '{"coreos-containers:key": ...}'] [--secret KEY] [--json]`
 //
 // The offline plan: runs index.ts under the SDK's mock runtime and writes what the program would
-// deploy to out/<stack>/: `user-data` (the exact bytes), `plan.json` (every resource with its
-// inputs and options, the data-source calls, and the stack outputs) and `units/<name>` (each
-// unit's text, e.g. for `systemd-analyze verify`). Prints a short summary with each resource's key
-// settings. Nothing is written on failure. `--json` prints the plan to stdout instead (tests use it).
+// deploy to out/<stack>/: `user-data` (the exact bytes EC2 receives; binary when it is a gzip'd
+// cloud-config, with `user-data.decoded` beside it, the document coreos-cloudinit reads),
+// `uploads/<key>` (objects the user-data names, e.g. the Ignition config `uploads/ignition/<sha>.json`),
+// `plan.json` (every resource with its inputs and options, the data-source calls, and the stack
+// outputs) and `units/<name>` (each unit's text, e.g. for `systemd-analyze verify`). Prints a short
+// summary with each resource's key settings. Nothing is written on failure. `--json` prints the plan
+// to stdout instead (tests use it).
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs as parseArgv } from "node:util";
 import * as pulumi from "@pulumi/pulumi";
-import { USER_DATA_LIMIT } from "../formats";
+import { USER_DATA_LIMIT, UserDataView } from "../formats";
 import { ValidationError } from "../units/problems";
 import { isPlainObject } from "../units/values";
 import { OfflinePlan, PROJECT_DIR, PlannedResource, planOffline, stable } from "./offline";
+import { planUploads, planUserDataBytes, readPlanUserData } from "./planUserData";
 
 const USAGE = "usage: npm start -- [--stack NAME] [--out DIR] [--preview] [--config-json JSON] [--secret KEY]... [--json]";
 
@@ -73,9 +77,11 @@ export function parseArgs(argv: readonly string[]): Args {
 }
 
 /** Everything the plan writes, by path relative to the out folder. */
-export function planFiles(plan: OfflinePlan): Record<string, string> {
-    const files: Record<string, string> = {
-        "user-data": plan.userData,
+export function planFiles(plan: OfflinePlan): Record<string, string | Buffer> {
+    const view = readPlanUserData(plan);
+    const files: Record<string, string | Buffer> = {
+        "user-data": planUserDataBytes(plan),
+        ...(view.delivery.kind === "gzip" ? { "user-data.decoded": view.delivery.document } : {}),
         "plan.json":
             JSON.stringify(
                 stable({
@@ -94,11 +100,16 @@ export function planFiles(plan: OfflinePlan): Record<string, string> {
         if (!/^[\w@.:-]+$/.test(u.name)) throw new Error(`unit name ${JSON.stringify(u.name)} is not a plain file name`);
         files[`units/${u.name}`] = u.content;
     }
+    for (const [key, content] of planUploads(plan)) {
+        if (!/^[\w.-]+(\/[\w.-]+)*$/.test(key) || key.split("/").includes(".."))
+            throw new Error(`upload key ${JSON.stringify(key)} is not a plain path`);
+        files[`uploads/${key}`] = content;
+    }
     return files;
 }
 
 /** Write into a fresh sibling folder, then swap it in: readers never see half a plan. */
-function writeAtomically(outDir: string, files: Record<string, string>): void {
+function writeAtomically(outDir: string, files: Record<string, string | Buffer>): void {
     const parent = path.dirname(outDir);
     fs.mkdirSync(parent, { recursive: true });
     const tmp = fs.mkdtempSync(path.join(parent, `.${path.basename(outDir)}-`));
@@ -217,7 +228,10 @@ const DESCRIBE: Readonly<Record<string, Describe>> = {
             .map((s) => `${text(at(s, "Effect"))} ${text(at(s, "Sid"), "")}`.trim())
             .join("; ");
     },
-    "aws:s3/bucketObjectv2:BucketObjectv2": (i) => `${shortSha(text(i["key"]))} from ${shortSha(text(at(i, "source", "path")))}`,
+    "aws:s3/bucketObjectv2:BucketObjectv2": (i) =>
+        typeof i["content"] === "string"
+            ? `${shortSha(text(i["key"]))}, ${Buffer.byteLength(i["content"])} bytes of ${text(i["contentType"], "text")}`
+            : `${shortSha(text(i["key"]))} from ${shortSha(text(at(i, "source", "path")))}`,
 };
 
 /** Key settings of a resource, a line or two; empty when there is nothing worth saying. */
@@ -226,9 +240,24 @@ function settings(r: PlannedResource, plan: OfflinePlan): string | string[] {
     return describe ? describe(r.inputs, r, plan) : "";
 }
 
+const share = (bytes: number) => `${bytes} of ${USER_DATA_LIMIT} bytes (${Math.round((bytes / USER_DATA_LIMIT) * 100)}%)`;
+
+/** The user-data line: the format, the bytes EC2 receives against its limit, and the document they carry. */
+export function userDataLine(view: UserDataView, received: number, sha256: string): string {
+    const sha = `sha256 ${sha256.slice(0, 12)}…`;
+    switch (view.delivery.kind) {
+        case "inline":
+            return `${view.format}, ${share(received)}, ${sha}`;
+        case "gzip":
+            return `${view.format} gzip, ${share(received)}, ${sha}; ${Buffer.byteLength(view.delivery.document)} bytes decompressed (user-data.decoded)`;
+        case "fetched":
+            return `${view.format} stub, ${share(received)}, ${sha}; full config ${shortSha(view.delivery.key)} ${view.delivery.documentBytes} bytes (uploads/)`;
+    }
+}
+
 /** The printed summary: the headline numbers, then one line per resource with its key settings. */
 export function summarize(plan: OfflinePlan, outDir?: string): string {
-    const bytes = Buffer.byteLength(plan.userData);
+    const bytes = planUserDataBytes(plan).length;
     const width = Math.max(...plan.resources.map((r) => r.name.length));
     // By name, so each component's resources sit together; the type leads the settings.
     const lines = [...plan.resources]
@@ -242,7 +271,7 @@ export function summarize(plan: OfflinePlan, outDir?: string): string {
         });
     return [
         `offline plan of stack ${plan.stack}${plan.preview ? " (preview)" : ""}${outDir ? ` → ${outDir}` : ""}`,
-        `  user-data  ${bytes} of ${USER_DATA_LIMIT} bytes (${Math.round((bytes / USER_DATA_LIMIT) * 100)}%), sha256 ${String(plan.outputs["userDataSha256"]).slice(0, 12)}…`,
+        `  user-data  ${userDataLine(readPlanUserData(plan), bytes, String(plan.outputs["userDataSha256"]))}`,
         `  units      ${plan.units.length}: ${plan.units.map((u) => u.name.replace(/\.service$/, "")).join(", ")}`,
         `  artifact   ${String(plan.outputs["artifactObjectKey"])}`,
         `  resources  ${plan.resources.length}`,

@@ -21,6 +21,9 @@ TOOLS=(
   "coreutils            /usr/bin/sha256sum"
   "jq                   /usr/bin/jq"           # the ready script writes boot.json; wait-healthy reads Docker's health JSON
   "shellcheck           /usr/bin/shellcheck"   # lints host-scripts/*.sh
+  "ignition             /usr/bin/ignition-validate"  # checks the Ignition stub and config
+  "ignition             /usr/lib/dracut/modules.d/30ignition/ignition"  # Ignition's own fetch and files stages
+  "passwd               /usr/sbin/usermod"     # Ignition's files stage runs usermod --root for core's SSH keys
   "ca-certificates      /etc/ssl/certs/ca-certificates.crt"
 )
 

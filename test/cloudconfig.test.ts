@@ -1,5 +1,7 @@
-// The cloud-config document: unit order, exact YAML round trips, stable bytes, the size limit, a golden document.
+// The cloud-config document: unit order, exact YAML round trips, stable bytes, the size limit (gzip when needed), a golden document.
 import { strict as assert } from "node:assert";
+import { createHash } from "node:crypto";
+import { gunzipSync } from "node:zlib";
 import { Scalar, isMap, isScalar, isSeq, parseDocument } from "yaml";
 import { ContainerUnit, HostDefinition, OneShotUnit } from "../units/model";
 import { ValidationError } from "../units/problems";
@@ -294,28 +296,52 @@ describe("cloud-config rendering", () => {
             assert.match(userData, /[^\n]\n$/);
         });
 
-        it("fails a host whose user-data is over EC2's 16,384 bytes, naming the size", () => {
+        it("sends a document over EC2's 16,384 bytes gzip'd through userDataBase64, which gunzips to the very document", () => {
             const base = hostOf(seedContainers);
             const big: HostDefinition = {
                 ...base,
                 files: [...base.files, { path: "/etc/big.txt", permissions: "0644", content: "y".repeat(10000) + "\n" }],
             };
-            const bytes = Buffer.byteLength(serializeCloudConfig(cloudConfigObject(big, orderedUnits(big))), "utf8");
-            assert.ok(bytes > USER_DATA_LIMIT, `the fixture must be over the limit (${bytes})`);
+            const document = serializeCloudConfig(cloudConfigObject(big, orderedUnits(big)));
+            assert.ok(Buffer.byteLength(document) > USER_DATA_LIMIT, `the fixture must be over the limit (${Buffer.byteLength(document)})`);
+            const { userData, received } = renderHost(big, allFiles);
+            assert.equal(userData, document);
+            assert.equal(received.encoding, "base64");
+            assert.ok(received.bytes.length <= USER_DATA_LIMIT, `${received.bytes.length} bytes gzip'd`);
+            assert.equal(gunzipSync(received.bytes).toString("utf8"), document);
+        });
+
+        it("keeps a document that fits as plain text, so existing stacks keep their user-data", () => {
+            const { userData, received } = renderHost(hostOf(seedContainers), allFiles);
+            assert.equal(received.encoding, "text");
+            assert.equal(received.bytes.toString("utf8"), userData);
+        });
+
+        it("fails a host whose gzip'd user-data is still over the limit, with both sizes and the switch to ignition", () => {
+            const base = hostOf(seedContainers);
+            // Text gzip cannot shrink much: base64 of a SHA-256 chain.
+            let block = Buffer.alloc(0);
+            for (let h = Buffer.from("seed"); block.length < 24000;) {
+                h = createHash("sha256").update(h).digest();
+                block = Buffer.concat([block, h]);
+            }
+            const big: HostDefinition = {
+                ...base,
+                files: [...base.files, { path: "/etc/big.txt", permissions: "0644", content: block.toString("base64") + "\n" }],
+            };
             assert.throws(
                 () => renderHost(big, allFiles),
                 (e: unknown) => {
                     assert.ok(e instanceof ValidationError);
                     assert.deepEqual(
-                        e.problems.map((p) => [p.where, p.field]),
-                        [["user-data", "size"]],
+                        e.problems.map((p) => [p.code, p.where, p.field]),
+                        [["USER_DATA_TOO_LARGE_COMPRESSED", "user-data", "size"]],
                     );
-                    assert.equal(
+                    assert.match(
                         e.problems[0]!.message,
-                        `${bytes} bytes is over EC2's limit of ${USER_DATA_LIMIT} bytes (by ${bytes - USER_DATA_LIMIT})`,
+                        /^the cloud-config is \d+ bytes, and \d+ bytes gzip'd, still over EC2's limit of 16384 bytes \(by \d+\)$/,
                     );
-                    assert.match(e.problems[0]!.fix, /artifact/);
-                    assert.match(e.message, /in the rendered user-data/);
+                    assert.match(e.problems[0]!.fix, /userDataFormat to ignition/);
                     return true;
                 },
             );

@@ -8,9 +8,13 @@ import { checkStackConfig, unknownContainerProblems } from "../config";
 import { PackEntry, PackError, PackProblem, pack } from "../packing/pack";
 import { planLayout, readChunk } from "../packing/layout";
 import { loadHosts } from "../program/hosts";
-import { USER_DATA_LIMIT } from "../formats";
-import { roundTripProblems, sizeProblems } from "../formats/cloudconfig";
+import { USER_DATA_LIMIT, formatFor } from "../formats";
+import { compressedSizeProblems, roundTripProblems } from "../formats/cloudconfig";
 import { validateCloudConfig } from "../formats/cloudconfig/validate";
+import { deterministicGzip } from "../formats/gzip";
+import { IGNITION_CONFIG_MAX_BYTES, configSizeProblems, validateIgnition } from "../formats/ignition";
+import { userDataSizeProblems } from "../formats/size";
+import { MAX_CONTAINERS_PER_NETWORK, hostCeilingProblems } from "../units/ceilings";
 import { ContainerUnit, HealthCheck, HostDefinition, ImageSource, OneShotUnit, VolumeSource, WriteFile } from "../units/model";
 import { PROBLEM_CODES, Problem, ProblemCode, formatProblem } from "../units/problems";
 import { FileChecks, validateHost } from "../units/validate";
@@ -112,6 +116,15 @@ const byValidateCloudConfig = (what: string, userData: string): Case => ({
     what,
     produce: () => validateCloudConfig(userData),
 });
+
+/** ignition-validate's rules (formats/ignition/validate.ts) on this config, given as an object. */
+const byValidateIgnition = (what: string, config: unknown): Case => ({
+    owner: "validateIgnition",
+    what,
+    produce: () => validateIgnition(Buffer.from(JSON.stringify(config))),
+});
+const V = { version: "3.3.0" };
+const unit = (patch: Record<string, unknown>) => ({ ignition: V, systemd: { units: [{ name: "a.service", ...patch }] } });
 
 // ---------------------------------------------------------------------------------------------
 // Stack config
@@ -279,9 +292,19 @@ const CASES: Record<ProblemCode, Case> = {
         produce: () => roundTripProblems({ hostname: "web" }, `${H}hostname: db\n`),
     },
     USER_DATA_TOO_LARGE: {
-        owner: "sizeProblems",
+        owner: "userDataSizeProblems",
         what: "user-data one byte over EC2's limit",
-        produce: () => sizeProblems(H + "#".repeat(USER_DATA_LIMIT - H.length + 1)),
+        produce: () => userDataSizeProblems(Buffer.alloc(USER_DATA_LIMIT + 1, "#"), "send less"),
+    },
+    USER_DATA_TOO_LARGE_COMPRESSED: {
+        owner: "compressedSizeProblems",
+        what: "a cloud-config whose gzip is one byte over EC2's limit",
+        produce: () => compressedSizeProblems(Buffer.alloc(40000), Buffer.alloc(USER_DATA_LIMIT + 1)),
+    },
+    USER_DATA_GZIP_INVALID: {
+        owner: "the cloud-config format's validate",
+        what: "user-data that starts with gzip's magic bytes but is cut short",
+        produce: () => formatFor("cloud-config").validate(deterministicGzip(Buffer.from(H + "hostname: a\n")).subarray(0, 12)),
     },
 
     // coreos-cloudinit -validate (units/cloudinit.ts)
@@ -317,6 +340,30 @@ const CASES: Record<ProblemCode, Case> = {
         "unquoted permissions",
         `${H}write_files:\n- path: /etc/a\n  permissions: 0644\n`,
     ),
+
+    // Ignition (formats/ignition/)
+    IGNITION_CONFIG_INVALID: byValidateIgnition("a config of spec 3.4.0, which Ignition 2.14 does not take as stable", {
+        ignition: { version: "3.4.0" },
+    }),
+    IGNITION_REFERENCE_INVALID: byValidateIgnition("a replace source with a short hash", {
+        ignition: { ...V, config: { replace: { source: "s3://b/k.json", verification: { hash: "sha512-abc" } } } },
+    }),
+    IGNITION_UNIT_INVALID: byValidateIgnition("a unit name without a unit type", unit({ name: "a", contents: "[Service]\n" })),
+    IGNITION_UNIT_LINE_TOO_LONG: byValidateIgnition(
+        "a unit line of 2048 bytes",
+        unit({ contents: `[Service]\nExecStart=/bin/echo ${"x".repeat(2048 - "ExecStart=/bin/echo ".length)}\n` }),
+    ),
+    IGNITION_FILE_INVALID: byValidateIgnition("a relative file path", { ignition: V, storage: { files: [{ path: "etc/x" }] } }),
+    IGNITION_CONFIG_TOO_LARGE: {
+        owner: "configSizeProblems",
+        what: "an Ignition config one byte over the ceiling",
+        produce: () => configSizeProblems(Buffer.alloc(IGNITION_CONFIG_MAX_BYTES + 1), "ignition/x.json"),
+    },
+    HOST_TOO_MANY_CONTAINERS: {
+        owner: "hostCeilingProblems",
+        what: "one container more than a Docker network takes",
+        produce: () => hostCeilingProblems(fixtureHost(Array.from({ length: MAX_CONTAINERS_PER_NETWORK + 1 }, (_, i) => app(`c${i}`)))),
+    },
 
     // Stack config (config.ts)
     CONFIG_UNKNOWN_KEY: byCheckStackConfig("a misspelt key of the project", { [key("hostDir")]: "hosts" }),

@@ -56,6 +56,7 @@ describe("config: parseStackConfig", () => {
             NAMES,
         );
         assert.equal(c.rootVolumeSizeGiB, 64);
+        assert.equal(parseStackConfig({ ...REGION, [key("userDataFormat")]: "ignition" }).userDataFormat, "ignition");
         assert.deepEqual(c.sshCidrs, ["203.0.113.0/24"]);
         assert.deepEqual(c.tags, { team: "ops" });
         assert.deepEqual(c.containers, {
@@ -78,6 +79,7 @@ describe("config: parseStackConfig", () => {
     const cases: [string, Record<string, string>, string, RegExp?][] = [
         ["a size that is not a number", { [key("rootVolumeSizeGiB")]: "big" }, key("rootVolumeSizeGiB")],
         ["a size below Flatcar's minimum", { [key("rootVolumeSizeGiB")]: "4" }, key("rootVolumeSizeGiB")],
+        ["a user-data format that does not exist", { [key("userDataFormat")]: "butane" }, key("userDataFormat"), /cloud-config, ignition/],
         ["sshCidrs that is not a list", { [key("sshCidrs")]: "203.0.113.0/24" }, key("sshCidrs"), /list/],
         ["a CIDR that is not one", { [key("sshCidrs")]: JSON.stringify(["203.0.113.0/24", "10.0.0.0/33"]) }, `${key("sshCidrs")}[1]`],
         ["a CIDR with host bits", { [key("sshCidrs")]: JSON.stringify(["203.0.113.7/24"]) }, `${key("sshCidrs")}[0]`, /203\.0\.113\.0\/24/],

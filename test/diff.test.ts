@@ -303,6 +303,8 @@ describe("npm run diff (offline plans → a reviewer's summary)", function () {
     it("reads the user-data with the reader it is given (opts.readUserData), so the summary does not know the format", function () {
         const json = (units: Record<string, string>) =>
             JSON.stringify({
+                format: "cloud-config",
+                delivery: { kind: "inline" },
                 units: Object.entries(units).map(([name, content]) => ({ name, content, settings: {} })),
                 files: [],
                 other: {},

@@ -300,10 +300,10 @@ describe("program: the dev stack, in-process with mocks", function () {
 
         it("writes user-data, plan.json and one file per unit", () => {
             const files = planFiles(plan);
-            assert.equal(files["user-data"], plan.userData);
+            assert.deepEqual(files["user-data"], Buffer.from(plan.userData, "utf8"));
             for (const u of plan.units) assert.equal(files[`units/${u.name}`], u.content);
             assert.equal(Object.keys(files).length, plan.units.length + 2);
-            const doc = JSON.parse(files["plan.json"]!) as { resources: PlannedResource[]; outputs: unknown };
+            const doc = JSON.parse(String(files["plan.json"])) as { resources: PlannedResource[]; outputs: unknown };
             assert.deepEqual(
                 doc.resources.map((r) => `${r.type} ${r.name}`),
                 plan.resources.map((r) => `${r.type} ${r.name}`),

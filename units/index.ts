@@ -10,3 +10,4 @@ export * from "./provision";
 export * from "./host";
 export * from "./stack";
 export * from "./render";
+export * from "./ceilings";

@@ -59,9 +59,13 @@ export const PROBLEM_CODES = [
     "FILE_PERMISSIONS_INVALID",
     "FILE_OWNER_INVALID",
     "FILE_PATH_DUPLICATE",
+    // The host's ceilings (units/ceilings.ts).
+    "HOST_TOO_MANY_CONTAINERS",
     // The rendered user-data.
     "USER_DATA_ROUND_TRIP",
     "USER_DATA_TOO_LARGE",
+    "USER_DATA_TOO_LARGE_COMPRESSED",
+    "USER_DATA_GZIP_INVALID",
     // coreos-cloudinit's `-validate` rules (units/cloudinit.ts), one code per rule.
     "CLOUDINIT_HEADER",
     "CLOUDINIT_CONTROL_CHARACTER",
@@ -77,6 +81,13 @@ export const PROBLEM_CODES = [
     "CLOUDINIT_READ_ONLY_PATH",
     "CLOUDINIT_WRITE_FILES_UNDER_COREOS",
     "CLOUDINIT_PERMISSIONS_UNQUOTED",
+    // The Ignition config and stub (formats/ignition/): ignition-validate's rules, and its ceilings.
+    "IGNITION_CONFIG_INVALID",
+    "IGNITION_REFERENCE_INVALID",
+    "IGNITION_UNIT_INVALID",
+    "IGNITION_UNIT_LINE_TOO_LONG",
+    "IGNITION_FILE_INVALID",
+    "IGNITION_CONFIG_TOO_LARGE",
     // Stack config (config.ts).
     "CONFIG_UNKNOWN_KEY",
     "CONFIG_SECRET_NOT_ALLOWED",

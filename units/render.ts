@@ -1,5 +1,6 @@
 // A host definition → what the host gets, whatever the user-data format: every unit's text in start
 // order, the files, the SSH keys. Validation runs first; nothing is rendered from a bad definition.
+import { hostCeilingProblems } from "./ceilings";
 import { HostDefinition, WriteFile } from "./model";
 import { throwIfProblems } from "./problems";
 import { RenderedUnit, imageUnit, renderContainerUnit, renderOneShotUnit } from "./systemd";
@@ -45,6 +46,6 @@ export function orderedUnits(host: HostDefinition): RenderedUnit[] {
 
 /** Validate the definition and render its units. Throws a ValidationError listing every problem. */
 export function renderHostContent(host: HostDefinition, files: FileChecks): HostContent {
-    throwIfProblems(validateHost(host, files));
+    throwIfProblems([...validateHost(host, files), ...hostCeilingProblems(host)]);
     return { units: orderedUnits(host), files: host.files, sshAuthorizedKeys: host.sshAuthorizedKeys };
 }

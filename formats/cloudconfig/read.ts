@@ -7,7 +7,7 @@ import { parseUserData } from "./render";
 export type { DocFile, DocUnit } from "../types";
 
 /** A cloud-config document read back: the format's view without its name. */
-export type CloudConfigView = Omit<UserDataView, "format">;
+export type CloudConfigView = Omit<UserDataView, "format" | "delivery">;
 
 function without(entry: Record<string, unknown>, ...keys: string[]): Record<string, unknown> {
     return Object.fromEntries(Object.entries(entry).filter(([k]) => !keys.includes(k)));

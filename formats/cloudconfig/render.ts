@@ -10,7 +10,8 @@ import { Problem, throwIfProblems } from "../../units/problems";
 import { HostContent, renderHostContent } from "../../units/render";
 import { RenderedUnit } from "../../units/systemd";
 import { FileChecks } from "../../units/validate";
-import { USER_DATA_LIMIT } from "../types";
+import { decompressIfGzip, deterministicGzip } from "../gzip";
+import { RenderedUserData, USER_DATA_LIMIT } from "../types";
 import { validateCloudConfig } from "./validate";
 
 export const CLOUD_CONFIG_HEADER = "#cloud-config\n";
@@ -154,38 +155,59 @@ export function roundTripProblems(doc: Record<string, unknown>, userData: string
 export interface RenderedHost {
     /** Units in start order. */
     readonly units: readonly RenderedUnit[];
-    /** Exactly the bytes the instance receives. */
+    /** The cloud-config document, as coreos-cloudinit reads it (after any gunzip). */
     readonly userData: string;
+    /** What EC2 receives: the document itself, or its gzip when the document does not fit. */
+    readonly received: RenderedUserData;
 }
 
-/** The user-data's size against EC2's limit. */
-export function sizeProblems(userData: string): Problem[] {
-    const bytes = Buffer.byteLength(userData, "utf8");
-    if (bytes <= USER_DATA_LIMIT) return [];
+/** The cloud-config document for host content, checked: round trip and coreos-cloudinit's rules. Its size is checked by {@link cloudConfigUserData}. */
+export function renderCloudConfig(content: HostContent): string {
+    const doc = cloudConfigObject(content, content.units);
+    const userData = serializeCloudConfig(doc);
+    throwIfProblems([...roundTripProblems(doc, userData), ...validateCloudConfig(userData)], "the rendered user-data");
+    return userData;
+}
+
+/** A gzip'd document that still does not fit: say how far off it is, and what fits any host. */
+export function compressedSizeProblems(document: Buffer, compressed: Buffer): Problem[] {
+    if (compressed.length <= USER_DATA_LIMIT) return [];
     return [
         {
-            code: "USER_DATA_TOO_LARGE",
+            code: "USER_DATA_TOO_LARGE_COMPRESSED",
             where: "user-data",
             field: "size",
-            message: `${bytes} bytes is over EC2's limit of ${USER_DATA_LIMIT} bytes (by ${bytes - USER_DATA_LIMIT})`,
-            fix: "move large files into the artifact (artifact/) instead of write_files, or run fewer containers on this host",
+            message:
+                `the cloud-config is ${document.length} bytes, and ${compressed.length} bytes gzip'd, still over EC2's limit of ` +
+                `${USER_DATA_LIMIT} bytes (by ${compressed.length - USER_DATA_LIMIT})`,
+            fix:
+                "set coreos-containers:userDataFormat to ignition: the user-data becomes a small stub and the host fetches its " +
+                "full config from the artifact bucket, whatever its size (or move large files into the artifact, or run fewer containers here)",
         },
     ];
 }
 
-/** The cloud-config document for host content, checked: round trip, coreos-cloudinit's rules, size. */
-export function renderCloudConfig(content: HostContent): string {
-    const doc = cloudConfigObject(content, content.units);
-    const userData = serializeCloudConfig(doc);
+/**
+ * What EC2 receives for host content in cloud-config: the document as text when it fits EC2's
+ * limit, else its deterministic gzip through `userDataBase64`. Only when needed, because a plain
+ * document stays readable in the EC2 console and in `pulumi preview`, and because compressing
+ * every document would change the user-data of every existing stack, replacing hosts for nothing.
+ * The gzip is validated as coreos-cloudinit sees it (gunzipped first). Throws a ValidationError.
+ */
+export function cloudConfigUserData(content: HostContent): RenderedUserData {
+    const document = Buffer.from(renderCloudConfig(content), "utf8");
+    if (document.length <= USER_DATA_LIMIT) return { format: "cloud-config", bytes: document, encoding: "text", uploads: [] };
+    const compressed = deterministicGzip(document);
     throwIfProblems(
-        [...roundTripProblems(doc, userData), ...validateCloudConfig(userData), ...sizeProblems(userData)],
+        [...validateCloudConfig(decompressIfGzip(compressed).toString("utf8")), ...compressedSizeProblems(document, compressed)],
         "the rendered user-data",
     );
-    return userData;
+    return { format: "cloud-config", bytes: compressed, encoding: "base64", uploads: [] };
 }
 
 /** Validate a host definition, render it and check the document. Throws a ValidationError listing every problem. */
 export function renderHost(host: HostDefinition, files: FileChecks): RenderedHost {
     const content = renderHostContent(host, files);
-    return { units: content.units, userData: renderCloudConfig(content) };
+    const received = cloudConfigUserData(content);
+    return { units: content.units, userData: decompressIfGzip(received.bytes).toString("utf8"), received };
 }

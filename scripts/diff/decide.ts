@@ -3,7 +3,7 @@
 //
 // Pure and Markdown-free: render.ts turns a Decision into text. The user-data is read through
 // `opts.readUserData`, so nothing here knows its format.
-import { readUserData } from "../../formats";
+import { readPlanUserData } from "../planUserData";
 import { configChanges } from "./config";
 import { effectiveRule } from "./instance";
 import { ValueChange, deepEqual, diffValues } from "./values";
@@ -29,23 +29,35 @@ export const INSTANCE_TYPE = "aws:ec2/instance:Instance";
 
 type PlanResource = PlanLike["resources"][number];
 
-const EMPTY_VIEW: UserDataView = { format: "cloud-config", units: [], files: [], other: {} };
+const EMPTY_VIEW: UserDataView = { format: "cloud-config", delivery: { kind: "inline" }, units: [], files: [], other: {} };
 
 /** Compare two plans of one stack. `base` null: the stack does not exist at the base revision. */
 export function decide(base: PlanLike | null, head: PlanLike, opts: SummaryOptions): Decision {
-    const read = opts.readUserData ?? ((userData: string) => readUserData(Buffer.from(userData, "utf8")));
-    const baseDoc = base ? read(base.userData) : EMPTY_VIEW;
-    const headDoc = read(head.userData);
+    const read = opts.readUserData ?? ((_userData: string, plan: PlanLike) => readPlanUserData(plan));
+    const baseDoc = base ? read(base.userData, base) : EMPTY_VIEW;
+    const headDoc = read(head.userData, head);
+    // Across formats, units and files are compared by their text: their settings (`command: start`
+    // or `enabled: true`, `permissions` or `mode`) say the same in each format's words.
+    const formatChanged = base !== null && baseDoc.format !== headDoc.format;
+    const same = formatChanged ? sameContent : sameText;
     const artifact = artifactChange(base, head, opts.artifactFiles);
-    const units = unitChanges(base !== null, baseDoc, headDoc, artifact);
-    const files = namedChanges(baseDoc.files, headDoc.files, (f) => f.path, sameText);
-    const otherKeys = base ? [...new Set(diffValues(baseDoc.other, headDoc.other).map((c) => c.path.split(/[.[]/)[0]!))] : [];
+    const units = unitChanges(base !== null, baseDoc, headDoc, artifact, same);
+    const files = namedChanges(baseDoc.files, headDoc.files, (f) => f.path, same);
+    const otherKeys =
+        base && !formatChanged ? [...new Set(diffValues(baseDoc.other, headDoc.other).map((c) => c.path.split(/[.[]/)[0]!))] : [];
+    const delivery: UserDataCause[] = !base
+        ? []
+        : formatChanged
+          ? [{ kind: "format", before: baseDoc.format, after: headDoc.format }]
+          : baseDoc.delivery.kind !== headDoc.delivery.kind
+            ? [{ kind: "delivery", before: baseDoc.delivery.kind, after: headDoc.delivery.kind }]
+            : [];
 
     const baseInstance = base?.resources.find((r) => r.type === INSTANCE_TYPE);
     const headInstance = head.resources.find((r) => r.type === INSTANCE_TYPE);
     const hostInputs =
         baseInstance && headInstance ? diffValues(baseInstance.inputs, headInstance.inputs).map((c) => classifyInput(c, headInstance)) : [];
-    const causes = userDataCauses(base !== null && artifact.changed, units, files, otherKeys);
+    const causes = userDataCauses(delivery, base !== null && artifact.changed, units, files, otherKeys);
     const { host, reasons } = hostVerdict(base !== null, baseInstance, headInstance, hostInputs, causes);
     const headOptions = headInstance?.options;
     return {
@@ -89,6 +101,7 @@ function namedChanges<T>(base: readonly T[], head: readonly T[], key: (t: T) => 
 }
 
 const sameText = (a: DocText, b: DocText) => a.content === b.content && deepEqual(a.settings, b.settings);
+const sameContent = (a: DocText, b: DocText) => a.content === b.content;
 
 /** The artifact: its key names the bytes. */
 function artifactChange(base: PlanLike | null, head: PlanLike, listed: SummaryOptions["artifactFiles"]): Decision["artifact"] {
@@ -110,8 +123,14 @@ function artifactChange(base: PlanLike | null, head: PlanLike, listed: SummaryOp
 }
 
 /** Units by name; a unit that differs only by the artifact's hash changed because of it. */
-function unitChanges(hasBase: boolean, baseDoc: UserDataView, headDoc: UserDataView, artifact: Decision["artifact"]): UnitChanges {
-    const units = namedChanges(baseDoc.units, headDoc.units, (u) => u.name, sameText);
+function unitChanges(
+    hasBase: boolean,
+    baseDoc: UserDataView,
+    headDoc: UserDataView,
+    artifact: Decision["artifact"],
+    same: (a: DocText, b: DocText) => boolean,
+): UnitChanges {
+    const units = namedChanges(baseDoc.units, headDoc.units, (u) => u.name, same);
     const baseUnits = byName(baseDoc.units, (u) => u.name);
     const headUnits = byName(headDoc.units, (u) => u.name);
     const shaBefore = artifactSha(artifact.before);
@@ -121,7 +140,7 @@ function unitChanges(hasBase: boolean, baseDoc: UserDataView, headDoc: UserDataV
     const onlyArtifact = units.changed.filter((n) => {
         const b = baseUnits.get(n)!;
         const h = headDoc.units.find((u) => u.name === n)!;
-        return deepEqual(b.settings, h.settings) && onlyByArtifact(b.content, h.content);
+        return (same === sameContent || deepEqual(b.settings, h.settings)) && onlyByArtifact(b.content, h.content);
     });
     const common = (names: string[], other: Map<string, unknown>) => names.filter((n) => other.has(n));
     const reordered =
@@ -158,9 +177,15 @@ function classifyInput(c: ValueChange, headInstance: PlanResource): HostInputCha
     return input(rule.effect, rule.note);
 }
 
-/** Why the user-data changed, in the reviewer's terms. */
-function userDataCauses(artifactChanged: boolean, units: UnitChanges, files: NamedChanges, otherKeys: readonly string[]): UserDataCause[] {
-    const causes: UserDataCause[] = [];
+/** Why the user-data changed, in the reviewer's terms: a change of format or delivery first. */
+function userDataCauses(
+    delivery: readonly UserDataCause[],
+    artifactChanged: boolean,
+    units: UnitChanges,
+    files: NamedChanges,
+    otherKeys: readonly string[],
+): UserDataCause[] {
+    const causes: UserDataCause[] = [...delivery];
     if (artifactChanged) causes.push({ kind: "artifact", units: units.onlyArtifact });
     const changed = units.changed.filter((n) => !units.onlyArtifact.includes(n));
     for (const [change, names] of [
@@ -199,9 +224,12 @@ function hostVerdict(
     const replacing = hostInputs.filter((c) => c.effect === "replace");
     const updating = hostInputs.filter((c) => c.effect === "update");
     const host = replacing.length ? "replace" : updating.length ? "update" : "none";
-    const reasons = (replacing.length ? replacing : updating).map((c): HostReason =>
-        isUserData(c.rule) ? { kind: "user-data", causes } : { kind: "input", change: c },
-    );
+    const deciding = replacing.length ? replacing : updating;
+    // userData and userDataBase64 are one user-data: a move from one to the other is one reason.
+    const reasons: HostReason[] = deciding.filter((c) => !isUserData(c.rule)).map((c) => ({ kind: "input", change: c }));
+    const userDataAt = deciding.findIndex((c) => isUserData(c.rule));
+    if (userDataAt >= 0)
+        reasons.splice(deciding.slice(0, userDataAt).filter((c) => !isUserData(c.rule)).length, 0, { kind: "user-data", causes });
     return { host, reasons };
 }
 

@@ -49,8 +49,12 @@ export function reasonText(r: HostReason, stack: string): string {
                     : "";
             return `${code(c.path)} changed${values}: ${c.note}`;
         }
-        case "user-data":
+        case "user-data": {
+            const [first, ...rest] = r.causes;
+            if (first?.kind === "format")
+                return `its user-data format changed (${code(first.before)} → ${code(first.after)})${rest.length ? `: ${rest.map(causeText).join("; ")}` : ""}`;
             return `its user-data changed: ${r.causes.map(causeText).join("; ")}`;
+        }
         case "no-base-instance":
             return "the base revision has no instance";
         case "no-base-stack":
@@ -60,8 +64,20 @@ export function reasonText(r: HostReason, stack: string): string {
     }
 }
 
+const DELIVERY_TEXT = {
+    inline: "as plain text",
+    gzip: "gzip'd (it no longer fits EC2's 16,384 bytes as text)",
+    fetched: "as a stub that fetches its config",
+};
+
 function causeText(c: UserDataCause): string {
     switch (c.kind) {
+        case "format":
+            return `its user-data format changed (${code(c.before)} → ${code(c.after)})`;
+        case "delivery":
+            return c.after === "inline"
+                ? "the document is sent as plain text again (it fits EC2's limit)"
+                : `the document is now sent ${DELIVERY_TEXT[c.after]}`;
         case "artifact":
             return `the artifact changed${c.units.length ? ` (${list(c.units)} name${c.units.length === 1 ? "s" : ""} the new key)` : ""}`;
         case "units":
@@ -130,7 +146,7 @@ function overview(d: Decision, opts: SummaryOptions): string[] {
         "| --- | --- |",
         `| Host ${code(d.hostName)} | ${VERDICT_TEXT[d.host]} |`,
         `| Units | ${countText(d.units, "unit")}${d.units.reordered ? "; start order changed" : ""} |`,
-        `| Files written by cloud-config | ${countText(d.files, "file")} |`,
+        `| Files written by the user-data | ${countText(d.files, "file")} |`,
         `| Artifact | ${artifact.changed ? `${code(shortKey(artifact.before))} → ${code(shortKey(artifact.after))}` : "no change"} |`,
         `| Stack config | ${config ? (config.length ? `${plural(config.length, "key")} changed (${list(config.map((c) => c.key))})` : "no change") : "not compared"} |`,
         `| Other resources | ${resources.length ? `${plural(resources.length, "resource")} changed (${list(resources.map((r) => r.name))})` : "no change"} |`,
@@ -159,7 +175,9 @@ function hostSection(d: Decision): string[] {
 
 function inputRow(c: HostInputChange): string {
     const isUserData = c.rule === "userData" || c.rule === "userDataBase64";
-    const bytes = (v: unknown) => `${typeof v === "string" ? Buffer.byteLength(v) : 0} bytes`;
+    // userDataBase64 carries base64: count the bytes EC2 receives.
+    const bytes = (v: unknown) =>
+        `${typeof v === "string" ? (c.rule === "userDataBase64" ? Buffer.from(v, "base64").length : Buffer.byteLength(v)) : 0} bytes`;
     const before = isUserData ? bytes(c.before) : cell(c.before);
     const after = isUserData ? bytes(c.after) : cell(c.after);
     const effect = c.effect === "replace" ? "**replace**" : c.effect === "update" ? "update in place" : "ignored";

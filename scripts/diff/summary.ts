@@ -5,7 +5,7 @@
 // (scripts/diff.ts) makes the plans and reads the files. Two steps: decide.ts compares the plans
 // into a Decision (plain data), render.ts writes it as Markdown; this module holds the types and
 // composes the two.
-import type { UserDataView } from "../../formats";
+import type { UserDataDelivery, UserDataFormatName, UserDataView } from "../../formats";
 import { ConfigChange, ConfigView } from "./config";
 import { decide } from "./decide";
 import { InputEffect } from "./instance";
@@ -30,7 +30,9 @@ export interface PlanLike {
         readonly options?: PlanOptions;
     }[];
     readonly outputs: Readonly<Record<string, unknown>>;
+    /** The user-data's text, or base64 of its bytes when `userDataEncoding` is `base64` (absent in older plans: text). */
     readonly userData: string;
+    readonly userDataEncoding?: "text" | "base64";
 }
 
 export interface SummaryOptions {
@@ -57,8 +59,8 @@ export interface SummaryOptions {
     };
     /** Each side's stack config as its files write it (secure values are never shown). */
     readonly config?: { readonly base: ConfigView; readonly head: ConfigView };
-    /** How to read a plan's user-data into units, files and other keys. Default: formats/'s reader, whatever the format. */
-    readonly readUserData?: (userData: string) => UserDataView;
+    /** How to read a plan's user-data into units, files and other keys. Default: formats/'s reader, whatever the format, with the plan's uploads. */
+    readonly readUserData?: (userData: string, plan: PlanLike) => UserDataView;
 }
 
 /** A plan's user-data as the summary compares it, whatever its format: units in start order, files written, other settings. */
@@ -124,6 +126,10 @@ export interface ArtifactChange {
 
 /** Why the user-data changed, in the reviewer's terms. */
 export type UserDataCause =
+    /** The user-data format changed (`coreos-containers:userDataFormat`): every byte differs, for that reason. */
+    | { readonly kind: "format"; readonly before: UserDataFormatName; readonly after: UserDataFormatName }
+    /** The same format, delivered otherwise: e.g. a cloud-config that no longer fits is now gzip'd. */
+    | { readonly kind: "delivery"; readonly before: UserDataDelivery["kind"]; readonly after: UserDataDelivery["kind"] }
     /** The artifact's key changed; `units` differ only by it. */
     | { readonly kind: "artifact"; readonly units: readonly string[] }
     | { readonly kind: "units"; readonly change: keyof NamedChanges; readonly names: readonly string[] }

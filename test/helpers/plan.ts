@@ -136,8 +136,14 @@ export function readPlanDir(outDir: string): OfflinePlan {
         calls: PlannedCall[];
         outputs: Record<string, unknown>;
     };
-    const userData = fs.readFileSync(path.join(outDir, "user-data"), "utf8");
-    const units = unitsOf(userData);
+    const bytes = fs.readFileSync(path.join(outDir, "user-data"));
+    const instance = doc.resources.find((r) => r.type === "aws:ec2/instance:Instance");
+    const base64 = instance !== undefined && "userDataBase64" in instance.inputs;
+    const encoded = {
+        userData: bytes.toString(base64 ? "base64" : "utf8"),
+        userDataEncoding: base64 ? ("base64" as const) : ("text" as const),
+    };
+    const units = unitsOf({ ...encoded, resources: doc.resources });
     const files = fs.readdirSync(path.join(outDir, "units")).sort();
     const expected = units.map((u) => u.name).sort();
     if (JSON.stringify(files) !== JSON.stringify(expected))
@@ -146,7 +152,7 @@ export function readPlanDir(outDir: string): OfflinePlan {
         if (fs.readFileSync(path.join(outDir, "units", u.name), "utf8") !== u.content)
             throw new Error(`${outDir}/units/${u.name} differs from the user-data's unit`);
     }
-    return { ...doc, userData, units };
+    return { ...doc, ...encoded, units };
 }
 
 /** `scripts/plan.ts` writing to `outDir` (not --json), read back with {@link readPlanDir}. */
