@@ -312,7 +312,8 @@ describe("cloud-config rendering", () => {
         });
 
         it("keeps a document that fits as plain text, so existing stacks keep their user-data", () => {
-            const { userData, received } = renderHost(hostOf(seedContainers), allFiles);
+            const { userData, received } = renderHost(hostOf([byName("node-exporter")]), allFiles);
+            assert.ok(Buffer.byteLength(userData) <= USER_DATA_LIMIT);
             assert.equal(received.encoding, "text");
             assert.equal(received.bytes.toString("utf8"), userData);
         });
@@ -347,9 +348,11 @@ describe("cloud-config rendering", () => {
             );
         });
 
-        it("accepts the default host, which fits", () => {
-            const { userData } = renderHost(hostOf(seedContainers), allFiles);
-            assert.ok(Buffer.byteLength(userData) <= USER_DATA_LIMIT);
+        it("accepts the default host, whose document (health checks, image units) is over the limit and fits gzip'd", () => {
+            const { userData, received } = renderHost(hostOf(seedContainers), allFiles);
+            assert.ok(Buffer.byteLength(userData) > USER_DATA_LIMIT, `${Buffer.byteLength(userData)} bytes`);
+            assert.equal(received.encoding, "base64");
+            assert.ok(received.bytes.length <= USER_DATA_LIMIT, `${received.bytes.length} bytes gzip'd`);
         });
     });
 
