@@ -8,13 +8,14 @@
 #            has been restarted READY_FAILED_STARTS (2) times and is not active, i.e. its start (health
 #            gate, dependency wait, process) failed twice;
 #   timeout  READY_BUDGET_SECONDS have passed.
-# READY_CONTAINERS lists NAME:UP, UP being the state an up container reports (healthy, or running when
-# Docker has no health check for it). Times in the file are milliseconds since boot (systemd's monotonic
+# READY_CONTAINERS_FILE lists the containers, a `NAME UP` line each, UP being the state an up container
+# reports (healthy, or running when Docker has no health check for it). Times in the file are milliseconds since boot (systemd's monotonic
 # timestamps; CLOCK_BOOTTIME for the file's own, equal unless the machine was suspended).
 # Exits 0 only when ready, so a failed boot also shows in `systemctl --failed`.
 set -u
 budget=${READY_BUDGET_SECONDS:?} out=${READY_STATUS_FILE:?} poll=${READY_POLL_SECONDS:-1} fail_starts=${READY_FAILED_STARTS:-2}
-read -ra spec <<<"${READY_CONTAINERS:-}"
+spec=()
+while read -r name up; do [ -z "$name" ] || spec+=("$name:$up"); done <"${READY_CONTAINERS_FILE:?}"
 uptime_ms() { local up _; read -r up _ </proc/uptime; echo $((10#${up%.*} * 1000 + 10#${up#*.} * 10)); }
 now() { date -u +%Y-%m-%dT%H:%M:%S.%3NZ; }
 clock_ms() { local t=${EPOCHREALTIME//[!0-9]/}; echo $((10#$t / 1000)); }

@@ -4,8 +4,8 @@
 import { strict as assert } from "node:assert";
 import { ContainerUnit, HealthCheck } from "../units/model";
 import { HEALTH_DEFAULTS, HEALTH_WAIT_MARGIN_SEC, healthFlags, healthSettings, healthWaitSec } from "../units/health";
-import { READY_MARGIN_SEC, readyBudgetSec, readyUnit } from "../units/host";
-import { BOOT_STATUS_FILE, READY_SCRIPT, READY_UNIT } from "../units/layout";
+import { READY_MARGIN_SEC, readyBudgetSec, readyContainersFile, readyUnit } from "../units/host";
+import { BOOT_STATUS_FILE, READY_CONTAINERS_FILE, READY_SCRIPT, READY_UNIT } from "../units/layout";
 import { CONTAINER_TIMEOUT_START_SEC } from "../units/systemd";
 import { orderedUnits } from "../units/render";
 import { validateHost } from "../units/validate";
@@ -125,16 +125,33 @@ describe("the ready unit (coreos-containers-ready.service)", () => {
         assert.equal(readyBudgetSec([a, b]), CONTAINER_TIMEOUT_START_SEC + 12);
     });
 
-    it("runs the ready script with its budget, the containers and what each reports when up, and the status file", () => {
-        const unit = readyUnit([app("db", { healthCheck: check("x", { waitSec: 100 }) }), app("cron")]);
+    it("runs the ready script with its budget, the file of containers and what each reports when up, and the status file", () => {
+        const containers = [app("db", { healthCheck: check("x", { waitSec: 100 }) }), app("cron")];
+        const unit = readyUnit(containers);
         assert.equal(unit.name, READY_UNIT);
         assert.deepEqual(unit.exec, [[READY_SCRIPT]]);
         assert.deepEqual(unit.environment, {
             READY_BUDGET_SECONDS: String(CONTAINER_TIMEOUT_START_SEC + 100),
-            READY_CONTAINERS: "db:healthy cron:running",
+            READY_CONTAINERS_FILE,
             READY_STATUS_FILE: BOOT_STATUS_FILE,
         });
         assert.equal(unit.timeoutStartSec, CONTAINER_TIMEOUT_START_SEC + 100 + READY_MARGIN_SEC);
+        assert.deepEqual(readyContainersFile(containers), {
+            path: READY_CONTAINERS_FILE,
+            permissions: "0644",
+            owner: "root:root",
+            content: "db healthy\ncron running\n",
+        });
+        assert.ok(
+            fixtureHost(containers).files.some((f) => f.path === READY_CONTAINERS_FILE),
+            "the host writes it",
+        );
+    });
+
+    it("keeps every line of its unit short however many containers there are (Ignition refuses a unit line of 2,048 bytes)", () => {
+        const many = Array.from({ length: 500 }, (_, i) => app(`app-${i}`, { healthCheck: check("true") }));
+        const text = orderedUnits(fixtureHost(many)).find((u) => u.name === READY_UNIT)!.content;
+        assert.ok(Math.max(...text.split("\n").map((l) => l.length)) < 200, "no long line");
     });
 
     it("is started at boot and ordered after none of the containers it watches (systemd's own view)", function () {
@@ -150,6 +167,8 @@ describe("the ready unit (coreos-containers-ready.service)", () => {
         );
         assert.deepEqual(ready.properties.get("Type"), ["oneshot"]);
         const env = (ready.properties.get("Environment") ?? []).join("\n");
-        for (const c of seedContainers) assert.match(env, new RegExp(`\\b${c.name}:healthy\\b`));
+        assert.match(env, new RegExp(`READY_CONTAINERS_FILE=${READY_CONTAINERS_FILE}`));
+        const listed = fixtureHost().files.find((f) => f.path === READY_CONTAINERS_FILE)!.content;
+        assert.equal(listed, seedContainers.map((c) => `${c.name} healthy\n`).join(""));
     });
 });

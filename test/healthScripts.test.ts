@@ -230,7 +230,7 @@ describe("health-gate host scripts, against stand-ins for docker, systemctl and 
     describe("ready (coreos-containers-ready.service)", () => {
         const file = () => path.join(stub, "status", "boot.json");
         const env = (extra: Readonly<Record<string, string>> = {}) => ({
-            READY_CONTAINERS: "db:healthy web:healthy cron:running",
+            READY_CONTAINERS_FILE: path.join(stub, "containers"),
             READY_BUDGET_SECONDS: "30",
             READY_STATUS_FILE: file(),
             READY_POLL_SECONDS: "0.05",
@@ -238,6 +238,7 @@ describe("health-gate host scripts, against stand-ins for docker, systemctl and 
         });
         const up = () =>
             answers({
+                containers: ["db healthy", "web healthy", "cron running"],
                 "show-docker-db.service": show("active", "running", "success", 0, 2_000_000, 5_500_000),
                 "show-image-db.service": show("active", "exited", "success", 0, 1_000_000, 1_900_000),
                 "show-docker-web.service": show("active", "running", "success", 0, 5_600_000, 7_250_000),

@@ -1,6 +1,6 @@
 // Assembles everything the host runs: the containers plus the one-shot units and scripts they rely on.
-import { ContainerUnit, HostDefinition, OneShotUnit } from "./model";
-import { BOOT_STATUS_FILE, DOCKER, NETWORK_NAME, NETWORK_UNIT, READY_SCRIPT, READY_UNIT } from "./layout";
+import { ContainerUnit, HostDefinition, OneShotUnit, WriteFile } from "./model";
+import { BOOT_STATUS_FILE, DOCKER, NETWORK_NAME, NETWORK_UNIT, READY_CONTAINERS_FILE, READY_SCRIPT, READY_UNIT } from "./layout";
 import { ArtifactLocation, HostScriptSources, hostScripts, provisionUnit } from "./provision";
 import { healthWaitSec } from "./health";
 import { CONTAINER_TIMEOUT_START_SEC } from "./systemd";
@@ -64,12 +64,21 @@ export function readyUnit(containers: readonly ContainerUnit[]): OneShotUnit {
         description: "Wait for the containers to be healthy and record the boot in boot.json",
         environment: {
             READY_BUDGET_SECONDS: String(budget),
-            // name:state-when-up, in declaration order.
-            READY_CONTAINERS: containers.map((c) => `${c.name}:${c.healthCheck ? "healthy" : "running"}`).join(" "),
+            READY_CONTAINERS_FILE,
             READY_STATUS_FILE: BOOT_STATUS_FILE,
         },
         exec: [[READY_SCRIPT]],
         timeoutStartSec: budget + READY_MARGIN_SEC,
+    };
+}
+
+/** What the ready unit watches: READY_CONTAINERS_FILE, `NAME UP` per container. */
+export function readyContainersFile(containers: readonly ContainerUnit[]): WriteFile {
+    return {
+        path: READY_CONTAINERS_FILE,
+        permissions: "0644",
+        owner: "root:root",
+        content: containers.map((c) => `${c.name} ${c.healthCheck ? "healthy" : "running"}\n`).join(""),
     };
 }
 
@@ -85,7 +94,7 @@ export function buildHost(input: HostInput): HostDefinition {
     return {
         containers: input.containers,
         oneshots: [networkUnit(), provisionUnit(input.artifact), readyUnit(input.containers)],
-        files: hostScripts(input.scripts),
+        files: [...hostScripts(input.scripts), readyContainersFile(input.containers)],
         sshAuthorizedKeys: input.sshAuthorizedKeys,
     };
 }

@@ -40,6 +40,14 @@ export const WAIT_DEPENDENCIES = `${BIN_DIR}/wait-dependencies`;
 export const READY_UNIT = "coreos-containers-ready.service";
 export const READY_SCRIPT = `${BIN_DIR}/ready`;
 
+/**
+ * The containers the ready unit watches, one `NAME UP` line each (UP: `healthy`, or `running` without a
+ * health check), in declaration order. A file rather than the unit's environment: one line per
+ * container keeps every unit line short however many containers there are (Ignition's unit parser
+ * refuses a line of 2,048 bytes).
+ */
+export const READY_CONTAINERS_FILE = "/opt/coreos-containers/containers";
+
 /** How the last boot went, rewritten on every boot by {@link READY_UNIT}: a contract for the reporter and the cutover step. */
 export const BOOT_STATUS_FILE = "/var/lib/coreos-containers/status/boot.json";
 
