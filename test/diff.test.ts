@@ -14,6 +14,7 @@ import { INSTANCE_INPUTS, ruleFor } from "../scripts/diff/instance";
 import { FIXTURE_ARTIFACT_DIR, FIXTURE_CONFIG, FIXTURE_HOSTS_DIR } from "./helpers/fixtures";
 import { decompressIfGzip, deterministicGzip } from "../formats/gzip";
 import { planUserDataBytes } from "../scripts/planUserData";
+import { READY_CONTAINERS_FILE } from "../units/layout";
 
 const ROOT = path.resolve(__dirname, "..");
 const NS = PROJECT;
@@ -224,12 +225,9 @@ describe("npm run diff (offline plans → a reviewer's summary)", function () {
         const run = cli.added;
         assert.equal(run.code, 0, run.stderr);
         assert.ok(run.summary);
-        // The container's unit and its image unit; the ready unit now watches one container more.
-        assert.deepEqual(unitsOf(run.summary), {
-            added: ["image-whoami.service", "docker-whoami.service"],
-            removed: [],
-            changed: ["coreos-containers-ready.service"],
-        });
+        // The container's unit and its image unit; the ready unit's list of containers has one line more.
+        assert.deepEqual(unitsOf(run.summary), { added: ["image-whoami.service", "docker-whoami.service"], removed: [], changed: [] });
+        assert.deepEqual(run.summary.files.changed, [READY_CONTAINERS_FILE]);
         assert.equal(run.summary.replaced, true);
         assert.match(run.stdout, /^\*\*The host will be replaced\*\* because its user-data changed: .*`docker-whoami.service` added/);
         assert.match(run.stdout, /^#### `docker-whoami.service` added$/m);
