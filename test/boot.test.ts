@@ -2,7 +2,9 @@
 // coreos-cloudinit applies it on Flatcar, booted with systemd-nspawn (systemd 252 as PID 1), with
 // honest stand-ins for what cannot exist here (Docker, the network, S3). See test/helpers/boot.ts.
 //
-// The first boot proves: every unit loads and starts; provision.service takes its "already current"
+// The first boot starts the units as coreos-cloudinit does on a new host: one at a time, in the
+// user-data's order, each `start` waiting for its job (test/helpers/boot.ts startAsCloudInit). It
+// proves: every unit loads and starts; provision.service takes its "already current"
 // path (no network); the network unit creates the network; every image is fetched by its own unit as
 // soon as Docker (and the artifact) is there, in parallel and not behind the containers it waits for,
 // a failed pull retried; each container runs its dependency wait, `rm -f`, its image step (a no-op by
@@ -12,7 +14,7 @@
 // restarts. Its poweroff proves each container is stopped by its ExecStop (`docker stop -t N NAME`),
 // dependents first, while the Docker daemon is still up, and that systemd did not have to kill anything.
 // The second boot of the same root (what every later boot of the host is: units, images and the
-// network persist) proves the no-op paths: provision is a no-op again, the network is only inspected,
+// network persist, the units are enabled and start with multi-user.target) proves the no-op paths: provision is a no-op again, the network is only inspected,
 // images are only inspected (no pull, no load), everything runs again, and boot.json is rewritten.
 // The third boot of the same root, with user-data whose restarts are quick, proves the failure paths:
 // Elasticsearch turns unhealthy, so its unit fails with a journal line and Kibana, Fluentd and nginx
@@ -63,6 +65,7 @@ import {
     prepareBase,
     seedArtifact,
     setFakeDockerBehaviour,
+    startAsCloudInit,
     tail,
 } from "./helpers/boot";
 
@@ -486,6 +489,7 @@ describe("boot: the default host under real systemd (systemd-nspawn)", function 
             "the user-data's units are the rendered ones, in order",
         );
         assert.ok(applied.files.length > 0, "the user-data writes the host scripts");
+        startAsCloudInit(r, applied);
         const tarballs = seedContainers.flatMap((c) => (c.image.kind === "tarball" ? [{ file: c.image.file, ref: c.image.ref }] : []));
         seedArtifact(r, {
             artifactRoot: ARTIFACT_ROOT,
@@ -509,7 +513,7 @@ describe("boot: the default host under real systemd (systemd-nspawn)", function 
         const prepared = Date.now();
         const all = seedContainers.map((c) => c.name);
 
-        // First boot: no images, no network yet.
+        // First boot, as coreos-cloudinit starts a new host: no images, no network yet.
         const first = await boot("first boot", { expectRunning: all });
         checkHealthyBoot(
             first,
