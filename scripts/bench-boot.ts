@@ -1,4 +1,4 @@
-// `npm run bench:boot [-- --runs N] [--pull NAME=S]… [--healthy NAME=S]… [--pull-default S] [--healthy-default S] [--baseline REV]`
+// `npm run bench:boot [-- --runs N] [--pull NAME=S]… [--healthy NAME=S]… [--pull-default S] [--healthy-default S] [--baseline REV] [--later-boot]`
 //
 // Boots the default host (the seed's nine containers, test/fixtures) under real systemd
 // (systemd-nspawn, as test/boot.test.ts does) with the stand-in Docker, whose pulls and loads take
@@ -9,6 +9,10 @@
 // "fetch the image, then healthy" along the dependencies, each container starting once its image is
 // there and what it depends on is healthy. Target: within 10% of the critical path, plus 1 s for the
 // simulation (systemd, bash and the fake's own overhead).
+//
+// It boots a new host's first boot: coreos-cloudinit starts the units one at a time in the user-data's
+// order, each start waiting for its job (test/helpers/boot.ts startAsCloudInit). --later-boot boots
+// with the units already enabled instead, as every later boot of a host starts them (multi-user.target).
 //
 // --baseline REV also boots the layout of that revision (e.g. the one before health-gated starts) on
 // the same stand-in: its containers count as started when forked, so the host never knows when they
@@ -37,6 +41,7 @@ import {
     parseShow,
     prepareBase,
     seedArtifact,
+    startAsCloudInit,
 } from "../test/helpers/boot";
 
 const PROJECT_DIR = path.resolve(__dirname, "..");
@@ -48,7 +53,7 @@ const OVERHEAD_ALLOWANCE_S = 1;
 const TARGET_RATIO = 1.1;
 
 const USAGE =
-    "usage: npm run bench:boot -- [--runs N] [--pull NAME=SECONDS]… [--healthy NAME=SECONDS]… [--pull-default S] [--healthy-default S] [--baseline REV]";
+    "usage: npm run bench:boot -- [--runs N] [--pull NAME=SECONDS]… [--healthy NAME=SECONDS]… [--pull-default S] [--healthy-default S] [--baseline REV] [--later-boot]";
 
 interface Settings {
     readonly runs: number;
@@ -56,6 +61,8 @@ interface Settings {
     readonly fetch: ReadonlyMap<string, number>;
     readonly healthy: ReadonlyMap<string, number>;
     readonly baseline: string | undefined;
+    /** Boot with the units enabled (a later boot) rather than started by coreos-cloudinit (a first boot). */
+    readonly laterBoot: boolean;
 }
 
 function settings(argv: string[]): Settings {
@@ -68,6 +75,7 @@ function settings(argv: string[]): Settings {
             "pull-default": { type: "string", default: "2" },
             "healthy-default": { type: "string", default: "1" },
             baseline: { type: "string" },
+            "later-boot": { type: "boolean", default: false },
         },
         strict: true,
     });
@@ -94,6 +102,7 @@ function settings(argv: string[]): Settings {
         fetch: table("pull", values.pull, seconds("pull-default", values["pull-default"]), { elastic: 6, kibana: 5 }),
         healthy: table("healthy", values.healthy, seconds("healthy-default", values["healthy-default"]), { elastic: 4, kibana: 3 }),
         baseline: values.baseline,
+        laterBoot: values["later-boot"],
     };
 }
 
@@ -212,6 +221,7 @@ async function bootOnce(userData: string, s: Settings, gated: boolean): Promise<
             images: seedContainers.flatMap((c) => (c.image.kind === "tarball" ? [{ file: c.image.file, ref: c.image.ref }] : [])),
             imagesDir: ARTIFACT_IMAGES_DIR,
         });
+        if (!s.laterBoot) startAsCloudInit(r, applied);
         installStandIns(r, {
             units: [...applied.units.map((u) => u.name), "docker.service"],
             containers: seedContainers.map((c) => c.name),
@@ -251,7 +261,10 @@ async function main(): Promise<void> {
     const cp = criticalPath(s);
     const target = TARGET_RATIO * cp.seconds + OVERHEAD_ALLOWANCE_S;
     const list = (m: ReadonlyMap<string, number>) => seedContainers.map((c) => `${c.name} ${m.get(c.name)}`).join(", ");
-    console.log(`${os.availableParallelism()} cores, load average ${os.loadavg()[0]!.toFixed(2)}; ${s.runs} run(s) per layout`);
+    console.log(
+        `${os.availableParallelism()} cores, load average ${os.loadavg()[0]!.toFixed(2)}; ${s.runs} run(s) per layout; ` +
+            (s.laterBoot ? "a later boot (units enabled)" : "a first boot (coreos-cloudinit starts the units one at a time)"),
+    );
     console.log(`fetch (pull or load), s:   ${list(s.fetch)}`);
     console.log(`healthy after run, s:      ${list(s.healthy)}`);
     console.log(`critical path ${secs(cp.seconds)}: ${cp.chain.join(" → ")}`);

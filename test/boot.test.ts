@@ -3,7 +3,9 @@
 // honest stand-ins for what cannot exist here (Docker, the network, S3). See test/helpers/boot.ts;
 // the checks every boot makes are test/helpers/hostBoot.ts's (test/ignition.test.ts shares them).
 //
-// The first boot proves: every unit loads and starts; provision.service takes its "already current"
+// The first boot starts the units as coreos-cloudinit does on a new host: one at a time, in the
+// user-data's order, each `start` waiting for its job (test/helpers/boot.ts startAsCloudInit). It
+// proves: every unit loads and starts; provision.service takes its "already current"
 // path (no network); the network unit creates the network; every image is fetched by its own unit as
 // soon as Docker (and the artifact) is there, in parallel and not behind the containers it waits for,
 // a failed pull retried; each container runs its dependency wait, `rm -f`, its image step (a no-op by
@@ -13,7 +15,7 @@
 // restarts. Its poweroff proves each container is stopped by its ExecStop (`docker stop -t N NAME`),
 // dependents first, while the Docker daemon is still up, and that systemd did not have to kill anything.
 // The second boot of the same root (what every later boot of the host is: units, images and the
-// network persist) proves the no-op paths: provision is a no-op again, the network is only inspected,
+// network persist, the units are enabled and start with multi-user.target) proves the no-op paths: provision is a no-op again, the network is only inspected,
 // images are only inspected (no pull, no load), everything runs again, and boot.json is rewritten.
 // The third boot of the same root, with user-data whose restarts are quick, proves the failure paths:
 // Elasticsearch turns unhealthy, so its unit fails with a journal line and Kibana, Fluentd and nginx
@@ -43,6 +45,7 @@ import {
     parseShow,
     prepareBase,
     setFakeDockerBehaviour,
+    startAsCloudInit,
 } from "./helpers/boot";
 import {
     BOOT_TIMEOUT_MS,
@@ -119,6 +122,7 @@ describe("boot: the default host under real systemd (systemd-nspawn)", function 
             "the user-data's units are the rendered ones, in order",
         );
         assert.ok(applied.files.length > 0, "the user-data writes the host scripts");
+        startAsCloudInit(r, applied);
         const h = new HostBoot({
             root: r,
             residue,
@@ -137,7 +141,7 @@ describe("boot: the default host under real systemd (systemd-nspawn)", function 
         host = h;
         const prepared = Date.now();
 
-        // First boot: no images, no network yet; the flaky pull is retried once.
+        // First boot, as coreos-cloudinit starts a new host: no images, no network yet; the flaky pull is retried once.
         const first = await h.boot("first boot");
         h.check(
             first,

@@ -70,9 +70,10 @@ function contentScalars(userData: string): { path: string; type: string | undefi
 
 describe("cloud-config rendering", () => {
     describe("unit order", () => {
-        it("puts one-shots first, then the image units, then containers after their dependencies, keeping declaration order", () => {
+        it("puts the host target first, then one-shots, the image units, and containers after their dependencies, keeping declaration order", () => {
             const names = orderedUnits(hostOf(seedContainers)).map((u) => u.name);
             assert.deepEqual(names, [
+                "coreos-containers.target",
                 "coreos-containers-network.service",
                 "provision.service",
                 "coreos-containers-ready.service",
@@ -138,13 +139,13 @@ describe("cloud-config rendering", () => {
             ]);
         });
 
-        it("always yields a dependency order for any shuffle, with one-shots first and stable output", () => {
+        it("always yields a dependency order for any shuffle, with the host target and one-shots first and stable output", () => {
             for (let seed = 1; seed <= 25; seed++) {
                 const host = hostOf(shuffled(seedContainers, seed));
                 const units = orderedUnits(host).map((u) => u.name);
                 assert.deepEqual(
-                    units.slice(0, host.oneshots.length),
-                    host.oneshots.map((u) => u.name),
+                    units.slice(0, host.oneshots.length + 1),
+                    ["coreos-containers.target", ...host.oneshots.map((u) => u.name)],
                     `seed ${seed}`,
                 );
                 const position = new Map(units.map((n, i) => [n, i]));
@@ -393,6 +394,18 @@ describe("cloud-config rendering", () => {
                 "    key: value\t",
                 "coreos:",
                 "  units:",
+                "  - name: coreos-containers.target",
+                "    command: start",
+                "    enable: true",
+                "    content: |",
+                "      [Unit]",
+                "      Description=Everything this host runs, started together",
+                "      Wants=coreos-containers-network.service",
+                "      Wants=image-web.service",
+                "      Wants=docker-web.service",
+                "",
+                "      [Install]",
+                "      WantedBy=multi-user.target",
                 "  - name: coreos-containers-network.service",
                 "    command: start",
                 "    enable: true",

@@ -3,7 +3,7 @@
 // verify with no output at all, and byte-stable output.
 import { strict as assert } from "node:assert";
 import { ContainerUnit, HostDefinition, OneShotUnit } from "../units/model";
-import { ENSURE_IMAGE, WAIT_DEPENDENCIES, WAIT_HEALTHY, imageUnitName } from "../units/layout";
+import { ENSURE_IMAGE, HOST_TARGET, WAIT_DEPENDENCIES, WAIT_HEALTHY, imageUnitName } from "../units/layout";
 import { healthSettings, healthWaitSec } from "../units/health";
 import {
     CONTAINER_TIMEOUT_START_SEC,
@@ -254,10 +254,23 @@ describe("systemd units (units/systemd.ts)", () => {
             dump = dumpUnits(units);
         });
 
-        it("renders two units per container (its image and itself) and one per one-shot, and systemd loads each without a warning", () => {
-            assert.equal(units.length, 2 * host.containers.length + host.oneshots.length);
+        it("renders two units per container (its image and itself), one per one-shot and the host target, and systemd loads each without a warning", () => {
+            assert.equal(units.length, 2 * host.containers.length + host.oneshots.length + 1);
             assert.deepEqual(dump.warnings, []);
             for (const u of units) assert.deepEqual(dump.units.get(u.name)!.properties.get("Unit Load State"), ["loaded"], u.name);
+        });
+
+        it("the host target wants every other unit, so coreos-cloudinit's first start starts them all in one transaction", () => {
+            const target = dump.units.get(HOST_TARGET)!;
+            assert.equal(units[0]!.name, HOST_TARGET, "first in the user-data's list");
+            assert.deepEqual(
+                fromFile(target, "Wants").sort(),
+                units
+                    .slice(1)
+                    .map((u) => u.name)
+                    .sort(),
+            );
+            assert.deepEqual(directive(units[0]!, "WantedBy"), ["multi-user.target"]);
         });
 
         it("every command runs an absolute path the host has (also those verify skips)", () => {

@@ -66,7 +66,7 @@ describe("user-data formats", () => {
             assert.deepEqual(cc.validate(r.bytes), []);
             const view = cc.read(r.bytes);
             assert.equal(view.delivery.kind, "gzip");
-            assert.equal(view.units.length, 83, "each container's unit and image unit, and three one-shots");
+            assert.equal(view.units.length, 84, "each container's unit and image unit, three one-shots and the host target");
         });
     });
 

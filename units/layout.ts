@@ -30,6 +30,15 @@ export function containerUnitName(containerName: string): string {
     return `docker-${containerName}.service`;
 }
 
+/**
+ * A target that wants every unit of the host, first in the user-data's list. coreos-cloudinit starts
+ * the listed units one at a time, each `start` waiting for its job to finish (go-systemd's StartUnit
+ * waits for JobRemoved); its first `start` of this target puts every unit into one transaction, so
+ * systemd starts them all at once in their own order (images fetched in parallel), as a later boot's
+ * multi-user.target does, and the later `start`s find them started.
+ */
+export const HOST_TARGET = "coreos-containers.target";
+
 /** ExecStartPost= of a container with a health check: waits until Docker reports it healthy (host-scripts/wait-healthy.sh). */
 export const WAIT_HEALTHY = `${BIN_DIR}/wait-healthy`;
 

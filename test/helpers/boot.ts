@@ -325,6 +325,43 @@ export function applyCloudConfig(r: ThrowAwayRoot, userData: string): AppliedClo
     return { files, units };
 }
 
+/** The stand-in for coreos-cloudinit's unit commands (see {@link startAsCloudInit}). */
+export const CLOUDINIT_STAND_IN_UNIT = "coreos-cloudinit-stand-in.service";
+const CLOUDINIT_STAND_IN = "/usr/local/libexec/coreos-cloudinit-stand-in";
+
+/**
+ * Makes the next boot start the units as coreos-cloudinit does on a host's first boot: nothing of
+ * ours is enabled when systemd computes the boot's transaction (cloudinit writes and enables the
+ * units while the boot runs, too late for it); cloudinit then runs each unit's `command: start` in
+ * list order, each waiting for its job to finish: flatcar/coreos-cloudinit `system/systemd.go`
+ * RunUnitCommand calls go-systemd's `StartUnit(name, "replace")`, whose runJob returns only when the
+ * job's JobRemoved signal arrives. A one-shot stand-in, started at boot, enables the units, reloads,
+ * and runs `systemctl start` (which also waits for the job) for each, in the user-data's order.
+ * It stays enabled: cloudinit runs at every boot, its starts then finding the units started.
+ */
+export function startAsCloudInit(r: ThrowAwayRoot, applied: AppliedCloudConfig): void {
+    const names = applied.units.map((u) => u.name);
+    const enabled = applied.units.filter((u) => u.enable).map((u) => u.name);
+    const started = applied.units.filter((u) => u.command === "start").map((u) => u.name);
+    if (names.some((n) => !/^[A-Za-z0-9@._:-]+$/.test(n))) throw new Error(`unit names must be plain words: ${names.join(" ")}`);
+    if (enabled.length) run("systemctl", [`--root=${r.root}`, "disable", ...enabled], "systemctl --root disable");
+    r.write(
+        CLOUDINIT_STAND_IN,
+        [
+            "#!/bin/bash",
+            ...(enabled.length ? [`systemctl enable ${enabled.join(" ")}`, "systemctl daemon-reload"] : []),
+            `for u in ${started.join(" ")}; do systemctl start "$u" || echo "start $u: failed"; done`,
+            "",
+        ].join("\n"),
+        0o755,
+    );
+    r.write(
+        `/etc/systemd/system/${CLOUDINIT_STAND_IN_UNIT}`,
+        `[Unit]\nDescription=Stand-in for coreos-cloudinit's unit commands (boot test)\n\n[Service]\nType=oneshot\nExecStart=${CLOUDINIT_STAND_IN}\n\n[Install]\nWantedBy=multi-user.target\n`,
+    );
+    r.symlink(`../${CLOUDINIT_STAND_IN_UNIT}`, `/etc/systemd/system/multi-user.target.wants/${CLOUDINIT_STAND_IN_UNIT}`);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Stand-ins
 
