@@ -42,6 +42,8 @@ import {
     prepareBase,
     seedArtifact,
     startAsCloudInit,
+    journal,
+    tail,
 } from "../test/helpers/boot";
 
 const PROJECT_DIR = path.resolve(__dirname, "..");
@@ -233,7 +235,11 @@ async function bootOnce(userData: string, s: Settings, gated: boolean): Promise<
             throw new Error(`the boot did not finish:\n${m.console.slice(-3000)}`);
         await m.waitForExit(30_000);
         const state = r.read(`${PROBE_DIR}/system-state`).trim();
-        if (state !== "running") throw new Error(`the boot ended ${state}:\n${r.readOrEmpty(`${PROBE_DIR}/failed`)}`);
+        if (state !== "running")
+            throw new Error(
+                `the boot ended ${state}:\n${r.readOrEmpty(`${PROBE_DIR}/failed`)}${r.readOrEmpty(`${PROBE_DIR}/jobs`)}\n` +
+                    tail(journal(r, ["-b", "0", "-o", "short-monotonic"]), 80),
+            );
         const show = parseShow(r.read(`${PROBE_DIR}/show`));
         const mono = (unit: string, key: string) => {
             const v = Number(show.get(unit)?.get(key));

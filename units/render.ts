@@ -4,6 +4,7 @@ import { hostCeilingProblems } from "./ceilings";
 import { HostDefinition, WriteFile } from "./model";
 import { throwIfProblems } from "./problems";
 import { RenderedUnit, imageUnit, renderContainerUnit, renderOneShotUnit } from "./systemd";
+import { HOST_TARGET } from "./layout";
 import { FileChecks, validateHost } from "./validate";
 
 /** What the host gets: the input of every user-data format (formats/). */
@@ -14,9 +15,17 @@ export interface HostContent {
     readonly sshAuthorizedKeys: readonly string[];
 }
 
+/** {@link HOST_TARGET}: one `Wants=` line per unit (a unit line stays short whatever the host's size). */
+export function hostTarget(unitNames: readonly string[]): RenderedUnit {
+    const lines = ["[Unit]", "Description=Everything this host runs, started together", ...unitNames.map((n) => `Wants=${n}`)];
+    lines.push("", "[Install]", "WantedBy=multi-user.target", "");
+    return { name: HOST_TARGET, content: lines.join("\n") };
+}
+
 /**
- * Units in start order: one-shots first, in the order given, then each container's image unit, then
- * containers so that each comes after the containers it depends on. Among containers that are ready, the one declared first goes
+ * Units in start order: the host target (it pulls in all the others at once), one-shots, in the
+ * order given, then each container's image unit, then containers so that each comes after the
+ * containers it depends on. Among containers that are ready, the one declared first goes
  * first, so the order is stable. Dependencies are compared by name (config overrides copy containers).
  * coreos-cloudinit starts units in this list order; systemd itself follows the units' ordering.
  */
@@ -37,11 +46,12 @@ export function orderedUnits(host: HostDefinition): RenderedUnit[] {
         placedNames.add(containers[i!]!.name);
         order.push(i!);
     }
-    return [
+    const units = [
         ...host.oneshots.map(renderOneShotUnit),
         ...order.map((i) => renderOneShotUnit(imageUnit(containers[i]!))),
         ...order.map((i) => renderContainerUnit(containers[i]!)),
     ];
+    return [hostTarget(units.map((u) => u.name)), ...units];
 }
 
 /** Validate the definition and render its units. Throws a ValidationError listing every problem. */
