@@ -225,8 +225,12 @@ describe("npm run diff (offline plans → a reviewer's summary)", function () {
         const run = cli.added;
         assert.equal(run.code, 0, run.stderr);
         assert.ok(run.summary);
-        // The container's unit and its image unit; the ready unit's list of containers has one line more.
-        assert.deepEqual(unitsOf(run.summary), { added: ["image-whoami.service", "docker-whoami.service"], removed: [], changed: [] });
+        // The container's unit and its image unit; the host target wants them, and the ready unit's list has one line more.
+        assert.deepEqual(unitsOf(run.summary), {
+            added: ["image-whoami.service", "docker-whoami.service"],
+            removed: [],
+            changed: ["coreos-containers.target"],
+        });
         assert.deepEqual(run.summary.files.changed, [READY_CONTAINERS_FILE]);
         assert.equal(run.summary.replaced, true);
         assert.match(run.stdout, /^\*\*The host will be replaced\*\* because its user-data changed: .*`docker-whoami.service` added/);
