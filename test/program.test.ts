@@ -154,7 +154,7 @@ describe("program: the dev stack, in-process with mocks", function () {
         it("allows exactly s3:PutObject on exactly the host's report key, status/<userDataSha256>.json", () => {
             const grant = named(T.rolePolicy, "host-write-report");
             const policy = JSON.parse(grant.inputs["policy"] as string) as PolicyDoc;
-            const userDataSha = sha256(input<string>(T.instance, "userData"));
+            const userDataSha = sha256(planUserDataBytes(plan));
             assert.deepEqual(policy.Statement, [
                 {
                     Effect: "Allow",
@@ -370,7 +370,7 @@ describe("program: the dev stack, in-process with mocks", function () {
         });
 
         it("the gate gets the region, the bucket, the report key, the instance, the user-data SHA-256 and the timeout from config, nothing secret", () => {
-            const userDataSha = sha256(input<string>(T.instance, "userData"));
+            const userDataSha = sha256(planUserDataBytes(plan));
             assert.equal(plan.outputs["userDataSha256"], userDataSha);
             assert.deepEqual(
                 gate().inputs["environment"],
