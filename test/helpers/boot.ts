@@ -336,8 +336,9 @@ const CLOUDINIT_STAND_IN = "/usr/local/libexec/coreos-cloudinit-stand-in";
  * units while the boot runs, too late for it); cloudinit then runs each unit's `command: start` in
  * list order, each waiting for its job to finish: flatcar/coreos-cloudinit `system/systemd.go`
  * RunUnitCommand calls go-systemd's `StartUnit(name, "replace")`, whose runJob returns only when the
- * job's JobRemoved signal arrives. A one-shot stand-in, started at boot, enables the units, reloads,
- * and runs `systemctl start` (which also waits for the job) for each, in the user-data's order.
+ * job's JobRemoved signal arrives. A one-shot stand-in, started at boot, enables the units one by one
+ * (as cloudinit's EnableUnitFile does), reloads, and runs `systemctl start` (which also waits for the
+ * job) for each, in the user-data's order.
  * It stays enabled: cloudinit runs at every boot, its starts then finding the units started.
  */
 export function startAsCloudInit(r: ThrowAwayRoot, applied: AppliedCloudConfig): void {
@@ -350,7 +351,9 @@ export function startAsCloudInit(r: ThrowAwayRoot, applied: AppliedCloudConfig):
         CLOUDINIT_STAND_IN,
         [
             "#!/bin/bash",
-            ...(enabled.length ? [`systemctl enable ${enabled.join(" ")}`, "systemctl daemon-reload"] : []),
+            // One unit at a time, as cloudinit's EnableUnitFile does: one that cannot be enabled stops no other.
+            ...(enabled.length ? [`for u in ${enabled.join(" ")}; do systemctl enable "$u" || echo "enable $u: failed"; done`] : []),
+            "systemctl daemon-reload",
             `for u in ${started.join(" ")}; do systemctl start "$u" || echo "start $u: failed"; done`,
             "",
         ].join("\n"),
