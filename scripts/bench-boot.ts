@@ -28,6 +28,7 @@ import { ARTIFACT_IMAGES_DIR, ARTIFACT_ROOT, containerUnitName } from "../units/
 import { ContainerUnit } from "../units/model";
 import { buildHost } from "../units/host";
 import { renderHostContent } from "../units/render";
+import { REPORT_UNIT } from "../units/report";
 import { FIXTURE_ARTIFACT_DIR, HOST_SCRIPTS, seedContainers } from "../test/helpers/fixtures";
 import {
     FakeDockerBehaviour,
@@ -229,6 +230,8 @@ async function bootOnce(userData: string, s: Settings, gated: boolean): Promise<
             containers: seedContainers.map((c) => c.name),
             behaviour: behaviour(s),
         });
+        // The readiness report needs IMDS and S3, which a boot here has not: masked, as the boot tests do.
+        if (applied.units.some((u) => u.name === REPORT_UNIT)) r.symlink("/dev/null", `/etc/systemd/system/${REPORT_UNIT}`);
         r.write(`${PROBE_DIR}/timeout-seconds`, String(Math.ceil(budget)));
         m = new Machine(r, `coreos-bench-boot-${process.pid}`);
         if (!(await m.waitForFile(`${PROBE_DIR}/done`, (budget + 60) * 1000)))
