@@ -265,8 +265,11 @@ describe("boot: the default host under real systemd (systemd-nspawn)", function 
             assert.equal(byName.get("elastic")!["state"], "failed");
             assert.ok(Number(byName.get("elastic")!["restarts"]) >= 2);
             for (const name of ["kibana", "fluentd", "nginx"]) assert.equal(byName.get(name)!["state"], "starting", name);
-            for (const name of ["node-exporter", "cadvisor", "alertmanager", "prometheus"])
-                assert.equal(byName.get(name)!["state"], "healthy", name);
+            // The others were up, or on their way when elastic's second failure decided the boot; they did come up.
+            for (const name of ["node-exporter", "cadvisor", "alertmanager", "prometheus"]) {
+                assert.ok(["healthy", "starting"].includes(String(byName.get(name)!["state"])), `${name}: ${byName.get(name)!["state"]}`);
+                assert.match(log(containerUnitName(name)), new RegExp(`^${name} is healthy after \\d+s$`, "m"), name);
+            }
             assert.notEqual(third.show.get(READY_UNIT)?.get("Result"), "success", "the ready unit fails on a failed boot");
 
             // The crash: node-exporter's unit restarted it; Prometheus, which depends on it, kept its process.
