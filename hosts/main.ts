@@ -13,6 +13,11 @@ const elastic: ContainerUnit = {
     name: "elastic",
     description: "Elasticsearch, the log store",
     image: { kind: "registry", ref: "docker.elastic.co/elasticsearch/elasticsearch:8.15.3" },
+    // Cluster health: HTTP 408 (so curl -f fails) until the cluster is at least yellow. The image has curl.
+    healthCheck: {
+        command: "curl -fsS 'http://127.0.0.1:9200/_cluster/health?wait_for_status=yellow&timeout=1s' >/dev/null",
+        startPeriodSec: 120,
+    },
     volumes: [{ source: { kind: "host", path: `${DATA}/elastic` }, target: "/usr/share/elasticsearch/data" }],
     env: {
         "discovery.type": "single-node",
@@ -28,6 +33,12 @@ const fluentd: ContainerUnit = {
     name: "fluentd",
     description: "Fluentd, ships container logs to Elasticsearch",
     image: { kind: "tarball", file: "fluentd.tar", ref: "coreos-containers/fluentd:1.17.1" },
+    // Only Ruby in this image (no curl, no wget): ask the monitor_agent source of fluent.conf (127.0.0.1:24220),
+    // which answers only when a worker runs; a TCP check of 24224 can pass while the worker is down.
+    healthCheck: {
+        command: `ruby -rnet/http -e 'exit Net::HTTP.get_response(URI("http://127.0.0.1:24220/api/plugins.json")).is_a?(Net::HTTPSuccess)'`,
+        startPeriodSec: 30,
+    },
     // Anyone who reaches 24224 can write into Elasticsearch: no one outside the host by default; a stack
     // names the networks that ship logs here (coreos-containers:containers.fluentd.expose).
     ports: [
@@ -46,6 +57,11 @@ const kibana: ContainerUnit = {
     name: "kibana",
     description: "Kibana, the log UI",
     image: { kind: "registry", ref: "docker.elastic.co/kibana/kibana:8.15.3" },
+    // The status API under the base path (SERVER_BASEPATH); healthy when the overall level is "available".
+    healthCheck: {
+        command: `curl -fsS http://127.0.0.1:5601/kibana/api/status | grep -q '"overall":{"level":"available"'`,
+        startPeriodSec: 180,
+    },
     env: {
         ELASTICSEARCH_HOSTS: "http://elastic:9200",
         SERVER_BASEPATH: "/kibana",
@@ -59,6 +75,8 @@ const nodeExporter: ContainerUnit = {
     name: "node-exporter",
     description: "Prometheus node exporter, host metrics",
     image: { kind: "registry", ref: "quay.io/prometheus/node-exporter:v1.8.2" },
+    // No health endpoint: the landing page (cheap; /metrics would run every collector). BusyBox wget.
+    healthCheck: { command: "wget -q -O /dev/null http://127.0.0.1:9100/", startPeriodSec: 10 },
     volumes: [
         { source: { kind: "host", path: "/proc" }, target: "/host/proc", readOnly: true },
         { source: { kind: "host", path: "/sys" }, target: "/host/sys", readOnly: true },
@@ -71,6 +89,8 @@ const cadvisor: ContainerUnit = {
     name: "cadvisor",
     description: "cAdvisor, container metrics",
     image: { kind: "registry", ref: "gcr.io/cadvisor/cadvisor:v0.49.1" },
+    // The image's own check, made explicit: /healthz answers once the manager started. BusyBox wget.
+    healthCheck: { command: "wget -q -O /dev/null http://127.0.0.1:8080/healthz", startPeriodSec: 30 },
     volumes: [
         { source: { kind: "host", path: "/" }, target: "/rootfs", readOnly: true },
         { source: { kind: "host", path: "/var/run" }, target: "/var/run", readOnly: true },
@@ -85,6 +105,7 @@ const alertmanager: ContainerUnit = {
     name: "alertmanager",
     description: "Alertmanager, routes Prometheus alerts",
     image: { kind: "registry", ref: "quay.io/prometheus/alertmanager:v0.27.0" },
+    healthCheck: { command: "wget -q -O /dev/null http://127.0.0.1:9093/-/ready", startPeriodSec: 20 },
     volumes: [
         { source: { kind: "artifact", path: "prometheus/alertmanager.yml" }, target: "/etc/alertmanager/alertmanager.yml", readOnly: true },
     ],
@@ -95,6 +116,8 @@ const prometheus: ContainerUnit = {
     name: "prometheus",
     description: "Prometheus, scrapes metrics",
     image: { kind: "registry", ref: "quay.io/prometheus/prometheus:v2.55.1" },
+    // /-/ready answers 503 until the TSDB is open (WAL replayed) and the config loaded. BusyBox wget.
+    healthCheck: { command: "wget -q -O /dev/null http://127.0.0.1:9090/-/ready", startPeriodSec: 120 },
     volumes: [
         { source: { kind: "artifact", path: "prometheus/prometheus.yml" }, target: "/etc/prometheus/prometheus.yml", readOnly: true },
         { source: { kind: "host", path: `${DATA}/prometheus` }, target: "/prometheus" },
@@ -108,6 +131,8 @@ const grafana: ContainerUnit = {
     name: "grafana",
     description: "Grafana, dashboards",
     image: { kind: "registry", ref: "grafana/grafana:11.3.0" },
+    // /api/health checks the database; probed under the sub-path, which Grafana strips before routing.
+    healthCheck: { command: "curl -fsS http://127.0.0.1:3000/grafana/api/health >/dev/null", startPeriodSec: 60 },
     env: {
         // Grafana's own interpolation syntax: the `%` must reach Grafana unchanged.
         GF_SERVER_ROOT_URL: "%(protocol)s://%(domain)s/grafana/",
@@ -128,6 +153,8 @@ const nginx: ContainerUnit = {
     name: "nginx",
     description: "Nginx, the front door",
     image: { kind: "tarball", file: "nginx.tar", ref: "coreos-containers/nginx:1.27.2" },
+    // nginx.conf's own `location = /healthz`, not a proxied path: nginx is healthy while Kibana or Grafana is down.
+    healthCheck: { command: "wget -q -O /dev/null http://127.0.0.1/healthz", startPeriodSec: 10 },
     ports: [
         { host: 80, container: 80, expose: "internet" },
         { host: 443, container: 443, expose: "internet" },

@@ -19,6 +19,7 @@ TOOLS=(
   "tar                  /bin/tar"              # the provisioning script unpacks the artifact
   "gzip                 /bin/gzip"
   "coreutils            /usr/bin/sha256sum"
+  "jq                   /usr/bin/jq"           # the ready script writes boot.json; wait-healthy reads Docker's health JSON
   "shellcheck           /usr/bin/shellcheck"   # lints host-scripts/*.sh
   "ignition             /usr/bin/ignition-validate"  # checks the Ignition stub and config
   "ignition             /usr/lib/dracut/modules.d/30ignition/ignition"  # Ignition's own fetch and files stages

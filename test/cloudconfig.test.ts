@@ -70,11 +70,22 @@ function contentScalars(userData: string): { path: string; type: string | undefi
 
 describe("cloud-config rendering", () => {
     describe("unit order", () => {
-        it("puts one-shots first, then containers after their dependencies, keeping declaration order, then the one-shots that wait for them", () => {
+        it("puts the host target first, then one-shots, the image units, containers after their dependencies, keeping declaration order, then the one-shots that wait for them", () => {
             const names = orderedUnits(hostOf(seedContainers)).map((u) => u.name);
             assert.deepEqual(names, [
+                "coreos-containers.target",
                 "coreos-containers-network.service",
                 "provision.service",
+                "coreos-containers-ready.service",
+                "image-elastic.service",
+                "image-fluentd.service",
+                "image-kibana.service",
+                "image-node-exporter.service",
+                "image-cadvisor.service",
+                "image-alertmanager.service",
+                "image-prometheus.service",
+                "image-grafana.service",
+                "image-nginx.service",
                 "docker-elastic.service",
                 "docker-fluentd.service",
                 "docker-kibana.service",
@@ -129,7 +140,7 @@ describe("cloud-config rendering", () => {
             ]);
         });
 
-        it("always yields a dependency order for any shuffle, with one-shots first (those that wait for the containers last) and stable output", () => {
+        it("always yields a dependency order for any shuffle, with the host target and one-shots first (those that wait for the containers last) and stable output", () => {
             for (let seed = 1; seed <= 25; seed++) {
                 const host = hostOf(shuffled(seedContainers, seed));
                 const units = orderedUnits(host).map((u) => u.name);
@@ -137,8 +148,8 @@ describe("cloud-config rendering", () => {
                 const late = host.oneshots.filter((u) => u.startAfterContainers).map((u) => u.name);
                 assert.ok(late.length > 0);
                 assert.deepEqual(
-                    [...units.slice(0, early.length), ...units.slice(units.length - late.length)],
-                    [...early, ...late],
+                    [units[0], ...units.slice(1, 1 + early.length), ...units.slice(units.length - late.length)],
+                    ["coreos-containers.target", ...early, ...late],
                     `seed ${seed}`,
                 );
                 const position = new Map(units.map((n, i) => [n, i]));
@@ -306,7 +317,8 @@ describe("cloud-config rendering", () => {
         });
 
         it("keeps a document that fits as plain text, so existing stacks keep their user-data", () => {
-            const { userData, received } = renderHost(hostOf(seedContainers), allFiles);
+            const { userData, received } = renderHost(hostOf([byName("node-exporter")]), allFiles);
+            assert.ok(Buffer.byteLength(userData) <= USER_DATA_LIMIT);
             assert.equal(received.encoding, "text");
             assert.equal(received.bytes.toString("utf8"), userData);
         });
@@ -341,9 +353,11 @@ describe("cloud-config rendering", () => {
             );
         });
 
-        it("accepts the default host, which fits", () => {
-            const { userData } = renderHost(hostOf(seedContainers), allFiles);
-            assert.ok(Buffer.byteLength(userData) <= USER_DATA_LIMIT);
+        it("accepts the default host, whose document (health checks, image units) is over the limit and fits gzip'd", () => {
+            const { userData, received } = renderHost(hostOf(seedContainers), allFiles);
+            assert.ok(Buffer.byteLength(userData) > USER_DATA_LIMIT, `${Buffer.byteLength(userData)} bytes`);
+            assert.equal(received.encoding, "base64");
+            assert.ok(received.bytes.length <= USER_DATA_LIMIT, `${received.bytes.length} bytes gzip'd`);
         });
     });
 
@@ -384,6 +398,18 @@ describe("cloud-config rendering", () => {
                 "    key: value\t",
                 "coreos:",
                 "  units:",
+                "  - name: coreos-containers.target",
+                "    command: start",
+                "    enable: true",
+                "    content: |",
+                "      [Unit]",
+                "      Description=Everything this host runs, started together",
+                "      Wants=coreos-containers-network.service",
+                "      Wants=image-web.service",
+                "      Wants=docker-web.service",
+                "",
+                "      [Install]",
+                "      WantedBy=multi-user.target",
                 "  - name: coreos-containers-network.service",
                 "    command: start",
                 "    enable: true",
@@ -400,14 +426,32 @@ describe("cloud-config rendering", () => {
                 "",
                 "      [Install]",
                 "      WantedBy=multi-user.target",
+                "  - name: image-web.service",
+                "    command: start",
+                "    enable: true",
+                "    content: |",
+                "      [Unit]",
+                "      Description=Image of container web",
+                "      Requires=docker.service",
+                "      After=docker.service",
+                "",
+                "      [Service]",
+                "      Type=oneshot",
+                "      RemainAfterExit=yes",
+                "      TimeoutStartSec=900",
+                "      ExecStart=/opt/coreos-containers/bin/ensure-image pull nginx:1.27.2-alpine",
+                "",
+                "      [Install]",
+                "      WantedBy=multi-user.target",
                 "  - name: docker-web.service",
                 "    command: start",
                 "    enable: true",
                 "    content: |",
                 "      [Unit]",
                 "      Description=Web server",
-                "      Requires=docker.service coreos-containers-network.service",
-                "      After=docker.service coreos-containers-network.service",
+                "      Requires=docker.service coreos-containers-network.service image-web.service",
+                "      After=docker.service coreos-containers-network.service image-web.service",
+                "      StartLimitIntervalSec=300",
                 "",
                 "      [Service]",
                 "      TimeoutStartSec=900",

@@ -17,7 +17,7 @@ import { deterministicGzip } from "../formats/gzip";
 import { IGNITION_CONFIG_MAX_BYTES, configSizeProblems, validateIgnition } from "../formats/ignition";
 import { userDataSizeProblems } from "../formats/size";
 import { MAX_CONTAINERS_PER_NETWORK, hostCeilingProblems } from "../units/ceilings";
-import { ContainerUnit, HostDefinition, ImageSource, OneShotUnit, VolumeSource, WriteFile } from "../units/model";
+import { ContainerUnit, HealthCheck, HostDefinition, ImageSource, OneShotUnit, VolumeSource, WriteFile } from "../units/model";
 import { PROBLEM_CODES, Problem, ProblemCode, formatProblem } from "../units/problems";
 import { FileChecks, validateHost } from "../units/validate";
 import { PROJECT_DIR, fixtureHost } from "./helpers/fixtures";
@@ -304,6 +304,17 @@ const CASES: Record<ProblemCode, Case> = {
                 2,
             ),
     },
+    // health checks
+    HEALTH_CHECK_INVALID: ofContainers("a health check given as a bare string", [
+        app("web", { healthCheck: "curl -f http://127.0.0.1/" as unknown as HealthCheck }),
+    ]),
+    HEALTH_COMMAND_INVALID: ofContainers("a health command in Docker's exec form", [
+        app("web", { healthCheck: { command: '["CMD", "curl", "-f", "http://127.0.0.1/"]' } }),
+    ]),
+    HEALTH_RETRIES_INVALID: ofContainers("retries 0", [app("web", { healthCheck: { command: "true", retries: 0 } })]),
+    HEALTH_WAIT_TOO_SHORT: ofContainers("a wait shorter than the start period", [
+        app("web", { healthCheck: { command: "true", startPeriodSec: 60, waitSec: 30 } }),
+    ]),
     // dependencies
     DEPENDENCY_SELF: ofContainers("a container that depends on itself", [app("web", { dependsOn: [app("web")] })]),
     DEPENDENCY_UNKNOWN: ofContainers("a dependency on a container the host does not run", [app("web", { dependsOn: [app("db")] })]),
@@ -467,8 +478,21 @@ const CASES: Record<ProblemCode, Case> = {
     },
 };
 
-/** Codes that a second check reports too, each with its own minimal input. */
+/** Codes that a second check, or a second kind of input, reports too, each with its own minimal input. */
 const ALSO: readonly (Case & { readonly code: ProblemCode })[] = [
+    {
+        code: "SECONDS_INVALID",
+        ...ofContainers("a health check interval of 1.5 s", [app("web", { healthCheck: { command: "true", intervalSec: 1.5 } })]),
+    },
+    { code: "EXTRA_ARG_MANAGED", ...ofContainers("--health-cmd in extraArgs", [app("web", { extraArgs: ["--health-cmd=true"] })]) },
+    {
+        code: "UNIT_NAME_CLASH",
+        ...byValidateHost("a one-shot named like a container's image unit", () => {
+            const host = fixtureHost([app("web")]);
+            const clash: OneShotUnit = { kind: "oneshot", name: "image-web.service", description: "Clash", exec: [["/usr/bin/true"]] };
+            return { ...host, oneshots: [...host.oneshots, clash] };
+        }),
+    },
     {
         code: "IMAGE_REF_UNPINNED",
         ...byCheckStackConfig("a container override's image without a tag", { [key("containers")]: '{"web":{"image":"nginx"}}' }),

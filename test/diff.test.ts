@@ -12,6 +12,9 @@ import { PlanLike, Summary, UserDataView, summarize } from "../scripts/diff/summ
 import { hashTree, runPlan, tsxNodeArgs } from "../scripts/diff/io";
 import { INSTANCE_INPUTS, ruleFor } from "../scripts/diff/instance";
 import { FIXTURE_ARTIFACT_DIR, FIXTURE_CONFIG, FIXTURE_HOSTS_DIR } from "./helpers/fixtures";
+import { decompressIfGzip, deterministicGzip } from "../formats/gzip";
+import { planUserDataBytes } from "../scripts/planUserData";
+import { READY_CONTAINERS_FILE } from "../units/layout";
 
 const ROOT = path.resolve(__dirname, "..");
 const NS = PROJECT;
@@ -127,7 +130,13 @@ function clonePlan(
         if (options) instance.options = options;
         else delete instance.options;
     }
-    return { ...copy, userData: String(instance.inputs["userData"]) };
+    // The bytes EC2 receives: `userData` as text, or `userDataBase64` for a gzip'd document (an edit that sets `userData` wins).
+    const base64 = instance.inputs["userData"] === undefined && instance.inputs["userDataBase64"] !== undefined;
+    return {
+        ...copy,
+        userData: String(instance.inputs[base64 ? "userDataBase64" : "userData"]),
+        userDataEncoding: base64 ? ("base64" as const) : ("text" as const),
+    };
 }
 
 /** Base worktrees of `repo` the CLI left in the temp folder (it must leave none). Other repos' runs may be under way. */
@@ -254,9 +263,15 @@ describe("npm run diff (offline plans → a reviewer's summary)", function () {
         const run = cli.added;
         assert.equal(run.code, 0, run.stderr);
         assert.ok(run.summary);
-        assert.deepEqual(unitsOf(run.summary), { added: ["docker-whoami.service"], removed: [], changed: [] });
+        // The container's unit and its image unit; the host target wants them, and the ready unit's list has one line more.
+        assert.deepEqual(unitsOf(run.summary), {
+            added: ["image-whoami.service", "docker-whoami.service"],
+            removed: [],
+            changed: ["coreos-containers.target"],
+        });
+        assert.deepEqual(run.summary.files.changed, [READY_CONTAINERS_FILE]);
         assert.equal(run.summary.replaced, true);
-        assert.match(run.stdout, /^\*\*The host will be replaced\*\* because its user-data changed: `docker-whoami.service` added\./);
+        assert.match(run.stdout, /^\*\*The host will be replaced\*\* because its user-data changed: .*`docker-whoami.service` added/);
         assert.match(run.stdout, /^#### `docker-whoami.service` added$/m);
         assert.match(run.stdout, /^\+ExecStart=.*docker run --rm --name whoami/m);
         assert.match(run.stdout, /stack `dev`: `HEAD~1` \(`[0-9a-f]{7}`\) → /);
@@ -329,9 +344,15 @@ describe("npm run diff (offline plans → a reviewer's summary)", function () {
     });
 
     it("reports units removed when the base has a unit the head does not", function () {
-        const doc = parse(plans.kibanaEnv.userData.replace(/^#cloud-config\n/, "")) as { coreos: { units: { name: string }[] } };
+        const text = decompressIfGzip(planUserDataBytes(plans.kibanaEnv)).toString("utf8");
+        const doc = parse(text.replace(/^#cloud-config\n/, "")) as { coreos: { units: { name: string }[] } };
         doc.coreos.units = doc.coreos.units.filter((u) => u.name !== "docker-kibana.service");
-        const head = clonePlan(plans.base, (i) => (i["userData"] = "#cloud-config\n" + stringify(doc)));
+        // Delivered as the base's is: gzip'd when it does not fit as text.
+        const edited = Buffer.from("#cloud-config\n" + stringify(doc), "utf8");
+        const head = clonePlan(plans.base, (i) => {
+            if (i["userDataBase64"] !== undefined) i["userDataBase64"] = deterministicGzip(edited).toString("base64");
+            else i["userData"] = edited.toString("utf8");
+        });
         const s = summarize(plans.base, head, { stack: "dev" });
         assert.deepEqual(s.units.removed, ["docker-kibana.service"]);
         assert.equal(s.replaced, true);
@@ -347,11 +368,14 @@ describe("npm run diff (offline plans → a reviewer's summary)", function () {
                 files: [],
                 other: {},
             });
-        const base = clonePlan(plans.base, (i) => (i["userData"] = json({ "a.service": "[Service]\nExecStart=/bin/a\n" })));
-        const head = clonePlan(
-            plans.base,
-            (i) => (i["userData"] = json({ "a.service": "[Service]\nExecStart=/bin/a --flag\n", "b.service": "[Service]\n" })),
-        );
+        const base = clonePlan(plans.base, (i) => {
+            delete i["userDataBase64"];
+            i["userData"] = json({ "a.service": "[Service]\nExecStart=/bin/a\n" });
+        });
+        const head = clonePlan(plans.base, (i) => {
+            delete i["userDataBase64"];
+            i["userData"] = json({ "a.service": "[Service]\nExecStart=/bin/a --flag\n", "b.service": "[Service]\n" });
+        });
         const s = summarize(base, head, { stack: "dev", readUserData: (userData) => JSON.parse(userData) as UserDataView });
         assert.deepEqual(unitsOf(s), { added: ["b.service"], removed: [], changed: ["a.service"] });
         assert.match(s.headline, /because its user-data changed: `a.service` changed; `b.service` added\.$/);
@@ -411,6 +435,8 @@ describe("npm run diff (offline plans → a reviewer's summary)", function () {
             assert.doesNotMatch(subnet.headline, /instanceType/);
 
             // New user-data replaces (the dev stack sets userDataReplaceOnChange); the new type alone would not.
+            // The seed host's document goes gzip'd, through userDataBase64.
+            const userDataInput = plans.base.userDataEncoding === "base64" ? "userDataBase64" : "userData";
             const userData = summarize(
                 plans.base,
                 clonePlan(plans.kibanaEnv, (i) => (i["instanceType"] = "m6i.xlarge")),
@@ -420,7 +446,7 @@ describe("npm run diff (offline plans → a reviewer's summary)", function () {
                 userData.hostInputs.map((c) => [c.path, c.effect]),
                 [
                     ["instanceType", "update"],
-                    ["userData", "replace"],
+                    [userDataInput, "replace"],
                 ],
             );
             assert.equal(userData.host, "replace");

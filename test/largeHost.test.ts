@@ -76,7 +76,8 @@ describe(`a host of ${COUNT} realistic containers, planned as cloud-config and a
             const { plan } = await runs.cc;
             const bytes = Buffer.from(plan.userData, "base64");
             assert.deepEqual(formatFor("cloud-config").validate(bytes), []);
-            assert.equal(plan.units.length, COUNT + ONESHOTS);
+            // Each container's unit and image unit, the one-shots, the host target.
+            assert.equal(plan.units.length, 2 * COUNT + ONESHOTS + 1);
         });
 
         it("npm start writes user-data as the bytes EC2 receives and user-data.decoded as the document", async () => {
@@ -110,7 +111,7 @@ describe(`a host of ${COUNT} realistic containers, planned as cloud-config and a
                 source: `s3://${String(bucket)}/${String(object.inputs["key"])}`,
                 verification: { hash: `sha512-${crypto.createHash("sha512").update(content).digest("hex")}` },
             });
-            assert.equal(plan.units.length, COUNT + ONESHOTS, "the plan reads the units from the uploaded config");
+            assert.equal(plan.units.length, 2 * COUNT + ONESHOTS + 1, "the plan reads the units from the uploaded config");
         });
 
         it("lets the host read exactly the artifact and its config, and creates the instance after both and after the grant", async () => {

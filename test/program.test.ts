@@ -12,7 +12,9 @@ import { FLATCAR_OWNER, HOST_TAG_KEY, IMDS_PUT_RESPONSE_HOP_LIMIT } from "../com
 import { cutoverCommand, gateEnvironment, retireEnvironment, teardownEnvironment } from "../scripts/cutover/contract";
 import { FAKE_AMI_PREFIX, OfflinePlan, PlannedResource, loadStackConfig, offlineMocks, planOffline } from "../scripts/offline";
 import { planFiles, summarize } from "../scripts/plan";
-import { applyOverrides, containerUnitName } from "../units";
+import { applyOverrides, containerUnitName, imageUnitName } from "../units";
+import { decompressIfGzip } from "../formats/gzip";
+import { planUserDataBytes } from "../scripts/planUserData";
 import { FIXTURE_CONFIG, seedContainers } from "./helpers/fixtures";
 import { PROJECT_DIR } from "./helpers/plan";
 
@@ -152,7 +154,7 @@ describe("program: the dev stack, in-process with mocks", function () {
         it("allows exactly s3:PutObject on exactly the host's report key, status/<userDataSha256>.json", () => {
             const grant = named(T.rolePolicy, "host-write-report");
             const policy = JSON.parse(grant.inputs["policy"] as string) as PolicyDoc;
-            const userDataSha = sha256(input<string>(T.instance, "userData"));
+            const userDataSha = sha256(planUserDataBytes(plan));
             assert.deepEqual(policy.Statement, [
                 {
                     Effect: "Allow",
@@ -295,16 +297,19 @@ describe("program: the dev stack, in-process with mocks", function () {
     });
 
     describe("the user-data and the outputs", () => {
-        it("is a #cloud-config document with one unit per container plus the one-shots", () => {
-            assert.ok(plan.userData.startsWith("#cloud-config\n"));
-            assert.ok(parse(plan.userData), "parses as YAML");
+        it("is a #cloud-config document (gzip'd: it is over the limit as text) with two units per container plus the one-shots", () => {
+            const document = decompressIfGzip(planUserDataBytes(plan)).toString("utf8");
+            assert.equal(plan.userDataEncoding, "base64");
+            assert.ok(document.startsWith("#cloud-config\n"));
+            assert.ok(parse(document), "parses as YAML");
             const names = plan.units.map((u) => u.name);
-            for (const c of seedContainers) assert.ok(names.includes(containerUnitName(c.name)), containerUnitName(c.name));
+            for (const c of seedContainers)
+                for (const unit of [containerUnitName(c.name), imageUnitName(c.name)]) assert.ok(names.includes(unit), unit);
             assert.equal(new Set(names).size, names.length, "unit names are unique");
         });
 
         it("exports userDataSha256 = SHA-256 of the instance's user-data", () => {
-            assert.equal(plan.outputs["userDataSha256"], sha256(input<string>(T.instance, "userData")));
+            assert.equal(plan.outputs["userDataSha256"], sha256(Buffer.from(input<string>(T.instance, "userDataBase64"), "base64")));
         });
 
         it("exports unitSha256 = unit name → SHA-256 of the unit's text in the user-data", () => {
@@ -365,7 +370,7 @@ describe("program: the dev stack, in-process with mocks", function () {
         });
 
         it("the gate gets the region, the bucket, the report key, the instance, the user-data SHA-256 and the timeout from config, nothing secret", () => {
-            const userDataSha = sha256(input<string>(T.instance, "userData"));
+            const userDataSha = sha256(planUserDataBytes(plan));
             assert.equal(plan.outputs["userDataSha256"], userDataSha);
             assert.deepEqual(
                 gate().inputs["environment"],
@@ -442,9 +447,10 @@ describe("program: the dev stack, in-process with mocks", function () {
 
         it("writes user-data, plan.json and one file per unit", () => {
             const files = planFiles(plan);
-            assert.deepEqual(files["user-data"], Buffer.from(plan.userData, "utf8"));
+            assert.deepEqual(files["user-data"], planUserDataBytes(plan));
+            assert.equal(files["user-data.decoded"], decompressIfGzip(planUserDataBytes(plan)).toString("utf8"));
             for (const u of plan.units) assert.equal(files[`units/${u.name}`], u.content);
-            assert.equal(Object.keys(files).length, plan.units.length + 2);
+            assert.equal(Object.keys(files).length, plan.units.length + 3);
             const doc = JSON.parse(String(files["plan.json"])) as { resources: PlannedResource[]; outputs: unknown };
             assert.deepEqual(
                 doc.resources.map((r) => `${r.type} ${r.name}`),

@@ -21,6 +21,7 @@ import { orderedUnits } from "../units/render";
 import { RunResult as ChildRun, ScratchDir, planInChild, planToDir, scratchDir } from "./helpers/plan";
 import { OFFLINE_SECRET_VALUE, OfflinePlan, loadStackConfig, stackSecretKeys } from "../scripts/offline";
 import { readUserData } from "../formats";
+import { planUserDataBytes } from "../scripts/planUserData";
 import { DOCKER, SECRETS_MANIFEST, SECRETS_UNIT, secretEnvFile } from "../units/layout";
 import { CredentialStore, FakeImds, FakeImdsOptions, FakeSsm, sigV4Signature } from "./helpers/fake-aws";
 
@@ -597,7 +598,7 @@ describe("a stack with secrets, planned offline (npm start)", function () {
 
     it("puts each parameter's version in the user-data (never a value), and runs the secrets unit before the containers that need it", async () => {
         const { plan } = await planned;
-        const manifest = JSON.parse(readUserData(Buffer.from(plan.userData)).files.find((f) => f.path === SECRETS_MANIFEST)!.content) as {
+        const manifest = JSON.parse(readUserData(planUserDataBytes(plan)).files.find((f) => f.path === SECRETS_MANIFEST)!.content) as {
             parameters: string[];
             env: Record<string, Record<string, string>>;
         };

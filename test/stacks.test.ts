@@ -5,11 +5,15 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseStackConfig } from "../config";
 import { PROJECT, OfflinePlan, PlannedResource, loadStackConfig } from "../scripts/offline";
-import { ContainerUnit, applyOverrides, containerUnitName } from "../units";
+import { ContainerUnit, applyOverrides, containerUnitName, imageUnitName } from "../units";
 import { FIXTURE_ARTIFACT_DIR, seedContainers } from "./helpers/fixtures";
+import { decompressIfGzip } from "../formats/gzip";
+import { planUserDataBytes } from "../scripts/planUserData";
 import { PROJECT_DIR, ScratchDir, imageFixtures, planInChild, planToDir, scratchDir } from "./helpers/plan";
 
 const key = (k: string) => `${PROJECT}:${k}`;
+/** The cloud-config document of a plan, whatever EC2 carries it in (text, or gzip). */
+const documentOf = (p: OfflinePlan) => decompressIfGzip(planUserDataBytes(p)).toString("utf8");
 const INSTANCE = "aws:ec2/instance:Instance";
 const SG = "aws:ec2/securityGroup:SecurityGroup";
 
@@ -126,11 +130,12 @@ describe("stacks: plans in child processes", function () {
         const [base, env] = await Promise.all([plans["base"]!, plans["env"]!]);
         assert.deepEqual(changedUnits(base, env), [containerUnitName(CHANGED_CONTAINER)]);
         assert.notEqual(env.outputs["userDataSha256"], base.outputs["userDataSha256"]);
+        // The seed host's document is over the limit as text: it goes gzip'd, through userDataBase64.
         // The user-data's SHA-256 names the host's readiness report: its grant and the cutover gate follow it.
         assert.deepEqual(
             resourceDiff(base, env),
             [
-                `${INSTANCE} host-instance: userData`,
+                `${INSTANCE} host-instance: userDataBase64`,
                 "aws:iam/rolePolicy:RolePolicy host-write-report: policy",
                 "command:local:Command host-cutover-gate: environment.CUTOVER_REPORT_KEY",
                 "command:local:Command host-cutover-gate: environment.CUTOVER_USER_DATA_SHA256",
@@ -138,7 +143,7 @@ describe("stacks: plans in child processes", function () {
             "only the instance's user-data changes, and what its hash names",
         );
         assert.equal(resource(env, INSTANCE).inputs["userDataReplaceOnChange"], true, "so the change replaces the host");
-        assert.ok(String(resource(env, INSTANCE).inputs["userData"]).includes("LOGGING_ROOT_LEVEL=warn"));
+        assert.ok(documentOf(env).includes("LOGGING_ROOT_LEVEL=warn"));
         assert.equal(env.outputs["artifactObjectKey"], base.outputs["artifactObjectKey"]);
     });
 
@@ -154,7 +159,7 @@ describe("stacks: plans in child processes", function () {
         assert.match(String(changed.outputs["artifactObjectKey"]), /^artifacts\/[0-9a-f]{64}\.tar\.gz$/);
         assert.deepEqual(changedUnits(base, changed), ["provision.service"]);
         assert.deepEqual(resourceDiff(base, changed), [
-            `${INSTANCE} host-instance: userData`,
+            `${INSTANCE} host-instance: userDataBase64`,
             "aws:iam/rolePolicy:RolePolicy host-read-artifact: policy",
             "aws:iam/rolePolicy:RolePolicy host-write-report: policy",
             "aws:s3/bucketObjectv2:BucketObjectv2 artifact-object: key",
@@ -162,7 +167,7 @@ describe("stacks: plans in child processes", function () {
             "command:local:Command host-cutover-gate: environment.CUTOVER_REPORT_KEY",
             "command:local:Command host-cutover-gate: environment.CUTOVER_USER_DATA_SHA256",
         ]);
-        assert.ok(changed.userData.includes(String(changed.outputs["artifactObjectKey"])));
+        assert.ok(documentOf(changed).includes(String(changed.outputs["artifactObjectKey"])));
     });
 
     it("prod differs from dev only where their configs differ", async () => {
@@ -196,7 +201,7 @@ describe("stacks: plans in child processes", function () {
                 ["artifactRetentionDays"],
             ],
             // The units' images and env; tarball images (prod) also go into the artifact.
-            [/Instance host-instance: userData$/, ["containers", "imageDir"]],
+            [/Instance host-instance: userData(Base64)?$/, ["containers", "imageDir"]],
             [/BucketObjectv2 artifact-object: (key|source\.path)$/, ["containers", "imageDir"]],
             [/RolePolicy host-read-artifact: policy$/, ["containers", "imageDir"]],
             // The user-data's hash names the readiness report.
@@ -243,17 +248,21 @@ describe("stacks: plans in child processes", function () {
             [["tcp", 22, [...prodConfig.sshCidrs]]],
         );
 
-        // Inside the user-data: exactly the units of containers whose image or env differ, plus
-        // provision (its artifact holds prod's image tarballs).
-        const effective = (raw: Record<string, string>) =>
+        // Inside the user-data: exactly the units of containers whose image or env differ, the image
+        // units of those whose image differs, plus provision (its artifact holds prod's image tarballs).
+        const effective = (raw: Record<string, string>, what: (c: ContainerUnit) => unknown) =>
             new Map(
                 applyOverrides(seedContainers, parseStackConfig(raw).containers).map((c: ContainerUnit) => [
                     c.name,
-                    JSON.stringify([c.image, c.env ?? {}]),
+                    JSON.stringify(what(c)),
                 ]),
             );
-        const [ed, ep] = [effective(rawDev), effective(rawProd)];
-        const expected = [...ed.keys()].filter((n) => ed.get(n) !== ep.get(n)).map(containerUnitName);
+        const [ed, ep] = [effective(rawDev, (c) => [c.image, c.env ?? {}]), effective(rawProd, (c) => [c.image, c.env ?? {}])];
+        const [id, ip] = [effective(rawDev, (c) => c.image), effective(rawProd, (c) => c.image)];
+        const expected = [
+            ...[...ed.keys()].filter((n) => ed.get(n) !== ep.get(n)).map(containerUnitName),
+            ...[...id.keys()].filter((n) => id.get(n) !== ip.get(n)).map(imageUnitName),
+        ];
         assert.ok(expected.length > 0, "precondition: the stacks' containers differ");
         assert.notEqual(prod.outputs["artifactObjectKey"], dev.outputs["artifactObjectKey"]);
         assert.deepEqual(changedUnits(dev, prod), [...expected, "provision.service"].sort());

@@ -3,8 +3,16 @@
 // verify with no output at all, and byte-stable output.
 import { strict as assert } from "node:assert";
 import { ContainerUnit, HostDefinition, OneShotUnit } from "../units/model";
-import { ENSURE_IMAGE } from "../units/layout";
-import { CONTAINER_TIMEOUT_START_SEC, RenderedUnit, renderContainerUnit, renderOneShotUnit } from "../units/systemd";
+import { ENSURE_IMAGE, HOST_TARGET, WAIT_DEPENDENCIES, WAIT_HEALTHY, imageUnitName } from "../units/layout";
+import { healthSettings, healthWaitSec } from "../units/health";
+import {
+    CONTAINER_TIMEOUT_START_SEC,
+    RenderedUnit,
+    START_LIMIT_INTERVAL_SEC,
+    imageUnit,
+    renderContainerUnit,
+    renderOneShotUnit,
+} from "../units/systemd";
 import {
     ARTIFACT_CURRENT,
     ARTIFACT_IMAGES_DIR,
@@ -38,6 +46,8 @@ const web: ContainerUnit = {
     volumes: [{ source: { kind: "artifact", path: "web/site" }, target: "/usr/share/nginx/html", readOnly: true }],
     env: { TZ: "UTC", GREETING: "hello $USER" },
     dependsOn: [db],
+    // Quotes, a backslash, $ and % must reach /bin/sh -c unchanged.
+    healthCheck: { command: `wget -qO- http://127.0.0.1/ | grep -q "100% \\$HOSTNAME"`, startPeriodSec: 20, retries: 2 },
 };
 
 const shipper: ContainerUnit = {
@@ -106,13 +116,17 @@ describe("systemd units (units/systemd.ts)", () => {
                 [
                     "[Unit]",
                     "Description=Web front, 100%% static",
-                    "Requires=docker.service coreos-containers-network.service provision.service docker-db.service",
-                    "After=docker.service coreos-containers-network.service provision.service docker-db.service",
+                    "Requires=docker.service coreos-containers-network.service provision.service image-web.service",
+                    "Wants=docker-db.service",
+                    "After=docker.service coreos-containers-network.service provision.service image-web.service docker-db.service",
+                    "StartLimitIntervalSec=300",
                     "",
                     "[Service]",
-                    "TimeoutStartSec=900",
+                    // 900 s for a pull, plus the wait: 20 + 2 × (10 + 5) + 30.
+                    "TimeoutStartSec=980",
                     "Restart=always",
                     "RestartSec=5",
+                    "ExecStartPre=/opt/coreos-containers/bin/wait-dependencies docker-db.service",
                     "ExecStartPre=-/usr/bin/docker rm -f web",
                     "ExecStartPre=/opt/coreos-containers/bin/ensure-image pull nginx:1.27.2-alpine",
                     "ExecStart=/usr/bin/docker run --rm --name web \\",
@@ -121,7 +135,14 @@ describe("systemd units (units/systemd.ts)", () => {
                     "  -v /var/lib/coreos-containers/artifact/current/web/site:/usr/share/nginx/html:ro \\",
                     '  -e "GREETING=hello $$USER" \\',
                     "  -e TZ=UTC \\",
+                    '  --health-cmd "wget -qO- http://127.0.0.1/ | grep -q \\"100%% \\\\$$HOSTNAME\\"" \\',
+                    "  --health-interval 10s \\",
+                    "  --health-timeout 5s \\",
+                    "  --health-retries 2 \\",
+                    "  --health-start-period 20s \\",
+                    "  --health-start-interval 2s \\",
                     "  nginx:1.27.2-alpine",
+                    "ExecStartPost=/opt/coreos-containers/bin/wait-healthy web 80",
                     "ExecStop=/usr/bin/docker stop -t 2 web",
                     "TimeoutStopSec=17",
                     "",
@@ -139,8 +160,9 @@ describe("systemd units (units/systemd.ts)", () => {
                 [
                     "[Unit]",
                     "Description=Container shipper",
-                    "Requires=docker.service coreos-containers-network.service provision.service",
-                    "After=docker.service coreos-containers-network.service provision.service",
+                    "Requires=docker.service coreos-containers-network.service provision.service image-shipper.service",
+                    "After=docker.service coreos-containers-network.service provision.service image-shipper.service",
+                    "StartLimitIntervalSec=300",
                     "",
                     "[Service]",
                     "TimeoutStartSec=900",
@@ -161,6 +183,34 @@ describe("systemd units (units/systemd.ts)", () => {
                     "WantedBy=multi-user.target",
                     "",
                 ].join("\n"),
+            );
+        });
+
+        it("image units: after Docker (and provision for a tarball) and nothing else, running ensure-image", () => {
+            assert.deepEqual(renderOneShotUnit(imageUnit(web)), {
+                name: "image-web.service",
+                content: [
+                    "[Unit]",
+                    "Description=Image of container web",
+                    "Requires=docker.service",
+                    "After=docker.service",
+                    "",
+                    "[Service]",
+                    "Type=oneshot",
+                    "RemainAfterExit=yes",
+                    "TimeoutStartSec=900",
+                    "ExecStart=/opt/coreos-containers/bin/ensure-image pull nginx:1.27.2-alpine",
+                    "",
+                    "[Install]",
+                    "WantedBy=multi-user.target",
+                    "",
+                ].join("\n"),
+            });
+            const tarball = renderOneShotUnit(imageUnit(shipper)).content;
+            assert.match(tarball, /^Requires=docker\.service provision\.service\nAfter=docker\.service provision\.service$/m);
+            assert.match(
+                tarball,
+                /^ExecStart=\/opt\/coreos-containers\/bin\/ensure-image load \/var\/lib\/coreos-containers\/artifact\/current\/images\/shipper\.tar coreos-containers\/shipper:1\.17\.1$/m,
             );
         });
 
@@ -204,10 +254,23 @@ describe("systemd units (units/systemd.ts)", () => {
             dump = dumpUnits(units);
         });
 
-        it("renders one unit per container and one-shot, and systemd loads each without a warning", () => {
-            assert.equal(units.length, host.containers.length + host.oneshots.length);
+        it("renders two units per container (its image and itself), one per one-shot and the host target, and systemd loads each without a warning", () => {
+            assert.equal(units.length, 2 * host.containers.length + host.oneshots.length + 1);
             assert.deepEqual(dump.warnings, []);
             for (const u of units) assert.deepEqual(dump.units.get(u.name)!.properties.get("Unit Load State"), ["loaded"], u.name);
+        });
+
+        it("the host target wants every other unit, so coreos-cloudinit's first start starts them all in one transaction", () => {
+            const target = dump.units.get(HOST_TARGET)!;
+            assert.equal(units[0]!.name, HOST_TARGET, "first in the user-data's list");
+            assert.deepEqual(
+                fromFile(target, "Wants").sort(),
+                units
+                    .slice(1)
+                    .map((u) => u.name)
+                    .sort(),
+            );
+            assert.deepEqual(directive(units[0]!, "WantedBy"), ["multi-user.target"]);
         });
 
         it("every command runs an absolute path the host has (also those verify skips)", () => {
@@ -227,17 +290,53 @@ describe("systemd units (units/systemd.ts)", () => {
                 const name = containerUnitName(c.name);
                 const unit = () => dump.units.get(name)!;
 
-                it("first removes a leftover container, ignoring failure (ExecStartPre=-)", () => {
-                    assert.deepEqual(argvOf(unit(), "ExecStartPre")[0], [DOCKER, "rm", "-f", c.name]);
+                const deps = (c.dependsOn ?? []).map((d) => containerUnitName(d.name));
+                const ensure =
+                    c.image.kind === "tarball"
+                        ? [ENSURE_IMAGE, "load", `${ARTIFACT_CURRENT}/${ARTIFACT_IMAGES_DIR}/${c.image.file}`, c.image.ref]
+                        : [ENSURE_IMAGE, "pull", c.image.ref];
+
+                it("first waits for its dependencies to be active and healthy, then removes a leftover container, ignoring failure (ExecStartPre=-)", () => {
+                    const pre = argvOf(unit(), "ExecStartPre");
+                    if (deps.length) assert.deepEqual(pre[0], [WAIT_DEPENDENCIES, ...deps]);
+                    assert.deepEqual(pre[deps.length ? 1 : 0], [DOCKER, "rm", "-f", c.name]);
                     assert.ok(byName.get(name)!.content.includes(`\nExecStartPre=-${DOCKER} rm -f ${c.name}\n`));
                 });
 
-                it("then pulls or loads its image only through ensure-image", () => {
-                    const expected =
-                        c.image.kind === "tarball"
-                            ? [ENSURE_IMAGE, "load", `${ARTIFACT_CURRENT}/${ARTIFACT_IMAGES_DIR}/${c.image.file}`, c.image.ref]
-                            : [ENSURE_IMAGE, "pull", c.image.ref];
-                    assert.deepEqual(argvOf(unit(), "ExecStartPre"), [[DOCKER, "rm", "-f", c.name], expected]);
+                it("then pulls or loads its image only through ensure-image (a no-op: its image unit fetched it)", () => {
+                    assert.deepEqual(argvOf(unit(), "ExecStartPre").slice(-2), [[DOCKER, "rm", "-f", c.name], ensure]);
+                    const image = dump.units.get(imageUnitName(c.name))!;
+                    assert.deepEqual(argvOf(image, "ExecStart"), [ensure]);
+                });
+
+                it("its image unit is a one-shot ordered after Docker (and provision for a tarball) only, so images are fetched in parallel", () => {
+                    const image = dump.units.get(imageUnitName(c.name))!;
+                    assert.deepEqual(image.properties.get("Type"), ["oneshot"]);
+                    assert.deepEqual(image.properties.get("RemainAfterExit"), ["yes"]);
+                    const expected = ["docker.service", ...(c.image.kind === "tarball" ? [PROVISION_UNIT] : [])];
+                    const ours = (property: string) =>
+                        fromFile(image, property).filter((u) => !["system.slice", "systemd-journald.socket"].includes(u));
+                    assert.deepEqual(ours("After").sort(), expected.sort());
+                    assert.deepEqual(ours("Requires").sort(), expected.sort());
+                    assert.deepEqual(image.properties.get("TimeoutStartSec"), [timespan(CONTAINER_TIMEOUT_START_SEC)]);
+                });
+
+                it("has a health check: docker run gets the --health-* flags, and ExecStartPost= waits for healthy within its budget", () => {
+                    assert.ok(c.healthCheck, "every container of the default host has a health check");
+                    const argv = argvOf(unit(), "ExecStart")[0]!;
+                    const flags = argv.slice(0, argv.lastIndexOf(c.image.ref));
+                    const value = (flag: string) => {
+                        assert.equal(flags.filter((w) => w === flag).length, 1, `one ${flag}`);
+                        return flags[flags.indexOf(flag) + 1];
+                    };
+                    const h = healthSettings(c.healthCheck);
+                    assert.equal(value("--health-cmd"), c.healthCheck.command, "the command reaches docker as one word, unchanged");
+                    assert.equal(value("--health-interval"), `${h.intervalSec}s`);
+                    assert.equal(value("--health-timeout"), `${h.timeoutSec}s`);
+                    assert.equal(value("--health-retries"), String(h.retries));
+                    assert.equal(value("--health-start-period"), `${h.startPeriodSec}s`);
+                    assert.equal(value("--health-start-interval"), `${h.startIntervalSec}s`);
+                    assert.deepEqual(argvOf(unit(), "ExecStartPost"), [[WAIT_HEALTHY, c.name, String(healthWaitSec(c.healthCheck))]]);
                 });
 
                 it("runs in the foreground: docker run --rm --name NAME, never detached, on the host's network", () => {
@@ -258,28 +357,36 @@ describe("systemd units (units/systemd.ts)", () => {
                     assert.deepEqual(argvOf(unit(), "ExecStop"), [[DOCKER, "stop", "-t", String(c.stopTimeoutSec ?? 2), c.name]]);
                 });
 
-                it("restarts always after RestartSec, with a start timeout long enough for a pull", () => {
+                it("restarts always after RestartSec, gives up on a crash loop, and may take a pull plus its health wait to start", () => {
                     assert.deepEqual(unit().properties.get("Restart"), [c.restart ?? "always"]);
                     assert.deepEqual(unit().properties.get("RestartSec"), [timespan(c.restartSec ?? 5)]);
                     assert.ok(CONTAINER_TIMEOUT_START_SEC >= 300, "a first pull of a large image takes minutes");
-                    assert.deepEqual(unit().properties.get("TimeoutStartSec"), [timespan(CONTAINER_TIMEOUT_START_SEC)]);
+                    const wait = c.healthCheck ? healthWaitSec(c.healthCheck) : 0;
+                    assert.deepEqual(unit().properties.get("TimeoutStartSec"), [timespan(CONTAINER_TIMEOUT_START_SEC + wait)]);
+                    // systemd --test does not dump the start limit; a misspelt or misplaced key would be a load warning (checked above).
+                    const text = byName.get(name)!.content;
+                    assert.ok(text.indexOf("\nStartLimitIntervalSec=") < text.indexOf("\n[Service]"), "in [Unit]");
+                    assert.deepEqual(directive(byName.get(name)!, "StartLimitIntervalSec"), [String(START_LIMIT_INTERVAL_SEC)]);
                 });
 
-                it("requires and comes after docker, the network unit, its dependencies, and provision when it reads the artifact", () => {
+                it("requires and comes after docker, the network unit, its image unit and provision when it reads the artifact; only wants its dependencies", () => {
                     const needsArtifact = c.image.kind === "tarball" || (c.volumes ?? []).some((v) => v.source.kind === "artifact");
-                    const expected = [
-                        "docker.service",
-                        NETWORK_UNIT,
-                        ...(needsArtifact ? [PROVISION_UNIT] : []),
-                        ...(c.dependsOn ?? []).map((d) => containerUnitName(d.name)),
-                    ];
+                    const required = ["docker.service", NETWORK_UNIT, ...(needsArtifact ? [PROVISION_UNIT] : []), imageUnitName(c.name)];
                     const rendered = byName.get(name)!;
-                    assert.deepEqual(directive(rendered, "Requires").sort(), [...expected].sort());
-                    assert.deepEqual(directive(rendered, "After").sort(), [...expected].sort());
-                    for (const dep of expected) {
-                        assert.ok(fromFile(unit(), "Requires").includes(dep), `systemd has Requires=${dep}`);
-                        assert.ok(fromFile(unit(), "After").includes(dep), `systemd has After=${dep}`);
+                    assert.deepEqual(directive(rendered, "Requires").sort(), [...required].sort());
+                    assert.deepEqual(directive(rendered, "Wants").sort(), [...deps].sort());
+                    assert.deepEqual(directive(rendered, "After").sort(), [...required, ...deps].sort());
+                    for (const unitName of required)
+                        assert.ok(fromFile(unit(), "Requires").includes(unitName), `systemd has Requires=${unitName}`);
+                    for (const dep of deps) {
+                        assert.ok(fromFile(unit(), "Wants").includes(dep), `systemd has Wants=${dep}`);
+                        assert.ok(
+                            !fromFile(unit(), "Requires").includes(dep),
+                            `systemd has no Requires=${dep}: its restart must not restart this unit`,
+                        );
                     }
+                    for (const unitName of [...required, ...deps])
+                        assert.ok(fromFile(unit(), "After").includes(unitName), `systemd has After=${unitName}`);
                     assert.deepEqual(directive(rendered, "WantedBy"), ["multi-user.target"]);
                 });
             });

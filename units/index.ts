@@ -4,6 +4,7 @@ export * from "./layout";
 export * from "./problems";
 export * from "./quote";
 export * from "./systemd";
+export * from "./health";
 export * from "./validate";
 export * from "./provision";
 export * from "./host";

@@ -48,3 +48,38 @@ export function secretEnvFile(containerName: string): string {
 export function secretFilePath(containerName: string, index: number, secret: string): string {
     return `${SECRETS_DIR}/${containerName}/${index}-${secret}`;
 }
+
+/**
+ * A target that wants every unit of the host, first in the user-data's list. coreos-cloudinit starts
+ * the listed units one at a time, each `start` waiting for its job to finish (go-systemd's StartUnit
+ * waits for JobRemoved); its first `start` of this target puts every unit into one transaction, so
+ * systemd starts them all at once in their own order (images fetched in parallel), as a later boot's
+ * multi-user.target does, and the later `start`s find them started.
+ */
+export const HOST_TARGET = "coreos-containers.target";
+
+/** ExecStartPost= of a container with a health check: waits until Docker reports it healthy (host-scripts/wait-healthy.sh). */
+export const WAIT_HEALTHY = `${BIN_DIR}/wait-healthy`;
+
+/** ExecStartPre= of a container with dependencies: waits until they are active and healthy (host-scripts/wait-dependencies.sh). */
+export const WAIT_DEPENDENCIES = `${BIN_DIR}/wait-dependencies`;
+
+/** The ready unit's script (units/report.ts names the unit, READY_UNIT, and the file it writes, BOOT_STATUS_FILE). */
+export const READY_SCRIPT = `${BIN_DIR}/ready`;
+
+/**
+ * The containers the ready unit watches, one `NAME UP` line each (UP: `healthy`, or `running` without a
+ * health check), in declaration order. A file rather than the unit's environment: one line per
+ * container keeps every unit line short however many containers there are (Ignition's unit parser
+ * refuses a line of 2,048 bytes).
+ */
+export const READY_CONTAINERS_FILE = "/opt/coreos-containers/containers";
+
+/**
+ * The one-shot unit that fetches a container's image (pull or load) as soon as Docker (and, for a
+ * tarball, the artifact) is there, whatever the container waits for. Container names are DNS labels,
+ * so `image-<name>` never collides with `docker-<name>`.
+ */
+export function imageUnitName(containerName: string): string {
+    return `image-${containerName}.service`;
+}

@@ -82,6 +82,35 @@ export interface SecretFile {
     readonly gid?: number;
 }
 
+/**
+ * A Docker health check: `docker run --health-cmd … --health-interval …`. Docker runs `command` inside
+ * the container as `/bin/sh -c COMMAND` (its `--health-cmd` is always the CMD-SHELL form; an exec-form
+ * array cannot be given on the command line), so it is ONE shell command line, using only what the
+ * image ships (curl, BusyBox wget, ruby…), that exits 0 when the container works.
+ *
+ * With a health check the container's unit counts as started only once Docker reports it `healthy`:
+ * its dependents start then, not when `docker run` is forked. All times are whole seconds.
+ */
+export interface HealthCheck {
+    /** One shell command, e.g. `wget -q -O /dev/null http://127.0.0.1:9090/-/ready`. Exit 0 = healthy. */
+    readonly command: string;
+    /** Seconds between checks once the start period is over (`--health-interval`). Defaults to 10. */
+    readonly intervalSec?: number;
+    /** Seconds one check may take before it counts as failed (`--health-timeout`). Defaults to 5. */
+    readonly timeoutSec?: number;
+    /** Failed checks in a row, after the start period, that make the container `unhealthy` (`--health-retries`). Defaults to 3. */
+    readonly retries?: number;
+    /** Seconds after start during which failed checks do not count (`--health-start-period`), e.g. `120` for Elasticsearch. Defaults to 30. */
+    readonly startPeriodSec?: number;
+    /** Seconds between checks during the start period (`--health-start-interval`, Docker 25+). Defaults to 2. */
+    readonly startIntervalSec?: number;
+    /**
+     * How long the unit waits for `healthy` before it fails, e.g. `300`. Defaults to
+     * startPeriodSec + retries × (intervalSec + timeoutSec) + 30: the time Docker needs to call it unhealthy, and a margin.
+     */
+    readonly waitSec?: number;
+}
+
 /** systemd's `Restart=` values that make sense for a container. */
 export type RestartPolicy = "always" | "on-failure" | "no";
 
@@ -112,8 +141,14 @@ export interface ContainerUnit {
      * Setting it is reported with a problem that says what to do instead.
      */
     readonly awsAccess?: boolean;
-    /** Containers that must run first (by reference): `Requires=` + `After=` their units. */
+    /**
+     * Containers that must be up first (by reference). This one starts only once each of them is
+     * active, which for a container with a health check means healthy (`Wants=` + `After=` their units,
+     * and a start-time check); it keeps running when one of them crashes and restarts.
+     */
     readonly dependsOn?: readonly ContainerUnit[];
+    /** How Docker checks that the container works; its dependents wait for `healthy`. None: started = forked. */
+    readonly healthCheck?: HealthCheck;
     /** Defaults to `always`. */
     readonly restart?: RestartPolicy;
     /** Seconds between restarts. Defaults to 5. */

@@ -3,7 +3,8 @@
 import { hostCeilingProblems } from "./ceilings";
 import { HostDefinition, WriteFile } from "./model";
 import { throwIfProblems } from "./problems";
-import { RenderedUnit, renderContainerUnit, renderOneShotUnit } from "./systemd";
+import { RenderedUnit, imageUnit, renderContainerUnit, renderOneShotUnit } from "./systemd";
+import { HOST_TARGET } from "./layout";
 import { FileChecks, validateHost } from "./validate";
 
 /** What the host gets: the input of every user-data format (formats/). */
@@ -14,9 +15,17 @@ export interface HostContent {
     readonly sshAuthorizedKeys: readonly string[];
 }
 
+/** {@link HOST_TARGET}: one `Wants=` line per unit (a unit line stays short whatever the host's size). */
+export function hostTarget(unitNames: readonly string[]): RenderedUnit {
+    const lines = ["[Unit]", "Description=Everything this host runs, started together", ...unitNames.map((n) => `Wants=${n}`)];
+    lines.push("", "[Install]", "WantedBy=multi-user.target", "");
+    return { name: HOST_TARGET, content: lines.join("\n") };
+}
+
 /**
- * Units in start order: one-shots first, in the order given, then containers so that each comes
- * after the containers it depends on, then the one-shots that wait for the containers
+ * Units in start order: the host target (it pulls in all the others at once), one-shots, in the
+ * order given, then each container's image unit, then containers so that each comes after the
+ * containers it depends on, then the one-shots that wait for the containers
  * (`startAfterContainers`). Among containers that are ready, the one declared first goes
  * first, so the order is stable. Dependencies are compared by name (config overrides copy containers).
  * coreos-cloudinit starts units in this list order; systemd itself follows the units' ordering.
@@ -40,7 +49,13 @@ export function orderedUnits(host: HostDefinition): RenderedUnit[] {
     }
     const early = host.oneshots.filter((u) => !u.startAfterContainers);
     const late = host.oneshots.filter((u) => u.startAfterContainers);
-    return [...early.map(renderOneShotUnit), ...order.map((i) => renderContainerUnit(containers[i]!)), ...late.map(renderOneShotUnit)];
+    const units = [
+        ...early.map(renderOneShotUnit),
+        ...order.map((i) => renderOneShotUnit(imageUnit(containers[i]!))),
+        ...order.map((i) => renderContainerUnit(containers[i]!)),
+        ...late.map(renderOneShotUnit),
+    ];
+    return [hostTarget(units.map((u) => u.name)), ...units];
 }
 
 /** Validate the definition and render its units. Throws a ValidationError listing every problem. */

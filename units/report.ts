@@ -41,9 +41,10 @@ export interface ReportTarget {
 
 /**
  * The unit that runs the report script at every boot, after the ready unit has finished (whatever its
- * result: `Wants=`, not `Requires=`, so a failed boot is reported too). It starts after the containers:
- * coreos-cloudinit starts units in list order and waits for each job (go-systemd's StartUnit waits for
- * the job result), and the ready unit it pulls in waits for the containers.
+ * result: `Wants=`, not `Requires=`, so a failed boot is reported too). The ready unit finishes once
+ * every container is up, one failed, or its budget passed (it watches them; it is not ordered after
+ * them). Listed after the containers; the host target (units/render.ts) starts it with everything else
+ * in one transaction on a first boot, as multi-user.target does later.
  */
 export function reportUnit(target: ReportTarget): OneShotUnit {
     return {

@@ -1,6 +1,7 @@
 // Typed units → systemd unit text. Pure: same input, same bytes.
 import { ContainerUnit, OneShotUnit, PortMapping, VolumeMount } from "./model";
 import { environmentAssignment, execLine, execLines, textValue } from "./quote";
+import { healthFlags, healthWaitSec } from "./health";
 import {
     ARTIFACT_CURRENT,
     ARTIFACT_IMAGES_DIR,
@@ -10,7 +11,10 @@ import {
     NETWORK_UNIT,
     PROVISION_UNIT,
     SECRETS_UNIT,
+    WAIT_DEPENDENCIES,
+    WAIT_HEALTHY,
     containerUnitName,
+    imageUnitName,
     secretEnvFile,
     secretFilePath,
 } from "./layout";
@@ -28,6 +32,14 @@ export const DEFAULT_STOP_TIMEOUT_SEC = 2;
 export const STOP_TIMEOUT_MARGIN_SEC = 15;
 /** Long enough for a first pull of a large image or a `docker load` of a large tarball. */
 export const CONTAINER_TIMEOUT_START_SEC = 900;
+/**
+ * A unit that fails to start 5 times (systemd's DefaultStartLimitBurst) within this window stops
+ * being restarted and stays `failed`. A crash loop (RestartSec + seconds per attempt) gives up after
+ * about half a minute; a container whose health gate fails takes its wait budget per attempt, so with
+ * a budget of a minute or more it keeps retrying at that pace. systemd's own 10 s window never trips
+ * with RestartSec=5, which restarts a crash loop forever.
+ */
+export const START_LIMIT_INTERVAL_SEC = 300;
 
 /** Does this container need the artifact on disk before it starts? */
 export function needsArtifact(unit: ContainerUnit): boolean {
@@ -62,13 +74,14 @@ function sortedEntries(map: Readonly<Record<string, string>> | undefined): [stri
     return Object.entries(map ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-function imagePreparation(unit: ContainerUnit): string[] {
+/** The command that pulls or loads the container's image when it is missing: its image unit runs it, and the container unit again (a no-op once it is there). */
+export function ensureImageArgv(unit: ContainerUnit): string[] {
     const image = unit.image;
     switch (image.kind) {
         case "registry":
-            return [execLine([ENSURE_IMAGE, "pull", image.ref])];
+            return [ENSURE_IMAGE, "pull", image.ref];
         case "tarball":
-            return [execLine([ENSURE_IMAGE, "load", artifactPath(`${ARTIFACT_IMAGES_DIR}/${image.file}`), image.ref])];
+            return [ENSURE_IMAGE, "load", artifactPath(`${ARTIFACT_IMAGES_DIR}/${image.file}`), image.ref];
         default: {
             const never: never = image;
             throw new Error(`unknown image kind ${JSON.stringify(never)}`);
@@ -83,6 +96,7 @@ function dockerRun(unit: ContainerUnit): string {
     for (const v of unit.volumes ?? []) groups.push(volumeFlag(v));
     for (const [k, val] of sortedEntries(unit.env)) groups.push(["-e", `${k}=${val}`]);
     groups.push(...secretFlags(unit));
+    if (unit.healthCheck) groups.push(...healthFlags(unit.healthCheck));
     const extra = unit.extraArgs ?? [];
     // Keep a flag and its value together: a word not starting with "-" joins the previous flag.
     for (const word of extra) {
@@ -94,26 +108,51 @@ function dockerRun(unit: ContainerUnit): string {
     return execLines([DOCKER, "run", "--rm", "--name", unit.name], groups);
 }
 
-/** systemd text for a container unit. */
+/**
+ * systemd text for a container unit.
+ *
+ * Start: after Docker, the network, its image unit (which fetched the image in parallel with
+ * everything else) and, when it reads the artifact, provision. Dependencies are `Wants=` + `After=`,
+ * not `Requires=`: a Requires= dependency's restart restarts this unit too (systemd 252
+ * service_enter_restart() queues JOB_RESTART, propagated to units that require it), which a crash of
+ * Elasticsearch should not cost Kibana. Instead `wait-dependencies` (ExecStartPre=) lets the container
+ * start only while each dependency is active and healthy, and fails it when one is down for good.
+ *
+ * With a health check, `wait-healthy` (ExecStartPost=) holds the unit in "activating" until Docker
+ * reports the container healthy: systemd.service(5), "the execution of ExecStartPost= is taken into
+ * account for the purpose of Before=/After= ordering constraints", so dependents start only then. It
+ * fails the start (and Restart= retries) when the container turns unhealthy or its wait budget passes.
+ */
 export function renderContainerUnit(unit: ContainerUnit): RenderedUnit {
     const stopTimeout = unit.stopTimeoutSec ?? DEFAULT_STOP_TIMEOUT_SEC;
     const requires = ["docker.service", NETWORK_UNIT];
     if (needsArtifact(unit)) requires.push(PROVISION_UNIT);
     if (usesSecrets(unit)) requires.push(SECRETS_UNIT);
-    for (const dep of unit.dependsOn ?? []) requires.push(containerUnitName(dep.name));
+    requires.push(imageUnitName(unit.name));
+    const dependencies = (unit.dependsOn ?? []).map((dep) => containerUnitName(dep.name));
+    const wait = unit.healthCheck ? healthWaitSec(unit.healthCheck) : 0;
 
     const lines: string[] = ["[Unit]", `Description=${textValue(unit.description ?? `Container ${unit.name}`)}`];
+    lines.push(`Requires=${requires.join(" ")}`);
+    if (dependencies.length) lines.push(`Wants=${dependencies.join(" ")}`);
     lines.push(
-        `Requires=${requires.join(" ")}`,
-        `After=${requires.join(" ")}`,
+        `After=${[...requires, ...dependencies].join(" ")}`,
+        `StartLimitIntervalSec=${START_LIMIT_INTERVAL_SEC}`,
         "",
         "[Service]",
-        `TimeoutStartSec=${CONTAINER_TIMEOUT_START_SEC}`,
+        // The image unit fetched the image already; the budget still covers a pull, should it be gone.
+        `TimeoutStartSec=${CONTAINER_TIMEOUT_START_SEC + wait}`,
         `Restart=${unit.restart ?? "always"}`,
         `RestartSec=${unit.restartSec ?? DEFAULT_RESTART_SEC}`,
+    );
+    if (dependencies.length) lines.push(`ExecStartPre=${execLine([WAIT_DEPENDENCIES, ...dependencies])}`);
+    lines.push(
         `ExecStartPre=-${execLine([DOCKER, "rm", "-f", unit.name])}`,
-        ...imagePreparation(unit).map((l) => `ExecStartPre=${l}`),
+        `ExecStartPre=${execLine(ensureImageArgv(unit))}`,
         `ExecStart=${dockerRun(unit)}`,
+    );
+    if (unit.healthCheck) lines.push(`ExecStartPost=${execLine([WAIT_HEALTHY, unit.name, String(wait)])}`);
+    lines.push(
         `ExecStop=${execLine([DOCKER, "stop", "-t", String(stopTimeout), unit.name])}`,
         // systemd's own stop timeout (90 s by default) must outlast docker's, or it kills `docker stop`.
         `TimeoutStopSec=${stopTimeout + STOP_TIMEOUT_MARGIN_SEC}`,
@@ -123,6 +162,23 @@ export function renderContainerUnit(unit: ContainerUnit): RenderedUnit {
         "",
     );
     return { name: containerUnitName(unit.name), content: lines.join("\n") };
+}
+
+/**
+ * The one-shot unit that fetches a container's image: after Docker (and provision, for a tarball in
+ * the artifact) and nothing else, so every image is fetched at boot in parallel, however long the
+ * container then waits for its dependencies. The container unit Requires= and comes After= it.
+ * ensure-image retries a failed pull or load with backoff; this timeout bounds the whole.
+ */
+export function imageUnit(unit: ContainerUnit): OneShotUnit {
+    return {
+        kind: "oneshot",
+        name: imageUnitName(unit.name),
+        description: `Image of container ${unit.name}`,
+        requires: unit.image.kind === "tarball" ? ["docker.service", PROVISION_UNIT] : ["docker.service"],
+        exec: [ensureImageArgv(unit)],
+        timeoutStartSec: CONTAINER_TIMEOUT_START_SEC,
+    };
 }
 
 /** systemd text for a one-shot unit. */

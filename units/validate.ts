@@ -2,10 +2,12 @@
 // order: names, then each container in declaration order, then what spans containers (dependency
 // cycles, host ports), then one-shot units, then files.
 import { ContainerUnit, HostDefinition, OneShotUnit, VolumeMount, WriteFile } from "./model";
-import { containerUnitName, NETWORK_NAME, NETWORK_UNIT, PROVISION_UNIT, SECRETS_UNIT } from "./layout";
+import { containerUnitName, imageUnitName, NETWORK_NAME, NETWORK_UNIT, PROVISION_UNIT, SECRETS_UNIT } from "./layout";
 import { needsArtifact } from "./systemd";
 import { canonicalCidr, cidrProblem } from "./cidr";
 import { SECRET_NAME, usesSecrets } from "./secrets";
+import { HEALTH_DEFAULTS } from "./health";
+import { isPlainObject } from "./values";
 import { SYSTEMD_ENV_NAME } from "./quote";
 import { Problem, ProblemCode } from "./problems";
 
@@ -50,6 +52,17 @@ const MANAGED_FLAGS: readonly { readonly flags: readonly string[]; readonly why:
     {
         flags: ["--network", "--net"],
         why: `every container joins the project's network ${NETWORK_NAME}, where the others reach it by name`,
+    },
+    {
+        flags: [
+            "--health-cmd",
+            "--health-interval",
+            "--health-timeout",
+            "--health-retries",
+            "--health-start-period",
+            "--health-start-interval",
+        ],
+        why: "set healthCheck instead: the unit then also waits for Docker to report the container healthy before its dependents start",
     },
     {
         flags: ["--restart"],
@@ -205,15 +218,16 @@ function checkNames(host: HostDefinition, add: Add): void {
         }
     });
     host.containers.forEach((c, i) => {
-        const unit = containerUnitName(c.name);
-        if (firstOneShot.has(unit)) {
-            add(
-                "UNIT_NAME_CLASH",
-                containerWhere(c, i),
-                "name",
-                `its unit ${unit} has the same name as one-shot unit oneshots[${firstOneShot.get(unit)}]`,
-                "rename the container or the one-shot unit; one unit file would overwrite the other",
-            );
+        for (const unit of [containerUnitName(c.name), imageUnitName(c.name)]) {
+            if (firstOneShot.has(unit)) {
+                add(
+                    "UNIT_NAME_CLASH",
+                    containerWhere(c, i),
+                    "name",
+                    `its unit ${unit} has the same name as one-shot unit oneshots[${firstOneShot.get(unit)}]`,
+                    "rename the container or the one-shot unit; one unit file would overwrite the other",
+                );
+            }
         }
     });
 }
@@ -600,6 +614,94 @@ function checkExtraArgs(c: ContainerUnit, where: string, add: Add): void {
     });
 }
 
+const HEALTH_FIELDS = ["command", "intervalSec", "timeoutSec", "retries", "startPeriodSec", "startIntervalSec", "waitSec"];
+
+function checkHealthCheck(c: ContainerUnit, where: string, add: Add): void {
+    const h: unknown = c.healthCheck;
+    if (h === undefined) return;
+    if (!isPlainObject(h)) {
+        add(
+            "HEALTH_CHECK_INVALID",
+            where,
+            "healthCheck",
+            `${quoted(h)} is not a health check`,
+            'give { command: "…" } and, optionally, intervalSec, timeoutSec, retries, startPeriodSec, startIntervalSec, waitSec',
+        );
+        return;
+    }
+    for (const key of Object.keys(h).filter((k) => !HEALTH_FIELDS.includes(k))) {
+        add(
+            "HEALTH_CHECK_INVALID",
+            where,
+            `healthCheck.${key}`,
+            `${quoted(key)} is not a field of a health check, so it would be ignored`,
+            `use one of: ${HEALTH_FIELDS.join(", ")}`,
+        );
+    }
+    const command = h["command"];
+    if (typeof command !== "string" || command.trim() === "") {
+        add(
+            "HEALTH_COMMAND_INVALID",
+            where,
+            "healthCheck.command",
+            `${quoted(command)} is not a shell command`,
+            'give one shell command line that exits 0 when the container works, e.g. "wget -q -O /dev/null http://127.0.0.1:8080/healthz"',
+        );
+    } else if (command.trimStart().startsWith("[")) {
+        add(
+            "HEALTH_COMMAND_INVALID",
+            where,
+            "healthCheck.command",
+            `${quoted(command)} looks like Docker's exec form (a JSON array), but docker run --health-cmd always runs its value with /bin/sh -c, where it fails`,
+            'write it as one shell command line, e.g. "curl -fsS http://127.0.0.1:3000/api/health"',
+        );
+    } else if (command.includes("\0")) {
+        add(
+            "VALUE_HAS_NUL",
+            where,
+            "healthCheck.command",
+            "the command contains a NUL character, which systemd cannot pass to a process",
+            "remove the NUL character",
+        );
+    }
+    const secondsField = (field: string, min: number): number | undefined => {
+        const v = h[field];
+        if (v === undefined) return undefined;
+        if (typeof v === "number" && Number.isInteger(v) && v >= min) return v;
+        add(
+            "SECONDS_INVALID",
+            where,
+            `healthCheck.${field}`,
+            `${quoted(v)} is not a whole number of seconds, ${min} or more`,
+            `use a whole number of seconds, ${min} or more`,
+        );
+        return undefined;
+    };
+    for (const field of ["intervalSec", "timeoutSec", "startIntervalSec"]) secondsField(field, 1);
+    const startPeriod = secondsField("startPeriodSec", 0);
+    const wait = secondsField("waitSec", 1);
+    const retries = h["retries"];
+    if (retries !== undefined && !isPositiveInteger(retries)) {
+        add(
+            "HEALTH_RETRIES_INVALID",
+            where,
+            "healthCheck.retries",
+            `${quoted(retries)} is not a positive whole number of failed checks`,
+            "use a whole number, 1 or more (Docker takes 0 as its default, 3)",
+        );
+    }
+    const period = startPeriod ?? (h["startPeriodSec"] === undefined ? HEALTH_DEFAULTS.startPeriodSec : undefined);
+    if (wait !== undefined && period !== undefined && wait <= period) {
+        add(
+            "HEALTH_WAIT_TOO_SHORT",
+            where,
+            "healthCheck.waitSec",
+            `the unit would give up after ${wait} s, within the start period of ${period} s in which Docker still expects failed checks, so a slow start would restart the container over and over`,
+            `raise waitSec above ${period}, or leave it out: it then follows from the start period, retries, interval and timeout`,
+        );
+    }
+}
+
 function checkContainer(c: ContainerUnit, i: number, files: FileChecks, add: Add): void {
     const where = containerWhere(c, i);
     checkImage(c, where, files, add);
@@ -629,6 +731,7 @@ function checkContainer(c: ContainerUnit, i: number, files: FileChecks, add: Add
     checkExtraArgs(c, where, add);
     checkWords(c.command, "command", where, add);
     checkSecrets(c, where, add);
+    checkHealthCheck(c, where, add);
 }
 
 // ---------------------------------------------------------------------------------------------

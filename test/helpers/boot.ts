@@ -326,13 +326,53 @@ export function applyCloudConfig(r: ThrowAwayRoot, userData: string): AppliedClo
     return { files, units };
 }
 
+/** The stand-in for coreos-cloudinit's unit commands (see {@link startAsCloudInit}). */
+export const CLOUDINIT_STAND_IN_UNIT = "coreos-cloudinit-stand-in.service";
+const CLOUDINIT_STAND_IN = "/usr/local/libexec/coreos-cloudinit-stand-in";
+
+/**
+ * Makes the next boot start the units as coreos-cloudinit does on a host's first boot: nothing of
+ * ours is enabled when systemd computes the boot's transaction (cloudinit writes and enables the
+ * units while the boot runs, too late for it); cloudinit then runs each unit's `command: start` in
+ * list order, each waiting for its job to finish: flatcar/coreos-cloudinit `system/systemd.go`
+ * RunUnitCommand calls go-systemd's `StartUnit(name, "replace")`, whose runJob returns only when the
+ * job's JobRemoved signal arrives. A one-shot stand-in, started at boot, enables the units one by one
+ * (as cloudinit's EnableUnitFile does), reloads, and runs `systemctl start` (which also waits for the
+ * job) for each, in the user-data's order.
+ * It stays enabled: cloudinit runs at every boot, its starts then finding the units started.
+ */
+export function startAsCloudInit(r: ThrowAwayRoot, applied: AppliedCloudConfig): void {
+    const names = applied.units.map((u) => u.name);
+    const enabled = applied.units.filter((u) => u.enable).map((u) => u.name);
+    const started = applied.units.filter((u) => u.command === "start").map((u) => u.name);
+    if (names.some((n) => !/^[A-Za-z0-9@._:-]+$/.test(n))) throw new Error(`unit names must be plain words: ${names.join(" ")}`);
+    if (enabled.length) run("systemctl", [`--root=${r.root}`, "disable", ...enabled], "systemctl --root disable");
+    r.write(
+        CLOUDINIT_STAND_IN,
+        [
+            "#!/bin/bash",
+            // One unit at a time, as cloudinit's EnableUnitFile does: one that cannot be enabled stops no other.
+            ...(enabled.length ? [`for u in ${enabled.join(" ")}; do systemctl enable "$u" || echo "enable $u: failed"; done`] : []),
+            "systemctl daemon-reload",
+            `for u in ${started.join(" ")}; do systemctl start "$u" || echo "start $u: failed"; done`,
+            "",
+        ].join("\n"),
+        0o755,
+    );
+    r.write(
+        `/etc/systemd/system/${CLOUDINIT_STAND_IN_UNIT}`,
+        `[Unit]\nDescription=Stand-in for coreos-cloudinit's unit commands (boot test)\n\n[Service]\nType=oneshot\nExecStart=${CLOUDINIT_STAND_IN}\n\n[Install]\nWantedBy=multi-user.target\n`,
+    );
+    r.symlink(`../${CLOUDINIT_STAND_IN_UNIT}`, `/etc/systemd/system/multi-user.target.wants/${CLOUDINIT_STAND_IN_UNIT}`);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Stand-ins
 
 /**
  * Docker's CLI. Every call is recorded in FAKE_DOCKER_LOG as NUL-terminated fields: the calling
- * unit (the last part of the caller's cgroup), argv[0], argc, then each argument. It keeps just
- * enough state to answer as docker would:
+ * unit (the last part of the caller's cgroup), argv[0], when it was called (µs since the epoch,
+ * bash's EPOCHREALTIME), argc, then each argument. It keeps just enough state to answer as docker would:
  * - without the daemon (docker.service's stand-in not started) every call fails as docker's CLI does;
  * - `image inspect REF` succeeds only for pulled or loaded images; `pull REF` records REF (there is
  *   no registry); `load -i FILE` reads RepoTags from the tarball's manifest.json, as `docker save`
@@ -347,11 +387,20 @@ export function applyCloudConfig(r: ThrowAwayRoot, userData: string): AppliedClo
  * - `stop -t N NAME` sends TERM to that run and waits up to N s before KILL; `rm -f NAME` kills it.
  *   Both fail with "No such container" when NAME is not running (the units' `-` prefix on `rm -f`
  *   covers that).
+ * - `run` accepts the `--health-*` flags; with `--health-cmd` the container has a health check whose
+ *   status `inspect --format` reports, for the three templates the host scripts use
+ *   (`{{.State.Health.Status}}`, `{{if .State.Health}}…{{end}}`, `{{json .State.Health}}`, the last
+ *   in Docker's shape: Status, FailingStreak, Log[{Start, End, ExitCode, Output}]), and "No such object"
+ *   when NAME is not running;
+ * - how long pulls and loads take, which pulls fail first, and when each container turns healthy or
+ *   unhealthy are the test's FakeDockerBehaviour (FAKE_DOCKER_STATE/behaviour); pulls and loads sleep
+ *   without holding the fake's lock, so they run in parallel as Docker's do.
  */
 export const FAKE_DOCKER = `#!/bin/bash
 # Stand-in for Docker's CLI, written by test/boot.test.ts into a throw-away root.
 set -u
 S=${FAKE_DOCKER_STATE} R=${FAKE_DOCKER_RUN} LOG=${FAKE_DOCKER_LOG}
+t0=\${EPOCHREALTIME/./}
 # The caller's unit: the systemd hierarchy's cgroup (hybrid cgroups), else the unified one. Builtins only: fast.
 cg=
 while IFS= read -r l; do
@@ -359,12 +408,25 @@ while IFS= read -r l; do
 done </proc/self/cgroup
 exec 9>>"$S/lock"
 flock 9
-printf '%s\\0' "\${cg##*/}" "$0" "$#" "$@" >>"$LOG"
+printf '%s\\0' "\${cg##*/}" "$0" "$t0" "$#" "$@" >>"$LOG"
 fail() { echo "$2" >&2; exit "$1"; }
 unsupported() { fail 2 "fake docker: unsupported call: docker $*"; }
 [ -e "$R/daemon" ] || fail 1 "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
 pid_of() { local p; read -r p 2>/dev/null <"$R/containers/$1" && kill -0 "$p" 2>/dev/null && echo "$p"; }
 gone() { local i; for ((i = 0; i < $2; i++)); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; return 1; }
+# The test's setting KIND KEY (FAKE_DOCKER_BEHAVIOUR), e.g. "pull REF 500" → 500; fails when there is none.
+setting() { local k a b; while read -r k a b; do [ "$k $a" = "$1 $2" ] && { echo "\${b:-0}"; return 0; }; done <"$S/behaviour"; return 1; }
+nap() { local s; printf -v s %d.%03d $(($1 / 1000)) $(($1 % 1000)); sleep "$s"; }
+# NAME's health status now ("" without a health check), from the time its run started and the setting.
+health() {
+  local since el ms
+  read -r since 2>/dev/null <"$R/health/$1" || return 0
+  el=$(((t0 - since) / 1000))
+  if ms=$(setting healthy "$1"); then ((el >= ms)) && echo healthy || echo starting
+  elif ms=$(setting unhealthy "$1"); then ((el >= ms)) && echo unhealthy || echo starting
+  elif setting starting "$1" >/dev/null; then echo starting
+  else echo healthy; fi
+}
 case "\${1:-}" in
 rm)
   [ $# -eq 3 ] && [ "$2" = -f ] || unsupported "$@"
@@ -377,18 +439,39 @@ stop)
   flock -u 9
   kill -TERM "$p"; gone "$p" $(($3 * 10)) || { kill -KILL "$p"; gone "$p" 50; }
   rm -f "$R/containers/$4"; echo "$4" ;;
+inspect)
+  [ $# -eq 4 ] && [ "$2" = --format ] || unsupported "$@"
+  pid_of "$4" >/dev/null || fail 1 "Error: No such object: $4"
+  h=$(health "$4")
+  case "$3" in
+  "{{.State.Health.Status}}") [ -n "$h" ] || fail 1 "template parsing error: template: :1:8: executing \\"\\" at <.State.Health.Status>: map has no entry for key \\"Health\\""
+    echo "$h" ;;
+  "{{if .State.Health}}{{.State.Health.Status}}{{end}}") echo "$h" ;;
+  "{{json .State.Health}}") [ -n "$h" ] || { echo null; exit 0; }
+    [ "$h" = healthy ] && c=0 || c=1
+    printf '{"Status":"%s","FailingStreak":%d,"Log":[{"Start":"-","End":"-","ExitCode":%d,"Output":"fake check of %s: %s\\\\n"}]}\\n' "$h" "$c" "$c" "$4" "$h" ;;
+  *) unsupported "$@" ;;
+  esac ;;
 image)
   [ $# -eq 3 ] && [ "$2" = inspect ] || unsupported "$@"
   grep -Fxq -- "$3" "$S/images" || { echo "[]"; fail 1 "Error: No such image: $3"; }
   printf '[{"RepoTags": ["%s"]}]\\n' "$3" ;;
 pull)
   [ $# -eq 2 ] || unsupported "$@"
+  if n=$(setting pull-fail "$2") && (($(grep -cFx -- "$2" "$S/pull-failures") < n)); then
+    echo "$2" >>"$S/pull-failures"
+    fail 1 "Error response from daemon: Get \\"https://registry.invalid/v2/\\": dial tcp: i/o timeout (fake)"
+  fi
+  flock -u 9
+  ms=$(setting pull "$2") && nap "$ms"
   echo "$2" >>"$S/images"; echo "$2: pulled (fake)" ;;
 load)
   [ $# -eq 3 ] && [ "$2" = -i ] || unsupported "$@"
   [ -f "$3" ] || fail 1 "open $3: no such file or directory"
   refs=$(tar -xOf "$3" manifest.json 2>/dev/null | grep -o '"RepoTags":\\[[^]]*\\]' | grep -o '"[^"]*"' | sed 1d | tr -d '"')
   [ -n "$refs" ] || fail 1 "invalid tar header / no RepoTags in $3"
+  flock -u 9
+  for ref in $refs; do ms=$(setting load "$ref") && nap "$ms"; done
   for ref in $refs; do echo "$ref" >>"$S/images"; echo "Loaded image: $ref"; done ;;
 images)
   [ "$*" = "images -q --filter dangling=true" ] || unsupported "$@" ;;
@@ -404,7 +487,7 @@ network)
   esac ;;
 run)
   [ "\${2:-}" = --rm ] && [ "\${3:-}" = --name ] && [ $# -ge 5 ] || unsupported "$@"
-  name=$4 net=default image= ; shift 4
+  name=$4 net=default image='' checked='' ; shift 4
   while [ $# -gt 0 ]; do
     case "$1" in
     --privileged) shift ;;
@@ -415,7 +498,8 @@ run)
       shift 2 ;;
     --env-file) [ -r "$2" ] || fail 125 "docker: open $2: no such file or directory."
       mkdir -p "$S/env-files"; cp -p -- "$2" "$S/env-files/$name"; shift 2 ;;
-    -p | -e | --ulimit) shift 2 ;;
+    -p | -e | --ulimit | --health-interval | --health-timeout | --health-retries | --health-start-period | --health-start-interval) shift 2 ;;
+    --health-cmd) checked=1; shift 2 ;;
     -*) fail 125 "fake docker: run flag $1 is not known to the fake (add it to test/helpers/boot.ts)" ;;
     *) image=$1; break ;;
     esac
@@ -425,6 +509,7 @@ run)
   [ "$net" = default ] || grep -Fxq -- "$net" "$S/networks" || fail 125 "docker: Error response from daemon: network $net not found."
   pid_of "$name" >/dev/null && fail 125 "docker: Error response from daemon: Conflict. The container name \\"/$name\\" is already in use."
   echo $$ >"$R/containers/$name"
+  if [ -n "$checked" ]; then echo "$t0" >"$R/health/$name"; else rm -f "$R/health/$name"; fi
   flock -u 9
   exec 9>&-
   trap 'kill "$sp" 2>/dev/null; rm -f "$R/containers/$name"; exit 0' TERM INT
@@ -435,6 +520,42 @@ run)
 esac
 `;
 
+/** How the fake docker behaves over time, per image ref or container name. Times in milliseconds. */
+export interface FakeDockerBehaviour {
+    /** `docker pull REF` takes this long. */
+    readonly pullMs?: Readonly<Record<string, number>>;
+    /** `docker load` of a tarball carrying REF takes this long. */
+    readonly loadMs?: Readonly<Record<string, number>>;
+    /** The first N `docker pull REF` fail, as a registry that cannot be reached. */
+    readonly pullFailures?: Readonly<Record<string, number>>;
+    /**
+     * Container NAME run with a health check: healthy this long after its `docker run`, unhealthy after
+     * that long, or `never` healthy (starting for ever). Not listed: healthy at once.
+     */
+    readonly health?: Readonly<Record<string, { readonly healthyAfterMs: number } | { readonly unhealthyAfterMs: number } | "never">>;
+}
+
+/** FakeDockerBehaviour as the fake reads it: `KIND KEY VALUE` lines. */
+export function fakeDockerBehaviour(b: FakeDockerBehaviour): string {
+    const lines: string[] = [];
+    const ms = (v: number) => String(Math.max(0, Math.round(v)));
+    for (const [ref, v] of Object.entries(b.pullMs ?? {})) lines.push(`pull ${ref} ${ms(v)}`);
+    for (const [ref, v] of Object.entries(b.loadMs ?? {})) lines.push(`load ${ref} ${ms(v)}`);
+    for (const [ref, v] of Object.entries(b.pullFailures ?? {})) lines.push(`pull-fail ${ref} ${ms(v)}`);
+    for (const [name, v] of Object.entries(b.health ?? {})) {
+        if (v === "never") lines.push(`starting ${name}`);
+        else if ("healthyAfterMs" in v) lines.push(`healthy ${name} ${ms(v.healthyAfterMs)}`);
+        else lines.push(`unhealthy ${name} ${ms(v.unhealthyAfterMs)}`);
+    }
+    for (const l of lines) if (l.split(" ").length !== 3 && !l.startsWith("starting ")) throw new Error(`bad fake docker setting: ${l}`);
+    return lines.map((l) => l + "\n").join("");
+}
+
+/** Sets the fake docker's behaviour for the next boot of this root. */
+export function setFakeDockerBehaviour(r: ThrowAwayRoot, b: FakeDockerBehaviour): void {
+    r.write(`${FAKE_DOCKER_STATE}/behaviour`, fakeDockerBehaviour(b), 0o600);
+}
+
 /** docker.service's stand-in: marks the daemon up for the fake CLI while it is active. */
 export const DOCKER_SERVICE_STUB = `[Unit]
 Description=Stand-in for the Docker daemon (boot test)
@@ -442,25 +563,34 @@ Description=Stand-in for the Docker daemon (boot test)
 [Service]
 Type=oneshot
 RemainAfterExit=yes
-ExecStart=/bin/mkdir -p ${FAKE_DOCKER_RUN}/containers
+ExecStart=/bin/mkdir -p ${FAKE_DOCKER_RUN}/containers ${FAKE_DOCKER_RUN}/health
 ExecStart=/bin/touch ${FAKE_DOCKER_RUN}/daemon
 ExecStop=/bin/rm -f ${FAKE_DOCKER_RUN}/daemon
 `;
 
 /**
- * The probe: once the boot has finished (`is-system-running --wait`) and every container's fake
- * `run` is up (bounded), it records where the docker log stands, `systemctl show` for the units
+ * The probe: once the boot has finished (`is-system-running --wait`; or, when PROBE_DIR/wait-for
+ * names a file, once that file exists; at most PROBE_DIR/timeout-seconds, 25 by default) and every
+ * container's fake `run` is up (bounded), it records where the docker log stands, `systemctl show` for the units
  * listed in PROBE_DIR/units, the failed units, which process runs each container and in which
- * cgroup, and `systemd-analyze time`; then `done`, then it powers the machine off, so shutdown
- * runs every unit's ExecStop.
+ * cgroup, and `systemd-analyze time`; then runs PROBE_DIR/hook when a test put one there; then
+ * `done`, then it powers the machine off, so shutdown runs every unit's ExecStop.
  */
 export const PROBE_SCRIPT = `#!/bin/bash
 set -u
 O=${PROBE_DIR}
 mapfile -t units <"$O/units"
 mapfile -t containers <"$O/containers"
-state=$(timeout 25 systemctl is-system-running --wait 2>&1)
-[ $? -ne 124 ] || state="boot not finished after 25 s: $(systemctl is-system-running 2>&1)"
+limit=$(cat "$O/timeout-seconds" 2>/dev/null || echo 25)
+if [ -s "$O/wait-for" ]; then
+  # A boot whose units keep starting never finishes: wait for the file the test names instead (bounded).
+  f=$(cat "$O/wait-for")
+  for ((i = 0; i < limit * 10; i++)); do [ -e "$f" ] && break; sleep 0.1; done
+  state=$(systemctl is-system-running 2>&1)
+else
+  state=$(timeout "$limit" systemctl is-system-running --wait 2>&1)
+  [ $? -ne 124 ] || state="boot not finished after $limit s: $(systemctl is-system-running 2>&1)"
+fi
 systemctl list-jobs --no-pager >"$O/jobs" 2>&1
 for ((i = 0; i < 100; i++)); do
   up=1
@@ -479,6 +609,8 @@ done >"$O/running"
 systemd-analyze time >"$O/analyze" 2>&1
 systemd-analyze critical-chain --no-pager multi-user.target >"$O/critical-chain" 2>&1
 echo "$state" >"$O/system-state"
+# A test's own steps after the record above (e.g. crash a container and record again).
+[ ! -x "$O/hook" ] || "$O/hook" >"$O/hook.out" 2>&1
 touch "$O/done"
 systemctl poweroff --no-block
 `;
@@ -539,16 +671,24 @@ export interface StandInOptions {
     readonly units: readonly string[];
     /** Container names whose fake `run` the probe waits for. */
     readonly containers: readonly string[];
+    /** Extra environment for every unit (systemd's DefaultEnvironment=), e.g. shorter poll intervals. */
+    readonly environment?: Readonly<Record<string, string>>;
+    /** How the fake docker behaves over time; by default everything is instant and healthy. */
+    readonly behaviour?: FakeDockerBehaviour;
 }
 
 /** The fake docker CLI, docker.service's stand-in and the probe (enabled). */
 export function installStandIns(r: ThrowAwayRoot, o: StandInOptions): void {
     r.write("/usr/bin/docker", FAKE_DOCKER, 0o755);
-    for (const f of ["lock", "images", "networks"]) r.write(`${FAKE_DOCKER_STATE}/${f}`, "", 0o600);
+    for (const f of ["lock", "images", "networks", "pull-failures"]) r.write(`${FAKE_DOCKER_STATE}/${f}`, "", 0o600);
+    r.write(`${FAKE_DOCKER_STATE}/behaviour`, fakeDockerBehaviour(o.behaviour ?? {}), 0o600);
     r.write("/etc/systemd/system/docker.service", DOCKER_SERVICE_STUB);
     r.write(`${PROBE_DIR}/probe`, PROBE_SCRIPT, 0o755);
     r.write(`${PROBE_DIR}/units`, o.units.join("\n") + "\n");
     r.write(`${PROBE_DIR}/containers`, o.containers.join("\n") + "\n");
+    const env = Object.entries(o.environment ?? {}).map(([k, v]) => `${k}=${v}`);
+    if (env.some((e) => /[\s"'\\]/.test(e))) throw new Error(`environment values must be plain words: ${env.join(" ")}`);
+    if (env.length) r.write("/etc/systemd/system.conf.d/boot-test.conf", `[Manager]\nDefaultEnvironment=${env.join(" ")}\n`);
     r.write(`/etc/systemd/system/${PROBE_UNIT}`, PROBE_UNIT_TEXT);
     r.symlink(`../${PROBE_UNIT}`, `/etc/systemd/system/multi-user.target.wants/${PROBE_UNIT}`);
 }
@@ -674,6 +814,8 @@ export interface DockerCall {
     /** The unit whose cgroup made the call, e.g. `docker-elastic.service`. */
     readonly unit: string;
     readonly argv0: string;
+    /** When it was called, in milliseconds since the epoch (µs precision). */
+    readonly atMs: number;
     readonly args: readonly string[];
 }
 
@@ -683,12 +825,18 @@ export function parseDockerLog(buf: Buffer | string): DockerCall[] {
     if (fields.pop() !== "") throw new Error("the fake docker log does not end with a complete record");
     const calls: DockerCall[] = [];
     for (let i = 0; i < fields.length;) {
-        const [unit, argv0, count] = [fields[i], fields[i + 1], Number(fields[i + 2])];
-        if (unit === undefined || argv0 === undefined || !Number.isInteger(count) || i + 3 + count > fields.length) {
+        const [unit, argv0, at, count] = [fields[i], fields[i + 1], Number(fields[i + 2]), Number(fields[i + 3])];
+        if (
+            unit === undefined ||
+            argv0 === undefined ||
+            !Number.isInteger(at) ||
+            !Number.isInteger(count) ||
+            i + 4 + count > fields.length
+        ) {
             throw new Error(`the fake docker log is malformed at field ${i}`);
         }
-        calls.push({ unit, argv0, args: fields.slice(i + 3, i + 3 + count) });
-        i += 3 + count;
+        calls.push({ unit, argv0, atMs: at / 1000, args: fields.slice(i + 4, i + 4 + count) });
+        i += 4 + count;
     }
     return calls;
 }
