@@ -5,7 +5,7 @@ import prettier from "eslint-config-prettier";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-    { ignores: ["node_modules/", "out/", "build/", ".cache/", "eslint.config.mjs"] },
+    { ignores: ["node_modules/", "out/", "build/", ".cache/", ".stryker-tmp/", "eslint.config.mjs", "stryker.config.mjs"] },
     js.configs.recommended,
     ...tseslint.configs.recommendedTypeChecked,
     {
