@@ -6,7 +6,8 @@
 #   ready    every container is up: its unit active (with a health check: it passed its health gate);
 #   failed   one has failed: its image unit or its unit is `failed` (systemd gave up on it), or its unit
 #            has been restarted READY_FAILED_STARTS (2) times and is not active, i.e. its start (health
-#            gate, dependency wait, process) failed twice;
+#            gate, dependency wait, process) failed twice; or a one-shot the containers need
+#            (READY_PREREQUISITES: provisioning, secrets, the network) failed, so they can never start;
 #   timeout  READY_BUDGET_SECONDS have passed.
 # READY_CONTAINERS_FILE lists the containers, a `NAME UP` line each, UP being the state an up container
 # reports (healthy, or running when Docker has no health check for it). Times in the file are milliseconds since boot (systemd's monotonic
@@ -22,6 +23,8 @@ clock_ms() { local t=${EPOCHREALTIME//[!0-9]/}; echo $((10#$t / 1000)); }
 started=$(now) started_ms=$(uptime_ms) deadline=$(($(clock_ms) + budget * 1000))
 units=()
 for s in "${spec[@]}"; do units+=("docker-${s%%:*}.service" "image-${s%%:*}.service"); done
+read -r -a prereqs <<<"${READY_PREREQUISITES:-}"
+units+=("${prereqs[@]}")
 declare -A P state
 # P[UNIT.Key]: `systemctl show` prints one block per unit, in the order asked, separated by a blank line.
 snapshot() {
@@ -48,6 +51,9 @@ while ((${#spec[@]})); do
     state[$s]=$st
     case $st in failed) result=failed ;; starting) [ $result = failed ] || result=starting ;; esac
   done
+  for p in "${prereqs[@]}"; do
+    [ "${P[$p.ActiveState]:-}" != failed ] || { [ "${state[$p]:-}" = failed ] || echo "$p: failed"; state[$p]=failed; result=failed; }
+  done
   [ $result = starting ] || break
   (($(clock_ms) < deadline)) || { result=timeout; break; }
   sleep "$poll"
@@ -69,6 +75,12 @@ for s in "${spec[@]}"; do
     failed+=("$(journalctl -b -u "$u" -u "$i" -n 20 -o short-monotonic --no-hostname --no-pager 2>&1 |
       jq -cR --arg unit "$u" --arg container "$n" -s '{unit: $unit, container: $container, journal: (split("\n") | map(select(length > 0)) | .[-20:])}')")
   fi
+done
+# A failed prerequisite: its own journal says why no container could start.
+for p in "${prereqs[@]}"; do
+  [ "${state[$p]:-}" = failed ] || continue
+  failed+=("$(journalctl -b -u "$p" -n 20 -o short-monotonic --no-hostname --no-pager 2>&1 |
+    jq -cR --arg unit "$p" -s '{unit: $unit, journal: (split("\n") | map(select(length > 0)) | .[-20:])}')")
 done
 mkdir -p "${out%/*}"
 tmp=$out.tmp.$$

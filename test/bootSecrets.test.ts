@@ -17,6 +17,7 @@ import * as ts from "typescript";
 import { renderHost } from "../formats/cloudconfig";
 import { buildHost } from "../units/host";
 import { ARTIFACT_ROOT, SECRETS_UNIT, containerUnitName, secretEnvFile } from "../units/layout";
+import { BOOT_STATUS_FILE, READY_UNIT, REPORT_UNIT } from "../units/report";
 import { SecretParameters, secretParameterName } from "../units/secrets";
 import { FIXTURE_ARTIFACT_DIR, HOST_SCRIPTS } from "./helpers/fixtures";
 import { app, db } from "./fixtures/hosts-secrets/app";
@@ -101,6 +102,10 @@ describe("boot: a host whose containers take secrets (systemd-nspawn, SSM and IM
             imagesDir: "images",
         });
         installStandIns(r, { units: [...unitNames, AWS_UNIT], containers: containers.map((c) => c.name) });
+        // The readiness report needs IMDS and S3 at their real addresses: masked, as in the other boots. The
+        // probe reports once the ready unit has written boot.json (the boot is then decided, ready or failed).
+        r.symlink("/dev/null", `/etc/systemd/system/${REPORT_UNIT}`);
+        r.write(`${PROBE_DIR}/wait-for`, BOOT_STATUS_FILE);
 
         // The stand-ins, as plain JavaScript, and a drop-in that points the secrets unit at them.
         for (const f of ["fake-aws", "fake-aws-server"]) {
@@ -235,6 +240,7 @@ describe("boot: a host whose containers take secrets (systemd-nspawn, SSM and IM
         );
         r.write(`${PROBE_DIR}/containers`, "");
         for (const f of ["done", "show", "failed", "running", "system-state"]) rmSync(r.at(`${PROBE_DIR}/${f}`), { force: true });
+        rmSync(r.at(BOOT_STATUS_FILE), { force: true });
         const logBefore = statSync(r.at(FAKE_DOCKER_LOG)).size;
         const m2 = new Machine(r, `coreos-boot-secrets-${process.pid}-2`);
         machines.push(m2);
@@ -242,7 +248,20 @@ describe("boot: a host whose containers take secrets (systemd-nspawn, SSM and IM
         assert.ok(await m2.waitForExit(30_000), "second boot: the machine did not power off");
         try {
             const show = parseShow(r.read(`${PROBE_DIR}/show`));
-            assert.deepEqual(r.read(`${PROBE_DIR}/failed`).trim().split(/\s+/).slice(0, 1), [SECRETS_UNIT], "only the secrets unit failed");
+            const failedUnits = r
+                .read(`${PROBE_DIR}/failed`)
+                .split("\n")
+                .map((l) => l.trim().split(/\s+/)[0])
+                .filter((u): u is string => !!u)
+                .sort();
+            assert.deepEqual(failedUnits, [READY_UNIT, SECRETS_UNIT].sort(), "the secrets unit failed, and the ready unit with it");
+            // The boot is decided at once (not after the ready unit's budget), naming the unit no container could start without.
+            const boot = JSON.parse(r.read(BOOT_STATUS_FILE)) as { state: string; failed: { unit: string }[] };
+            assert.equal(boot.state, "failed");
+            assert.deepEqual(
+                boot.failed.map((f) => f.unit),
+                [SECRETS_UNIT],
+            );
             assert.equal(show.get(SECRETS_UNIT)?.get("Result"), "exit-code");
             assert.ok(
                 journal(r, ["-b", "0", "-u", SECRETS_UNIT, "-o", "cat", "-p", "err"]).includes(

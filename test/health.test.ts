@@ -128,12 +128,13 @@ describe("the ready unit (coreos-containers-ready.service)", () => {
 
     it("runs the ready script with its budget, the file of containers and what each reports when up, and the status file", () => {
         const containers = [app("db", { healthCheck: check("x", { waitSec: 100 }) }), app("cron")];
-        const unit = readyUnit(containers);
+        const unit = readyUnit(containers, ["provision.service", "coreos-containers-secrets.service"]);
         assert.equal(unit.name, READY_UNIT);
         assert.deepEqual(unit.exec, [[READY_SCRIPT]]);
         assert.deepEqual(unit.environment, {
             READY_BUDGET_SECONDS: String(CONTAINER_TIMEOUT_START_SEC + 100),
             READY_CONTAINERS_FILE,
+            READY_PREREQUISITES: "provision.service coreos-containers-secrets.service",
             READY_STATUS_FILE: BOOT_STATUS_FILE,
         });
         assert.equal(unit.timeoutStartSec, CONTAINER_TIMEOUT_START_SEC + 100 + READY_MARGIN_SEC);

@@ -323,6 +323,34 @@ describe("health-gate host scripts, against stand-ins for docker, systemctl and 
             assert.match(doc.failed[0]!.journal[19]!, /line 25 of -b -u docker-web\.service -u image-web\.service -n 20/);
         });
 
+        it("decides failed at once when a one-shot the containers need failed (secrets, provisioning), with its journal", () => {
+            up();
+            answers({
+                "show-docker-db.service": show("inactive", "dead", "success", 0, 0, 0),
+                "show-docker-web.service": show("inactive", "dead", "success", 0, 0, 0),
+                "show-provision.service": show("active", "exited", "success", 0, 1_000_000, 1_200_000),
+                "show-coreos-containers-secrets.service": show("failed", "failed", "exit-code", 0, 1_000_000, 0),
+            });
+            const r = runScript("ready.sh", [], env({ READY_PREREQUISITES: "provision.service coreos-containers-secrets.service" }));
+            assert.equal(r.status, 1, r.stdout + r.stderr);
+            const doc = read();
+            assert.equal(doc["state"], "failed");
+            assert.deepEqual(
+                doc.failed.map((f) => [f.unit, f.container]),
+                [["coreos-containers-secrets.service", undefined]],
+            );
+            assert.match(doc.failed[0]!.journal[19]!, /-u coreos-containers-secrets\.service -n 20/);
+        });
+
+        it("does not hold a ready boot back for a prerequisite still running: prerequisites only decide failure", () => {
+            up();
+            answers({ "show-provision.service": ["ActiveState=activating", "SubState=start", "Result=success", "NRestarts=0"] });
+            const r = runScript("ready.sh", [], env({ READY_PREREQUISITES: "provision.service", READY_BUDGET_SECONDS: "1" }));
+            // Every container is up: the boot is ready whatever a prerequisite does; it only decides failure.
+            assert.equal(r.status, 0, r.stdout + r.stderr);
+            assert.equal(read()["state"], "ready");
+        });
+
         it("decides failed when a unit has been restarted twice without becoming active (its start failed twice)", () => {
             up();
             answers({ "show-docker-db.service": ["ActiveState=activating", "SubState=auto-restart", "Result=exit-code", "NRestarts=2"] });

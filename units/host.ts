@@ -61,7 +61,7 @@ export const READY_MARGIN_SEC = 60;
  * no health check), one has failed, or the budget has passed, and writes BOOT_STATUS_FILE. It exits
  * non-zero unless the boot is `ready`, so a failed boot also shows in `systemctl --failed`.
  */
-export function readyUnit(containers: readonly ContainerUnit[]): OneShotUnit {
+export function readyUnit(containers: readonly ContainerUnit[], prerequisites: readonly string[]): OneShotUnit {
     const budget = readyBudgetSec(containers);
     return {
         kind: "oneshot",
@@ -70,6 +70,8 @@ export function readyUnit(containers: readonly ContainerUnit[]): OneShotUnit {
         environment: {
             READY_BUDGET_SECONDS: String(budget),
             READY_CONTAINERS_FILE,
+            // The one-shots the containers need: when one fails, none of those can start, and the boot is failed at once.
+            READY_PREREQUISITES: prerequisites.join(" "),
             READY_STATUS_FILE: BOOT_STATUS_FILE,
         },
         exec: [[READY_SCRIPT]],
@@ -102,14 +104,17 @@ export function buildHost(input: HostInput): HostDefinition {
     const scripts = withSecrets
         ? input.scripts
         : Object.fromEntries(Object.entries(input.scripts).filter(([name]) => name !== SECRETS_SCRIPT_FILE));
+    // What the containers need before any can start; the ready unit watches them too.
+    const prerequisites = [networkUnit(), provisionUnit(input.artifact), ...(withSecrets ? [secretsUnit()] : [])];
     return {
         containers: input.containers,
         // The report goes to the artifact's bucket: the role already reaches it, the cutover reads it there.
         oneshots: [
-            networkUnit(),
-            provisionUnit(input.artifact),
-            ...(withSecrets ? [secretsUnit()] : []),
-            readyUnit(input.containers),
+            ...prerequisites,
+            readyUnit(
+                input.containers,
+                prerequisites.map((u) => u.name),
+            ),
             reportUnit(input.artifact),
         ],
         files: [
