@@ -210,7 +210,7 @@ interface Measured {
 
 /** One boot of this user-data in a fresh throw-away root. */
 async function bootOnce(userData: string, s: Settings, gated: boolean): Promise<Measured> {
-    const residue = new HostResidue();
+    const residue = await HostResidue.acquire();
     const r = ThrowAwayRoot.create();
     let m: Machine | undefined;
     const budget = 10 + 2 * Math.max(...[...s.fetch.values(), ...s.healthy.values()]) * seedContainers.length;

@@ -112,7 +112,7 @@ describe("boot: the default host under real systemd (systemd-nspawn)", function 
         for (const e of ["fluentd>elastic", "kibana>elastic", "nginx>kibana", "nginx>grafana", "grafana>prometheus"])
             assert.ok(named.has(e), `the default host has ${e}`);
 
-        residue = new HostResidue();
+        residue = await HostResidue.acquire();
         root = ThrowAwayRoot.create();
         const r = root;
         prepareBase(r, MACHINE_ID);

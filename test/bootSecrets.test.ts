@@ -89,7 +89,7 @@ describe("boot: a host whose containers take secrets (systemd-nspawn, SSM and IM
         });
         const unitNames = rendered.units.map((u) => u.name);
 
-        residue = new HostResidue();
+        residue = await HostResidue.acquire();
         root = ThrowAwayRoot.create();
         const r = root;
         prepareBase(r, "c0de0000b0075e5700000000000005ec");

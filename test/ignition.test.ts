@@ -186,7 +186,7 @@ describe("Ignition: the stub and full config under Debian's ignition-validate an
     it("Ignition's files stage writes every file with its mode and owner, every unit byte for byte, a preset per unit and core's SSH key", async () => {
         assert.ok(stages && existsSync(path.join(stages.dir, "good.json")), "the fetch test ran first and cached the config");
         assertNspawnUsable();
-        residue = new HostResidue();
+        residue = await HostResidue.acquire();
         root = ThrowAwayRoot.create();
         const r = root;
         prepareBase(r, MACHINE_ID);

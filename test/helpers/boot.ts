@@ -103,6 +103,21 @@ function directoriesUnder(dir: string): string[] {
 /** What systemd-nspawn leaves on the real host: snapshot before the boot, remove what is new after. */
 export class HostResidue {
     private readonly before = new Set(NSPAWN_HOST_ROOTS.flatMap(directoriesUnder));
+    private release: (() => void) | undefined;
+
+    private constructor() {}
+
+    /**
+     * Wait for this machine's one boot slot, then snapshot. systemd-nspawn --keep-unit puts every
+     * container's `payload`/`supervisor` cgroups under the caller's own cgroup, so two boots at once
+     * (mocha runs test files in parallel) would share them: boots take turns, across processes.
+     */
+    static async acquire(): Promise<HostResidue> {
+        const release = await acquireBootSlot();
+        const residue = new HostResidue();
+        residue.release = release;
+        return residue;
+    }
 
     /** The unified (cgroup v2) cgroup the container runs in, when this run created it. */
     payloadCgroup(): string | undefined {
@@ -111,7 +126,7 @@ export class HostResidue {
         );
     }
 
-    /** Removes directories that appeared since the snapshot, deepest first, with rmdir (so only empty ones). Returns problems. */
+    /** Removes directories that appeared since the snapshot, deepest first, with rmdir (so only empty ones), and frees the boot slot. Returns problems. */
     cleanup(): string[] {
         const problems: string[] = [];
         const added = NSPAWN_HOST_ROOTS.flatMap(directoriesUnder).filter((d) => !this.before.has(d));
@@ -122,7 +137,37 @@ export class HostResidue {
                 problems.push(`could not remove ${d}: ${(e as Error).message}`);
             }
         }
+        this.release?.();
+        this.release = undefined;
         return problems;
+    }
+}
+
+/** The machine-wide boot slot: a directory created atomically, holding the owner's pid. */
+const BOOT_SLOT = path.join(tmpdir(), "coreos-containers-boot.lock");
+
+/** Take the boot slot, waiting while another live process holds it; a slot left by a dead process is taken over. */
+async function acquireBootSlot(timeoutMs = 10 * 60_000): Promise<() => void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        try {
+            mkdirSync(BOOT_SLOT);
+            writeFileSync(path.join(BOOT_SLOT, "pid"), String(process.pid));
+            return () => rmSync(BOOT_SLOT, { recursive: true, force: true });
+        } catch (e) {
+            if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+        }
+        const owner = Number(readFileSync(path.join(BOOT_SLOT, "pid"), { encoding: "utf8", flag: "a+" }) || "0");
+        let alive = owner > 0;
+        try {
+            if (alive) process.kill(owner, 0);
+        } catch {
+            alive = false;
+        }
+        // No pid yet: the owner is between mkdir and writing it; give it a moment before calling it dead.
+        if (!alive && owner > 0) rmSync(BOOT_SLOT, { recursive: true, force: true });
+        if (Date.now() > deadline) throw new Error(`no boot slot within ${timeoutMs / 1000} s: ${BOOT_SLOT} is held by pid ${owner}`);
+        await new Promise((res) => setTimeout(res, 200));
     }
 }
 
