@@ -68,8 +68,9 @@ function time(f: () => void): number {
     );
 }
 
-/** The largest count in [1, hi] for which `fits` holds (it holds for 1 and is monotonic). */
+/** The largest count in [0, hi] for which `fits` holds (0 when not even one fits; `fits` is monotonic). */
 function largest(hi: number, fits: (n: number) => boolean): number {
+    if (!fits(1)) return 0;
     let lo = 1;
     while (lo < hi) {
         const mid = Math.ceil((lo + hi) / 2);
@@ -80,6 +81,11 @@ function largest(hi: number, fits: (n: number) => boolean): number {
 }
 
 const cloudConfig = formatFor("cloud-config");
+/** The document's text, gunzipped when it was sent gzip'd. */
+const decompressedText = (r: { readonly bytes: Buffer }): string => {
+    const d = cloudConfig.read(r.bytes).delivery;
+    return d.kind === "gzip" ? d.document : r.bytes.toString("utf8");
+};
 const ignition = formatFor("ignition");
 const target = { bucket: WORST_CASE.bucket, region: WORST_CASE.region };
 const received = (n: number) => {
@@ -96,7 +102,12 @@ const gz = received(gzipMax)!;
 const kb = (b: number) => `${(b / 1024).toFixed(1)} KiB`;
 console.log(`capacity in realistic containers (5 env vars, 2 volumes, 1 dependency each), bucket name of 63 characters`);
 console.log(`  EC2 user-data limit ${USER_DATA_LIMIT} bytes`);
-console.log(`  cloud-config, plain   up to ${plainMax} containers (${received(plainMax)!.bytes.length} bytes at ${plainMax})`);
+const plainAt = (n: number) => Buffer.byteLength(decompressedText(received(n)!));
+console.log(
+    plainMax > 0
+        ? `  cloud-config, plain   up to ${plainMax} containers (${received(plainMax)!.bytes.length} bytes at ${plainMax})`
+        : `  cloud-config, plain   none: the host's own units and scripts take ${plainAt(0)} bytes, one container makes ${plainAt(1)}`,
+);
 const gzDelivery = cloudConfig.read(gz.bytes).delivery;
 const decompressed = gzDelivery.kind === "gzip" ? Buffer.byteLength(gzDelivery.document) : gz.bytes.length;
 console.log(
