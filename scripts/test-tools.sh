@@ -19,12 +19,11 @@ TOOLS=(
   "tar                  /bin/tar"              # the provisioning script unpacks the artifact
   "gzip                 /bin/gzip"
   "coreutils            /usr/bin/sha256sum"
-  "jq                   /usr/bin/jq"           # the ready script writes boot.json; wait-healthy reads Docker's health JSON
+  "jq                   /usr/bin/jq"           # boot.json, Docker's health JSON, SSM's answers (Flatcar ships jq)
   "shellcheck           /usr/bin/shellcheck"   # lints host-scripts/*.sh
   "ignition             /usr/bin/ignition-validate"  # checks the Ignition stub and config
   "ignition             /usr/lib/dracut/modules.d/30ignition/ignition"  # Ignition's own fetch and files stages
   "passwd               /usr/sbin/usermod"     # Ignition's files stage runs usermod --root for core's SSH keys
-  "jq                   /usr/bin/jq"           # the secrets script parses SSM's answers with it (Flatcar ships jq)
   "iproute2             /bin/ip"               # network namespaces: containers cannot reach IMDS (test/imds.test.ts)
   "iptables             /usr/sbin/iptables"    # the simulated host's MASQUERADE, as Docker's bridge has
   "python3-minimal      /usr/bin/python3"      # the fake IMDS sets IP_TTL per connection (Node cannot on TCP)
