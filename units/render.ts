@@ -6,6 +6,7 @@ import { throwIfProblems } from "./problems";
 import { RenderedUnit, imageUnit, renderContainerUnit, renderOneShotUnit } from "./systemd";
 import { HOST_TARGET } from "./layout";
 import { FileChecks, validateHost } from "./validate";
+import { dataMountUnit } from "./dataVolume";
 
 /** What the host gets: the input of every user-data format (formats/). */
 export interface HostContent {
@@ -54,6 +55,8 @@ export function orderedUnits(host: HostDefinition): RenderedUnit[] {
         ...order.map((i) => renderOneShotUnit(imageUnit(containers[i]!))),
         ...order.map((i) => renderContainerUnit(containers[i]!)),
         ...late.map(renderOneShotUnit),
+        // The data disk's mount last: coreos-cloudinit's start of it waits for the disk, maybe for the old host.
+        ...(host.dataVolume ? [dataMountUnit(host.dataVolume.volumeId)] : []),
     ];
     return [hostTarget(units.map((u) => u.name)), ...units];
 }

@@ -4,6 +4,7 @@
 import * as path from "node:path";
 import { readHostScripts } from "../../host-scripts";
 import { buildHost } from "../../units/host";
+import { usesData } from "../../units/dataVolume";
 import type { ContainerUnit, HostDefinition } from "../../units/model";
 import type { ArtifactLocation } from "../../units/provision";
 import { SECRET_NAME, SecretParameters, secretParameterName, secretUsers } from "../../units/secrets";
@@ -43,6 +44,9 @@ export function fixtureSecretParameters(containers: readonly ContainerUnit[], ve
     );
 }
 
+/** The fixture data volume: a host whose containers mount data folders gets it (any `vol-` + 17 hex digits do). */
+export const FIXTURE_VOLUME_ID = "vol-0123456789abcdef0";
+
 /** A host of these containers (the seed's by default) with the project's one-shots and scripts. */
 export function fixtureHost(
     containers: readonly ContainerUnit[] = seedContainers,
@@ -50,6 +54,7 @@ export function fixtureHost(
         readonly sshAuthorizedKeys?: readonly string[];
         readonly artifact?: ArtifactLocation;
         readonly secrets?: SecretParameters;
+        readonly dataVolume?: { readonly volumeId: string };
     } = {},
 ): HostDefinition {
     return buildHost({
@@ -58,5 +63,7 @@ export function fixtureHost(
         sshAuthorizedKeys: opts.sshAuthorizedKeys ?? [],
         scripts: HOST_SCRIPTS,
         secrets: opts.secrets ?? fixtureSecretParameters(containers),
+        // As the program: a data volume exactly when a container mounts a data folder.
+        ...(opts.dataVolume || containers.some(usesData) ? { dataVolume: opts.dataVolume ?? { volumeId: FIXTURE_VOLUME_ID } } : {}),
     });
 }
