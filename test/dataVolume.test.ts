@@ -15,6 +15,7 @@ import { orderedUnits } from "../units/render";
 import { CredentialStore, FakeEc2, FakeImds } from "./helpers/fake-aws";
 import { FIXTURE_VOLUME_ID, HOST_SCRIPTS, fixtureHost, seedContainers } from "./helpers/fixtures";
 import { dumpUnits, verifyUnits } from "./helpers/systemd";
+import { LoopDisk, sh } from "./helpers/loopDisk";
 
 const REGION = "eu-west-1";
 const AZ = "eu-west-1a";
@@ -22,54 +23,6 @@ const VOLUME = "vol-0a1b2c3d4e5f60718";
 const NEW_HOST = "i-0new0000000000001";
 const OLD_HOST = "i-0old0000000000001";
 const OTHER_HOST = "i-0b00000000000002";
-
-function sh(cmd: string, args: readonly string[]): string {
-    const r = spawnSync(cmd, args, { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: exit ${r.status}: ${r.stdout}${r.stderr}`);
-    return r.stdout;
-}
-
-/** A sparse file behind a loop device: the EBS volume's stand-in. Needs root (losetup). */
-export class LoopDisk {
-    readonly device: string;
-    private constructor(
-        readonly file: string,
-        device: string,
-    ) {
-        this.device = device;
-    }
-    static create(dir: string, mib = 32): LoopDisk {
-        if (process.getuid?.() !== 0) throw new Error("the data volume tests need root (losetup); run them as root");
-        const file = path.join(dir, "ebs.img");
-        fs.writeFileSync(file, "");
-        fs.truncateSync(file, mib * 1024 * 1024);
-        return new LoopDisk(file, sh("losetup", ["--find", "--show", file]).trim());
-    }
-    /** `blkid -p -o export` as a map; empty when the disk is blank. */
-    probe(): Map<string, string> {
-        const r = spawnSync("blkid", ["-p", "-o", "export", this.device], { encoding: "utf8" });
-        return new Map(
-            r.stdout
-                .split("\n")
-                .filter((l) => l.includes("="))
-                .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)] as [string, string]),
-        );
-    }
-    /** Mounts the disk on a temp dir, runs `f` with that dir, unmounts. */
-    withMounted<T>(dir: string, f: (at: string) => T): T {
-        const at = fs.mkdtempSync(path.join(dir, "mnt-"));
-        sh("mount", [this.device, at]);
-        try {
-            return f(at);
-        } finally {
-            sh("umount", [at]);
-            fs.rmdirSync(at);
-        }
-    }
-    dispose(): void {
-        spawnSync("losetup", ["-d", this.device]);
-    }
-}
 
 describe("data volume: units (systemd's parser, systemd-escape)", function () {
     this.timeout(30_000);

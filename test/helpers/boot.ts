@@ -29,7 +29,7 @@ import {
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parseUserData } from "../../formats/cloudconfig";
-import { SECRETS_DIR } from "../../units/layout";
+import { DATA_DIR, SECRETS_DIR } from "../../units/layout";
 
 export const NSPAWN = "/usr/bin/systemd-nspawn";
 const ENV = {
@@ -540,6 +540,8 @@ run)
     -v) src=\${2%%:*}; [ -e "$src" ] || echo "$name $src" >>"$S/missing-mounts"
       # What a secret file held when the container started (with owner and mode): /run is the container's own.
       case $src in ${SECRETS_DIR}/*) mkdir -p "$S/secret-files/$name"; cp -p -- "$src" "$S/secret-files/$name/\${src##*/}" ;; esac
+      # A container "writes" into its data folder: which container, on which host (machine id), when.
+      case $src in ${DATA_DIR}/*) echo "$name $(cat /etc/machine-id) \${EPOCHREALTIME/./}" >>"$src/written-by-fake-docker" ;; esac
       shift 2 ;;
     --env-file) [ -r "$2" ] || fail 125 "docker: open $2: no such file or directory."
       mkdir -p "$S/env-files"; cp -p -- "$2" "$S/env-files/$name"; shift 2 ;;
@@ -753,6 +755,8 @@ export class Machine {
     constructor(
         readonly r: ThrowAwayRoot,
         readonly name: string,
+        /** More systemd-nspawn options, e.g. `--bind=/dev/loop0:/dev/disk/by-id/…` for a data volume's stand-in. */
+        extraArgs: readonly string[] = [],
     ) {
         this.child = spawn(
             NSPAWN,
@@ -767,6 +771,7 @@ export class Machine {
                 "--console=read-only",
                 "--resolv-conf=off",
                 "--timezone=off",
+                ...extraArgs,
             ],
             { env: ENV, stdio: ["ignore", "pipe", "pipe"] },
         );
