@@ -3,7 +3,7 @@
 // mkfs.ext4 against a loop device standing in for the EBS volume, the IMDS stand-in and the EC2
 // stand-in that checks every request's SigV4 signature.
 import { strict as assert } from "node:assert";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
