@@ -425,7 +425,9 @@ export function startAsCloudInit(r: ThrowAwayRoot, applied: AppliedCloudConfig):
  * - `network inspect|create NAME` per the known networks;
  * - `run --rm --name NAME …` refuses an unknown flag, a missing image (docker would try to pull: no
  *   network here), an unknown --network, an --env-file it cannot read, or a NAME already running;
- *   records -v sources that do not exist (docker would create an empty directory there); keeps a copy
+ *   records -v sources that do not exist (docker would create an empty directory there); appends
+ *   `NAME MACHINE-ID µs` to `written-by-fake-docker` in each -v source under DATA_DIR (a container
+ *   writing its data, which test/bootData.test.ts reads back from the disk); keeps a copy
  *   of what it read from --env-file (env-files/NAME) and of each -v source under SECRETS_DIR
  *   (secret-files/NAME/…, owner and mode kept); then stays in the foreground until a signal
  *   (a `trap` cannot survive `exec`, so it waits on a background `sleep infinity` instead);
