@@ -86,6 +86,7 @@ while :; do
   creating:*) echo "$V is being created" ;;
   *) echo "<3>$V is $vs: it cannot be attached"; exit 6 ;;
   esac
+  (($(now) + wait_ms < deadline)) || { echo "<3>$V is still $vs ($as) after ${max}s: giving up"; exit 4; }
   printf -v w %d.%03d $((wait_ms / 1000)) $((wait_ms % 1000))
   sleep "$w"
   wait_ms=$((wait_ms * 2 > cap ? cap : wait_ms * 2))

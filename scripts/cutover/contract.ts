@@ -110,7 +110,8 @@ export interface BootStatus {
 export const DATA_VOLUME_STATES = ["starting", "waiting-for-release", "attaching", "attached", "mounted", "failed"] as const;
 
 export interface DataVolumeStatus {
-    readonly volumeId: string;
+    /** Missing when the data unit wrote nothing yet (the ready unit then knows only the state). */
+    readonly volumeId?: string;
     readonly state: (typeof DATA_VOLUME_STATES)[number];
     /** This boot formatted it (it was blank): true on the volume's first boot only. */
     readonly formatted: boolean;
@@ -161,7 +162,7 @@ export function parseReport(text: string): ReadinessReport | string {
             data !== null &&
             !(
                 isObject(data) &&
-                str(data["volumeId"]) &&
+                (data["volumeId"] === undefined || str(data["volumeId"])) &&
                 (DATA_VOLUME_STATES as readonly unknown[]).includes(data["state"]) &&
                 typeof data["formatted"] === "boolean"
             )
