@@ -16,7 +16,7 @@
 . "${0%/*}/aws.sh"
 set -euo pipefail
 V=${DATA_VOLUME_ID:?} region=${DATA_REGION:?} label=${DATA_LABEL:?} link=${DATA_LINK:?} st=${DATA_STATUS:?}
-max=${DATA_MAX_SECONDS:-3600} cap=${DATA_POLL_CAP_MS:-10000}
+max=${DATA_MAX_SECONDS:-3600} cap=${DATA_POLL_CAP_MS:-5000}
 E=${EC2_ENDPOINT:-https://ec2.$region.amazonaws.com}
 formatted=false dev='' uuid='' state=starting
 T=$(mktemp -d)
@@ -78,7 +78,8 @@ while :; do
     r=0
     ec2 AttachVolume "VolumeId=$V&InstanceId=$I&Device=%2Fdev%2Fxvdf" || r=$?
     case $r:${err:-} in
-    0:*) echo "attaching $V as /dev/xvdf: $(x status <"$T/r")" ;;
+    # Look again soon: the attachment settles in seconds, however long the wait before was.
+    0:*) echo "attaching $V as /dev/xvdf: $(x status <"$T/r")"; wait_ms=${RETRY_BACKOFF_MS:-1000} ;;
     # Another instance won the race, or EC2 is not done with the old attachment: look again.
     2:VolumeInUse | 2:IncorrectState | 1:*) ;;
     *) echo "<3>EC2 refused to attach $V: $err $(x Message <"$T/r")"; exit 5 ;;

@@ -9,7 +9,7 @@
 //     Docker calls it healthy at once: a real Prometheus or Elasticsearch adds its own start-up);
 //   - their sum: the simulated interruption, without what EC2 itself takes to detach and attach
 //     (seconds, not simulated here) and without the retire step's own calls.
-// The data unit polls DescribeVolumes with backoff capped at --cap-ms while it waits (production: 10 s),
+// The data unit polls DescribeVolumes with backoff capped at --cap-ms while it waits (production: 5 s, DATA_POLL_CAP_MS),
 // so B notices a release up to that late. Needs root (mount, losetup, systemd-nspawn); wall-clock numbers.
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
         options: {
             runs: { type: "string", default: "3" },
             "release-ms": { type: "string", default: "3000" },
-            "cap-ms": { type: "string", default: "10000" },
+            "cap-ms": { type: "string", default: "5000" },
         },
     });
     const runs = Number(values.runs);

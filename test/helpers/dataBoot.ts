@@ -67,7 +67,7 @@ export interface DataBootOptions {
     readonly volumeId: string;
     /** EC2 says the volume is attached to this (old) instance until `releaseAfterMs` after the stand-in started. */
     readonly heldBy?: { readonly instanceId: string; readonly releaseAfterMs: number };
-    /** The data unit's backoff cap while it waits (production: 10 s). */
+    /** The data unit's backoff cap while it waits (production: 5 s). */
     readonly pollCapMs?: number;
 }
 
