@@ -25,6 +25,7 @@ import {
     secretUsers,
     secretValueProblems,
 } from "./units";
+import { usesData } from "./units/dataVolume";
 import { RenderedUserData, formatFor } from "./formats";
 import { ArtifactBundle, ArtifactUploads, CoreOsHost, HostSecretParameter, HostSecrets, artifactKey } from "./components";
 import { readHostScripts } from "./host-scripts";
@@ -71,10 +72,20 @@ const STACK = pulumi.getStack();
 const users = secretUsers(containers);
 const usedSecrets = Object.keys(users).filter((s) => SECRET_NAME.test(s));
 
-/** The host's units and its user-data for an artifact location. Throws a ValidationError listing every problem. */
-function renderUserData(location: ArtifactLocation, secrets: SecretParameters): HostUserData {
+/**
+ * The host's units and its user-data for an artifact location and, when a container mounts a data
+ * folder, the data volume's id (`vol-` + 17 hex). Throws a ValidationError listing every problem.
+ */
+function renderUserData(location: ArtifactLocation, secrets: SecretParameters, dataVolumeId?: string): HostUserData {
     const content = renderHostContent(
-        buildHost({ containers, artifact: location, sshAuthorizedKeys: config.sshAuthorizedKeys, scripts, secrets }),
+        buildHost({
+            containers,
+            artifact: location,
+            sshAuthorizedKeys: config.sshAuthorizedKeys,
+            scripts,
+            secrets,
+            ...(dataVolumeId !== undefined ? { dataVolume: { volumeId: dataVolumeId } } : {}),
+        }),
         files,
     );
     return { units: content.units, userData: format.render(content, { bucket: location.bucket, region: location.region }) };
@@ -92,6 +103,8 @@ const WORST_CASE_ARTIFACT: ArtifactLocation = {
 const WORST_CASE_SECRETS: SecretParameters = Object.fromEntries(
     usedSecrets.map((s) => [s, { name: secretParameterName(PROJECT, STACK, s), version: 9_999_999_999 }]),
 );
+/** The data volume does not exist yet either: its id is always `vol-` and 17 hex digits. */
+const WORST_CASE_DATA_VOLUME_ID = containers.some(usesData) ? `vol-${"f".repeat(17)}` : undefined;
 function checkBeforeDeploy(): HostUserData {
     const problems: Problem[] = [...configProblems, ...loaded.problems];
     let probe: HostUserData | undefined;
@@ -106,7 +119,7 @@ function checkBeforeDeploy(): HostUserData {
             ...ruleLimitProblems(ingressRules(publishedPorts(containers), config.sshCidrs), config.securityGroupRuleLimit),
         );
         try {
-            probe = renderUserData(WORST_CASE_ARTIFACT, WORST_CASE_SECRETS);
+            probe = renderUserData(WORST_CASE_ARTIFACT, WORST_CASE_SECRETS, WORST_CASE_DATA_VOLUME_ID);
         } catch (e) {
             if (!(e instanceof ValidationError)) throw e;
             problems.push(...e.problems);

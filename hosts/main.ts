@@ -6,8 +6,6 @@
 // anything else is changed here, in code review.
 import type { ContainerUnit, HostSpec } from "../units/model";
 
-const DATA = "/var/lib/coreos-containers/data";
-
 const elastic: ContainerUnit = {
     kind: "container",
     name: "elastic",
@@ -18,7 +16,9 @@ const elastic: ContainerUnit = {
         command: "curl -fsS 'http://127.0.0.1:9200/_cluster/health?wait_for_status=yellow&timeout=1s' >/dev/null",
         startPeriodSec: 120,
     },
-    volumes: [{ source: { kind: "host", path: `${DATA}/elastic` }, target: "/usr/share/elasticsearch/data" }],
+    // On the data disk: kept when the host is replaced. The image runs as uid 1000, gid 0 (Elastic's
+    // "Install Elasticsearch with Docker": bind-mounted data must be writable by uid:gid 1000:0).
+    volumes: [{ source: { kind: "data", path: "elastic", owner: { uid: 1000, gid: 0 } }, target: "/usr/share/elasticsearch/data" }],
     env: {
         "discovery.type": "single-node",
         "xpack.security.enabled": "false",
@@ -108,6 +108,8 @@ const alertmanager: ContainerUnit = {
     healthCheck: { command: "wget -q -O /dev/null http://127.0.0.1:9093/-/ready", startPeriodSec: 20 },
     volumes: [
         { source: { kind: "artifact", path: "prometheus/alertmanager.yml" }, target: "/etc/alertmanager/alertmanager.yml", readOnly: true },
+        // Silences and the notification log (the image's --storage.path=/alertmanager), kept across replacements; `USER nobody` as Prometheus.
+        { source: { kind: "data", path: "alertmanager", owner: { uid: 65534, gid: 65534 } }, target: "/alertmanager" },
     ],
 };
 
@@ -120,7 +122,8 @@ const prometheus: ContainerUnit = {
     healthCheck: { command: "wget -q -O /dev/null http://127.0.0.1:9090/-/ready", startPeriodSec: 120 },
     volumes: [
         { source: { kind: "artifact", path: "prometheus/prometheus.yml" }, target: "/etc/prometheus/prometheus.yml", readOnly: true },
-        { source: { kind: "host", path: `${DATA}/prometheus` }, target: "/prometheus" },
+        // The TSDB on the data disk. The image runs as `USER nobody` (65534; its Dockerfile chowns /prometheus to nobody:nogroup).
+        { source: { kind: "data", path: "prometheus", owner: { uid: 65534, gid: 65534 } }, target: "/prometheus" },
     ],
     command: ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.retention.time=15d"],
     dependsOn: [nodeExporter, cadvisor, alertmanager],
@@ -144,6 +147,8 @@ const grafana: ContainerUnit = {
             target: "/etc/grafana/provisioning/datasources/datasources.yml",
             readOnly: true,
         },
+        // Dashboards, users and settings (grafana.db) on the data disk. The image runs as uid 472, gid 0 (Grafana's Docker docs).
+        { source: { kind: "data", path: "grafana", owner: { uid: 472, gid: 0 } }, target: "/var/lib/grafana" },
     ],
     dependsOn: [prometheus],
 };

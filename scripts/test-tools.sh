@@ -28,6 +28,10 @@ TOOLS=(
   "iptables             /usr/sbin/iptables"    # the simulated host's MASQUERADE, as Docker's bridge has
   "python3-minimal      /usr/bin/python3"      # the fake IMDS sets IP_TTL per connection (Node cannot on TCP)
   "ca-certificates      /etc/ssl/certs/ca-certificates.crt"
+  "mount                /sbin/losetup"         # a loop device stands in for the data volume (test/dataVolume.test.ts, test/bootData.test.ts)
+  "util-linux           /sbin/blkid"           # the data script never formats a disk blkid finds a signature on
+  "e2fsprogs            /sbin/mkfs.ext4"       # the data script formats a blank data volume
+  "systemd              /bin/systemd-escape"   # the mount unit's name is checked against systemd's own escaping
 )
 
 packages() { printf '%s\n' "${TOOLS[@]}" | awk '{print $1}' | sort -u; }

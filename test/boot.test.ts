@@ -26,7 +26,7 @@ import { strict as assert } from "node:assert";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import { renderHost } from "../formats/cloudconfig";
-import { FIXTURE_ARTIFACT_DIR, HOST_SCRIPTS, seedContainers } from "./helpers/fixtures";
+import { FIXTURE_ARTIFACT_DIR, HOST_SCRIPTS, seedContainers as fixtureContainers, withoutDataDisk } from "./helpers/fixtures";
 import { buildHost } from "../units/host";
 import { containerUnitName, imageUnitName } from "../units/layout";
 import { BOOT_STATUS_FILE, READY_UNIT } from "../units/report";
@@ -48,6 +48,9 @@ import {
     setFakeDockerBehaviour,
     startAsCloudInit,
 } from "./helpers/boot";
+
+/** The seed's containers, their data folders as plain host folders: this boot has no stand-in for the EBS volume (test/bootData.test.ts boots that). */
+const seedContainers = withoutDataDisk(fixtureContainers);
 import {
     BOOT_TIMEOUT_MS,
     FIRST_BOOT_IMAGE_STEP,

@@ -1,4 +1,5 @@
 // The cloud-config document: unit order, exact YAML round trips, stable bytes, the size limit (gzip when needed), a golden document.
+import { usesData } from "../units/dataVolume";
 import { strict as assert } from "node:assert";
 import { createHash } from "node:crypto";
 import { gunzipSync } from "node:zlib";
@@ -19,7 +20,7 @@ import {
 import { FileChecks } from "../units/validate";
 import { buildHost } from "../units/host";
 import { ArtifactLocation } from "../units/provision";
-import { HOST_SCRIPTS, seedContainers } from "./helpers/fixtures";
+import { FIXTURE_VOLUME_ID, HOST_SCRIPTS, seedContainers } from "./helpers/fixtures";
 
 const allFiles: FileChecks = { artifactFileExists: () => true, imageFileExists: () => true };
 const ARTIFACT: ArtifactLocation = {
@@ -29,7 +30,13 @@ const ARTIFACT: ArtifactLocation = {
     region: "eu-west-1",
 };
 const hostOf = (containers: readonly ContainerUnit[], sshAuthorizedKeys: string[] = []): HostDefinition =>
-    buildHost({ containers, artifact: ARTIFACT, sshAuthorizedKeys, scripts: HOST_SCRIPTS });
+    buildHost({
+        containers,
+        artifact: ARTIFACT,
+        sshAuthorizedKeys,
+        scripts: HOST_SCRIPTS,
+        ...(containers.some(usesData) ? { dataVolume: { volumeId: FIXTURE_VOLUME_ID } } : {}),
+    });
 
 const byName = (name: string) => seedContainers.find((c) => c.name === name)!;
 const containerOrder = (host: HostDefinition) =>
@@ -77,7 +84,7 @@ function contentScalars(userData: string): { path: string; type: string | undefi
 
 describe("cloud-config rendering", () => {
     describe("unit order", () => {
-        it("puts the host target first, then one-shots, the image units, containers after their dependencies, keeping declaration order, then the one-shots that wait for them", () => {
+        it("puts the host target first, then one-shots, the image units, containers after their dependencies, keeping declaration order, then the data disk and the one-shots that wait for them", () => {
             const names = orderedUnits(hostOf(seedContainers)).map((u) => u.name);
             assert.deepEqual(names, [
                 "coreos-containers.target",
@@ -102,6 +109,9 @@ describe("cloud-config rendering", () => {
                 "docker-prometheus.service",
                 "docker-grafana.service",
                 "docker-nginx.service",
+                // coreos-cloudinit's start of these waits for the data disk (maybe for the old host): after every container.
+                "var-lib-containerdata.mount",
+                "coreos-containers-data.service",
                 "coreos-containers-report.service",
             ]);
         });

@@ -4,7 +4,7 @@ import { gzipSync } from "node:zlib";
 import { cloudConfigFindings, decodesAs, isCloudConfig, resolvePlainScalar, validateCloudConfig } from "../formats/cloudconfig/validate";
 import { renderHost } from "../formats/cloudconfig";
 import { buildHost } from "../units/host";
-import { seedContainers, HOST_SCRIPTS } from "./helpers/fixtures";
+import { seedContainers, HOST_SCRIPTS, FIXTURE_VOLUME_ID } from "./helpers/fixtures";
 import { applyOverrides } from "../units/stack";
 
 const H = "#cloud-config\n";
@@ -344,6 +344,7 @@ describe("validateCloudConfig (coreos-cloudinit -validate, ported)", () => {
                     artifact,
                     sshAuthorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBase64Key ops@example"],
                     scripts: HOST_SCRIPTS,
+                    dataVolume: { volumeId: FIXTURE_VOLUME_ID },
                 }),
                 files,
             );
@@ -357,7 +358,16 @@ describe("validateCloudConfig (coreos-cloudinit -validate, ported)", () => {
                 nginx: { image: { kind: "registry", ref: "nginx:1.27.2-alpine" } },
                 elastic: { env: { ES_JAVA_OPTS: "-Xms512m -Xmx512m" } },
             });
-            const { userData } = renderHost(buildHost({ containers, artifact, sshAuthorizedKeys: [], scripts: HOST_SCRIPTS }), files);
+            const { userData } = renderHost(
+                buildHost({
+                    containers,
+                    artifact,
+                    sshAuthorizedKeys: [],
+                    scripts: HOST_SCRIPTS,
+                    dataVolume: { volumeId: FIXTURE_VOLUME_ID },
+                }),
+                files,
+            );
             assert.deepEqual(validateCloudConfig(userData), []);
         });
     });

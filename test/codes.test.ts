@@ -247,6 +247,28 @@ const CASES: Record<ProblemCode, Case> = {
         [app("web", { volumes: [{ source: { kind: "artifact", path: "web/app.conf" }, target: "/etc/app.conf" }] })],
         NO_FILES,
     ),
+    // the data disk
+    DATA_PATH_INVALID: ofContainers("a data folder that climbs out of the disk", [
+        app("web", { volumes: [{ source: { kind: "data", path: "../etc" }, target: "/data" }] }),
+    ]),
+    DATA_OWNER_INVALID: ofContainers("a data folder owned by a negative uid", [
+        app("web", { volumes: [{ source: { kind: "data", path: "web", owner: { uid: -1, gid: 0 } }, target: "/data" }] }),
+    ]),
+    DATA_PATH_SHARED: ofContainers("two containers on one data folder", [
+        app("web", { volumes: [{ source: { kind: "data", path: "shared" }, target: "/data" }] }),
+        app("api", { volumes: [{ source: { kind: "data", path: "shared/api" }, target: "/data" }] }),
+    ]),
+    DATA_VOLUME_MISSING: byValidateHost("a container with a data folder on a host without a data volume", () => {
+        const { dataVolume: _, ...host } = fixtureHost([
+            app("web", { volumes: [{ source: { kind: "data", path: "web" }, target: "/data" }] }),
+        ]);
+        return host;
+    }),
+    DATA_VOLUME_ID_INVALID: byValidateHost("a data volume id that is not an EBS volume id", () =>
+        fixtureHost([app("web", { volumes: [{ source: { kind: "data", path: "web" }, target: "/data" }] })], {
+            dataVolume: { volumeId: "vol-123" },
+        }),
+    ),
     // env, arguments, restart
     ENV_NAME_INVALID: ofContainers("an environment variable name with a dash", [app("web", { env: { "MY-VAR": "x" } })]),
     VALUE_NOT_STRING: ofContainers("an environment value that is a number", [app("web", { env: { PORT: 8080 as unknown as string } })]),

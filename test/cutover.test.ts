@@ -362,6 +362,27 @@ describe("cutover: reading a report (pure)", () => {
         ]);
     });
 
+    it("a host whose data disk waits for the old host is ready with its stateful containers pending; the disk's state comes along", () => {
+        const boot = {
+            ...(JSON.parse(
+                bootJson({
+                    state: "ready",
+                    bootId: BOOT_ID,
+                    units: [
+                        { unit: "docker-nginx.service", container: "nginx", state: "healthy" },
+                        { unit: "docker-elastic.service", container: "elastic", state: "pending" },
+                    ],
+                }),
+            ) as Record<string, unknown>),
+            dataVolume: { volumeId: "vol-0123456789abcdef0", state: "waiting-for-release", formatted: false },
+        };
+        const v = verdict(report(boot));
+        assert.equal(v.kind, "ready");
+        assert.deepEqual((v as { report: { boot: { dataVolume: unknown } } }).report.boot.dataVolume, boot.dataVolume);
+        const bad = parseReport(report({ ...boot, dataVolume: { volumeId: "vol-0123456789abcdef0", state: "lost", formatted: false } }));
+        assert.equal(bad, "boot.dataVolume is malformed");
+    });
+
     it("refuses what is not a report", () => {
         const why = (text: string) => {
             const r = parseReport(text);

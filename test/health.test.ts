@@ -1,6 +1,7 @@
 // Health checks in the model (units/health.ts) and the units around them: defaults written out, the
 // wait budget Docker's semantics imply, validation, and the ready unit (its budget, its environment,
 // and that systemd orders it after none of the containers it watches).
+import { usesData } from "../units/dataVolume";
 import { strict as assert } from "node:assert";
 import { ContainerUnit, HealthCheck } from "../units/model";
 import { HEALTH_DEFAULTS, HEALTH_WAIT_MARGIN_SEC, healthFlags, healthSettings, healthWaitSec } from "../units/health";
@@ -171,6 +172,6 @@ describe("the ready unit (coreos-containers-ready.service)", () => {
         const env = (ready.properties.get("Environment") ?? []).join("\n");
         assert.match(env, new RegExp(`READY_CONTAINERS_FILE=${READY_CONTAINERS_FILE}`));
         const listed = fixtureHost().files.find((f) => f.path === READY_CONTAINERS_FILE)!.content;
-        assert.equal(listed, seedContainers.map((c) => `${c.name} healthy\n`).join(""));
+        assert.equal(listed, seedContainers.map((c) => `${c.name} healthy${usesData(c) ? " data" : ""}\n`).join(""));
     });
 });

@@ -269,7 +269,9 @@ describe("health-gate host scripts, against stand-ins for docker, systemctl and 
                 "finishedMs",
                 "units",
                 "failed",
+                "dataVolume",
             ]);
+            assert.equal(doc["dataVolume"], null, "no data disk on this host");
             assert.equal(doc["version"], 1);
             assert.equal(doc["state"], "ready");
             assert.equal(doc["bootId"], fs.readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim());
@@ -284,6 +286,7 @@ describe("health-gate host scripts, against stand-ins for docker, systemctl and 
                 subState: "running",
                 result: "success",
                 restarts: 0,
+                data: false,
                 activeSinceMs: 2000,
                 healthyAfterMs: 5500,
                 imageUnit: "image-db.service",

@@ -19,9 +19,12 @@ import { IgnitionStub, ignitionFindings } from "../formats/ignition";
 import type { RenderedUserData } from "../formats";
 import { buildHost } from "../units/host";
 import { renderHostContent, HostContent } from "../units/render";
-import { FIXTURE_ARTIFACT_DIR, HOST_SCRIPTS, seedContainers } from "./helpers/fixtures";
+import { FIXTURE_ARTIFACT_DIR, HOST_SCRIPTS, seedContainers as fixtureContainers, withoutDataDisk } from "./helpers/fixtures";
 import { HostResidue, ThrowAwayRoot, assertNspawnUsable, prepareBase } from "./helpers/boot";
 import { BOOT_TIMEOUT_MS, FIRST_BOOT_IMAGE_STEP, FIRST_BOOT_NETWORK_CALLS, HostBoot, SHUTDOWN_TIMEOUT_MS } from "./helpers/hostBoot";
+
+/** The seed's containers, their data folders as plain host folders: this boot has no stand-in for the EBS volume (test/bootData.test.ts boots that). */
+const seedContainers = withoutDataDisk(fixtureContainers);
 import { IgnitionStages, ignitionValidate } from "./helpers/ignition";
 
 const REPO = path.resolve(__dirname, "..");

@@ -3,10 +3,12 @@
 // verify with no output at all, and byte-stable output.
 import { strict as assert } from "node:assert";
 import { ContainerUnit, HostDefinition, OneShotUnit } from "../units/model";
-import { ENSURE_IMAGE, HOST_TARGET, WAIT_DEPENDENCIES, WAIT_HEALTHY, imageUnitName } from "../units/layout";
+import { DATA_DIR, ENSURE_IMAGE, HOST_TARGET, WAIT_DEPENDENCIES, WAIT_HEALTHY, imageUnitName } from "../units/layout";
+import { dataSources } from "../units/dataVolume";
 import { healthSettings, healthWaitSec } from "../units/health";
 import {
     CONTAINER_TIMEOUT_START_SEC,
+    INSTALL,
     RenderedUnit,
     START_LIMIT_INTERVAL_SEC,
     imageUnit,
@@ -23,7 +25,7 @@ import {
     containerUnitName,
 } from "../units/layout";
 import { buildHost } from "../units/host";
-import { HOST_SCRIPTS, seedContainers } from "./helpers/fixtures";
+import { FIXTURE_VOLUME_ID, HOST_SCRIPTS, seedContainers } from "./helpers/fixtures";
 import { orderedUnits } from "../units/render";
 import { Dump, DumpedUnit, dumpUnits, verifyUnits } from "./helpers/systemd";
 
@@ -33,6 +35,7 @@ const HOST_INPUT = {
     artifact: { bucket: "b", key: `artifacts/${HEX}.tar.gz`, sha256: HEX, region: "eu-west-1" },
     sshAuthorizedKeys: [],
     scripts: HOST_SCRIPTS,
+    dataVolume: { volumeId: FIXTURE_VOLUME_ID },
 } as const;
 
 const db: ContainerUnit = { kind: "container", name: "db", image: { kind: "registry", ref: "postgres:16.4" } };
@@ -105,7 +108,8 @@ function argvOf(unit: DumpedUnit, kind: string): string[][] {
 
 /** Executables a Flatcar host of ours has: Docker, a shell, and the scripts cloud-config writes. */
 function hostExecutables(host: HostDefinition): string[] {
-    return [DOCKER, "/bin/sh", ...host.files.filter((f) => parseInt(f.permissions, 8) & 0o100).map((f) => f.path)];
+    // install(1): coreutils, in Flatcar's /usr.
+    return [DOCKER, "/bin/sh", INSTALL, ...host.files.filter((f) => parseInt(f.permissions, 8) & 0o100).map((f) => f.path)];
 }
 
 describe("systemd units (units/systemd.ts)", () => {
@@ -254,8 +258,8 @@ describe("systemd units (units/systemd.ts)", () => {
             dump = dumpUnits(units);
         });
 
-        it("renders two units per container (its image and itself), one per one-shot and the host target, and systemd loads each without a warning", () => {
-            assert.equal(units.length, 2 * host.containers.length + host.oneshots.length + 1);
+        it("renders two units per container (its image and itself), one per one-shot, the host target and the data disk's mount, and systemd loads each without a warning", () => {
+            assert.equal(units.length, 2 * host.containers.length + host.oneshots.length + 1 + (host.dataVolume ? 1 : 0));
             assert.deepEqual(dump.warnings, []);
             for (const u of units) assert.deepEqual(dump.units.get(u.name)!.properties.get("Unit Load State"), ["loaded"], u.name);
         });
@@ -296,10 +300,21 @@ describe("systemd units (units/systemd.ts)", () => {
                         ? [ENSURE_IMAGE, "load", `${ARTIFACT_CURRENT}/${ARTIFACT_IMAGES_DIR}/${c.image.file}`, c.image.ref]
                         : [ENSURE_IMAGE, "pull", c.image.ref];
 
-                it("first waits for its dependencies to be active and healthy, then removes a leftover container, ignoring failure (ExecStartPre=-)", () => {
+                it("first waits for its dependencies to be active and healthy, creates its data folders with their owners, then removes a leftover container, ignoring failure (ExecStartPre=-)", () => {
                     const pre = argvOf(unit(), "ExecStartPre");
                     if (deps.length) assert.deepEqual(pre[0], [WAIT_DEPENDENCIES, ...deps]);
-                    assert.deepEqual(pre[deps.length ? 1 : 0], [DOCKER, "rm", "-f", c.name]);
+                    const folders = dataSources(c).map((d) => [
+                        INSTALL,
+                        "-d",
+                        "-o",
+                        String(d.owner?.uid ?? 0),
+                        "-g",
+                        String(d.owner?.gid ?? 0),
+                        `${DATA_DIR}/${d.path}`,
+                    ]);
+                    const first = deps.length ? 1 : 0;
+                    assert.deepEqual(pre.slice(first, first + folders.length), folders);
+                    assert.deepEqual(pre[first + folders.length], [DOCKER, "rm", "-f", c.name]);
                     assert.ok(byName.get(name)!.content.includes(`\nExecStartPre=-${DOCKER} rm -f ${c.name}\n`));
                 });
 

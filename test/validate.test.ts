@@ -6,7 +6,17 @@ import { FileChecks, findCycles, parseImageReference, unpinnedReason, validateHo
 import { renderHost } from "../formats/cloudconfig";
 import { buildHost } from "../units/host";
 import { ArtifactLocation } from "../units/provision";
-import { cadvisor, seedContainers, elastic, fluentd, kibana, nginx, nodeExporter, HOST_SCRIPTS } from "./helpers/fixtures";
+import {
+    cadvisor,
+    seedContainers,
+    elastic,
+    fluentd,
+    kibana,
+    nginx,
+    nodeExporter,
+    HOST_SCRIPTS,
+    FIXTURE_VOLUME_ID,
+} from "./helpers/fixtures";
 
 const ARTIFACT: ArtifactLocation = {
     bucket: "coreos-containers-artifacts-1a2b3c",
@@ -18,7 +28,13 @@ const ARTIFACT: ArtifactLocation = {
 const allFiles: FileChecks = { artifactFileExists: () => true, imageFileExists: () => true };
 
 function hostOf(containers: readonly ContainerUnit[]): HostDefinition {
-    return buildHost({ containers, artifact: ARTIFACT, sshAuthorizedKeys: [], scripts: HOST_SCRIPTS });
+    return buildHost({
+        containers,
+        artifact: ARTIFACT,
+        sshAuthorizedKeys: [],
+        scripts: HOST_SCRIPTS,
+        dataVolume: { volumeId: FIXTURE_VOLUME_ID },
+    });
 }
 
 const defaultHost = () => hostOf(seedContainers);

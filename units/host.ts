@@ -1,9 +1,13 @@
 // Assembles everything the host runs: the containers plus the one-shot units and scripts they rely on.
 import { ContainerUnit, HostDefinition, OneShotUnit, WriteFile } from "./model";
-import { DOCKER, NETWORK_NAME, NETWORK_UNIT, READY_CONTAINERS_FILE, READY_SCRIPT } from "./layout";
+import { DATA_STATUS_FILE, DATA_UNIT, DOCKER, NETWORK_NAME, NETWORK_UNIT, READY_CONTAINERS_FILE, READY_SCRIPT } from "./layout";
 import { ArtifactLocation, HostScriptSources, hostScripts, provisionUnit } from "./provision";
 import { BOOT_STATUS_FILE, READY_UNIT, reportUnit } from "./report";
 import { SecretParameters, secretsManifestFile, secretsUnit, usesSecrets } from "./secrets";
+import { DATA_MOUNT_UNIT, dataVolumeUnit, usesData } from "./dataVolume";
+
+/** The host script that attaches the data volume: shipped only to a host with one. */
+export const DATA_SCRIPT_FILE = "data-volume.sh";
 
 /** The host script that fetches secrets: shipped only to a host whose containers take secrets. */
 export const SECRETS_SCRIPT_FILE = "secrets.sh";
@@ -61,7 +65,7 @@ export const READY_MARGIN_SEC = 60;
  * no health check), one has failed, or the budget has passed, and writes BOOT_STATUS_FILE. It exits
  * non-zero unless the boot is `ready`, so a failed boot also shows in `systemctl --failed`.
  */
-export function readyUnit(containers: readonly ContainerUnit[], prerequisites: readonly string[]): OneShotUnit {
+export function readyUnit(containers: readonly ContainerUnit[], prerequisites: readonly string[], withData = false): OneShotUnit {
     const budget = readyBudgetSec(containers);
     return {
         kind: "oneshot",
@@ -73,6 +77,8 @@ export function readyUnit(containers: readonly ContainerUnit[], prerequisites: r
             // The one-shots the containers need: when one fails, none of those can start, and the boot is failed at once.
             READY_PREREQUISITES: prerequisites.join(" "),
             READY_STATUS_FILE: BOOT_STATUS_FILE,
+            // The data disk: while it waits for the old host, the containers on it are pending, not late.
+            ...(withData ? { READY_DATA_MOUNT: DATA_MOUNT_UNIT, READY_DATA_STATUS: DATA_STATUS_FILE, READY_DATA_UNIT: DATA_UNIT } : {}),
         },
         exec: [[READY_SCRIPT]],
         timeoutStartSec: budget + READY_MARGIN_SEC,
@@ -85,7 +91,8 @@ export function readyContainersFile(containers: readonly ContainerUnit[]): Write
         path: READY_CONTAINERS_FILE,
         permissions: "0644",
         owner: "root:root",
-        content: containers.map((c) => `${c.name} ${c.healthCheck ? "healthy" : "running"}\n`).join(""),
+        // `data`: the container mounts the data disk (a third word, so older ready scripts still read the file).
+        content: containers.map((c) => `${c.name} ${c.healthCheck ? "healthy" : "running"}${usesData(c) ? " data" : ""}\n`).join(""),
     };
 }
 
@@ -97,23 +104,41 @@ export interface HostInput {
     readonly scripts: HostScriptSources;
     /** The SSM parameter (name and version) of each secret the containers take; required when any does. */
     readonly secrets?: SecretParameters;
+    /**
+     * The persistent data disk, an EBS volume (`vol-` and 17 hex digits) in the host's availability
+     * zone: present when, and only when, a container has a `data` mount. The host attaches it itself.
+     */
+    readonly dataVolume?: { readonly volumeId: string };
 }
 
 export function buildHost(input: HostInput): HostDefinition {
     const withSecrets = input.containers.some(usesSecrets);
-    const scripts = withSecrets
+    const withSecretsScripts = withSecrets
         ? input.scripts
         : Object.fromEntries(Object.entries(input.scripts).filter(([name]) => name !== SECRETS_SCRIPT_FILE));
-    // What the containers need before any can start; the ready unit watches them too.
-    const prerequisites = [networkUnit(), provisionUnit(input.artifact), ...(withSecrets ? [secretsUnit()] : [])];
+    const dataVolume = input.containers.some(usesData) ? input.dataVolume : undefined;
+    const withData = dataVolume !== undefined;
+    const scripts = withData
+        ? withSecretsScripts
+        : Object.fromEntries(Object.entries(withSecretsScripts).filter(([name]) => name !== DATA_SCRIPT_FILE));
+    // What the containers need before any can start; the ready unit watches them too (the data unit:
+    // a failed attach means the stateful containers can never start).
+    const prerequisites = [
+        networkUnit(),
+        provisionUnit(input.artifact),
+        ...(withSecrets ? [secretsUnit()] : []),
+        ...(dataVolume ? [dataVolumeUnit(dataVolume.volumeId, input.artifact.region)] : []),
+    ];
     return {
         containers: input.containers,
+        ...(dataVolume ? { dataVolume: { volumeId: dataVolume.volumeId } } : {}),
         // The report goes to the artifact's bucket: the role already reaches it, the cutover reads it there.
         oneshots: [
             ...prerequisites,
             readyUnit(
                 input.containers,
                 prerequisites.map((u) => u.name),
+                withData,
             ),
             reportUnit(input.artifact),
         ],

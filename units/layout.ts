@@ -83,3 +83,29 @@ export const READY_CONTAINERS_FILE = "/opt/coreos-containers/containers";
 export function imageUnitName(containerName: string): string {
     return `image-${containerName}.service`;
 }
+
+/**
+ * Where the persistent data disk is mounted; a container's `{ kind: "data", path }` is a folder under it.
+ * No `-` in the path, so its mount unit's name (systemd-escape --path) is a plain word: `var-lib-containerdata.mount`.
+ */
+export const DATA_DIR = "/var/lib/containerdata";
+
+/** The one-shot that attaches the data volume (waiting while the old host holds it) and formats it only when blank. */
+export const DATA_UNIT = "coreos-containers-data.service";
+
+/** Its script (host-scripts/data-volume.sh). */
+export const DATA_SCRIPT = `${BIN_DIR}/data-volume`;
+
+/** What the data unit found (a JSON object: volumeId, state, formatted, device, uuid), rewritten at each step; the ready unit reads it. */
+export const DATA_STATUS_FILE = "/run/coreos-containers/data-volume.json";
+
+/** A link the data unit makes to the disk, by UUID where udev made /dev/disk/by-uuid: the mount unit's What=. */
+export const DATA_DISK_LINK = "/run/coreos-containers/data-disk";
+
+/** The ext4 label the data unit gives a blank disk (at most 16 bytes: mke2fs truncates longer ones silently). */
+export const DATA_LABEL = "containerdata";
+
+/** The host path of a container's data folder. */
+export function dataPath(relative: string): string {
+    return `${DATA_DIR}/${relative}`;
+}

@@ -53,7 +53,22 @@ export type VolumeSource =
     /** An absolute path on the host, e.g. `/var/lib/docker/containers`. */
     | { readonly kind: "host"; readonly path: string }
     /** A file or folder inside the artifact, relative to its root, e.g. `log/fluent.conf`. */
-    | { readonly kind: "artifact"; readonly path: string };
+    | { readonly kind: "artifact"; readonly path: string }
+    /**
+     * A folder of the host's persistent data disk (an EBS volume that moves from the old host to the new
+     * one on replacement), relative to the disk's root, e.g. `elastic`. The container starts only once the
+     * disk is mounted; the folder is created at each start, owned by `owner` (default root).
+     */
+    | DataSource;
+
+/** A folder of the persistent data disk, e.g. `{ kind: "data", path: "elastic", owner: { uid: 1000, gid: 0 } }`. */
+export interface DataSource {
+    readonly kind: "data";
+    /** Relative to the data disk's root, no `..`, no empty segment, no leading `/`, e.g. `prometheus`. */
+    readonly path: string;
+    /** Numeric owner of the folder as the container's process sees it, e.g. `{ uid: 65534, gid: 65534 }` for Prometheus (`USER nobody`). Defaults to root. */
+    readonly owner?: { readonly uid: number; readonly gid: number };
+}
 
 /** One bind mount: `-v SOURCE:TARGET[:ro]`. */
 export interface VolumeMount {
@@ -217,4 +232,12 @@ export interface HostDefinition {
     readonly files: readonly WriteFile[];
     /** Public SSH keys for the `core` user. */
     readonly sshAuthorizedKeys: readonly string[];
+    /** The persistent data disk the containers' `data` mounts use: present only when one does. */
+    readonly dataVolume?: DataVolume;
+}
+
+/** The host's persistent data disk: an EBS volume the host attaches itself at boot. */
+export interface DataVolume {
+    /** The EBS volume id, `vol-` and 17 hex digits, e.g. `vol-0123456789abcdef0`. */
+    readonly volumeId: string;
 }

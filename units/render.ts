@@ -6,6 +6,7 @@ import { throwIfProblems } from "./problems";
 import { RenderedUnit, imageUnit, renderContainerUnit, renderOneShotUnit } from "./systemd";
 import { HOST_TARGET } from "./layout";
 import { FileChecks, validateHost } from "./validate";
+import { dataMountUnit } from "./dataVolume";
 
 /** What the host gets: the input of every user-data format (formats/). */
 export interface HostContent {
@@ -25,8 +26,8 @@ export function hostTarget(unitNames: readonly string[]): RenderedUnit {
 /**
  * Units in start order: the host target (it pulls in all the others at once), one-shots, in the
  * order given, then each container's image unit, then containers so that each comes after the
- * containers it depends on, then the one-shots that wait for the containers
- * (`startAfterContainers`). Among containers that are ready, the one declared first goes
+ * containers it depends on, then the data disk's mount unit (when the host has one), then the
+ * one-shots that wait for the containers (`startAfterContainers`). Among containers that are ready, the one declared first goes
  * first, so the order is stable. Dependencies are compared by name (config overrides copy containers).
  * coreos-cloudinit starts units in this list order; systemd itself follows the units' ordering.
  */
@@ -53,6 +54,9 @@ export function orderedUnits(host: HostDefinition): RenderedUnit[] {
         ...early.map(renderOneShotUnit),
         ...order.map((i) => renderOneShotUnit(imageUnit(containers[i]!))),
         ...order.map((i) => renderContainerUnit(containers[i]!)),
+        // The data disk's mount: coreos-cloudinit's start of it waits for the disk, maybe for the old host;
+        // the host target has started everything by then. The units that wait for the containers stay last.
+        ...(host.dataVolume ? [dataMountUnit(host.dataVolume.volumeId)] : []),
         ...late.map(renderOneShotUnit),
     ];
     return [hostTarget(units.map((u) => u.name)), ...units];

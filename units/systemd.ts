@@ -14,11 +14,17 @@ import {
     WAIT_DEPENDENCIES,
     WAIT_HEALTHY,
     containerUnitName,
+    dataPath,
+    DATA_DIR,
     imageUnitName,
     secretEnvFile,
     secretFilePath,
 } from "./layout";
 import { usesSecrets } from "./secrets";
+import { dataSources } from "./dataVolume";
+
+/** Creates a data folder with its owner at each start (the disk may be new, or another host made it). */
+export const INSTALL = "/usr/bin/install";
 
 /** A unit ready for the user-data: its file name and its text. Every unit has an `[Install]` section and is enabled. */
 export interface RenderedUnit {
@@ -66,7 +72,8 @@ function secretFlags(unit: ContainerUnit): string[][] {
 }
 
 function volumeFlag(v: VolumeMount): string[] {
-    const source = v.source.kind === "artifact" ? artifactPath(v.source.path) : v.source.path;
+    const source =
+        v.source.kind === "artifact" ? artifactPath(v.source.path) : v.source.kind === "data" ? dataPath(v.source.path) : v.source.path;
     return ["-v", `${source}:${v.target}${v.readOnly ? ":ro" : ""}`];
 }
 
@@ -135,6 +142,10 @@ export function renderContainerUnit(unit: ContainerUnit): RenderedUnit {
     const lines: string[] = ["[Unit]", `Description=${textValue(unit.description ?? `Container ${unit.name}`)}`];
     lines.push(`Requires=${requires.join(" ")}`);
     if (dependencies.length) lines.push(`Wants=${dependencies.join(" ")}`);
+    const data = dataSources(unit);
+    // Requires= and After= the data disk's mount unit (systemd.unit(5)): waits for the disk, and at
+    // shutdown stops before it is unmounted. Stateless containers have no such line and start at once.
+    if (data.length) lines.push(`RequiresMountsFor=${DATA_DIR}`);
     lines.push(
         `After=${[...requires, ...dependencies].join(" ")}`,
         `StartLimitIntervalSec=${START_LIMIT_INTERVAL_SEC}`,
@@ -146,6 +157,10 @@ export function renderContainerUnit(unit: ContainerUnit): RenderedUnit {
         `RestartSec=${unit.restartSec ?? DEFAULT_RESTART_SEC}`,
     );
     if (dependencies.length) lines.push(`ExecStartPre=${execLine([WAIT_DEPENDENCIES, ...dependencies])}`);
+    for (const d of data)
+        lines.push(
+            `ExecStartPre=${execLine([INSTALL, "-d", "-o", String(d.owner?.uid ?? 0), "-g", String(d.owner?.gid ?? 0), dataPath(d.path)])}`,
+        );
     lines.push(
         `ExecStartPre=-${execLine([DOCKER, "rm", "-f", unit.name])}`,
         `ExecStartPre=${execLine(ensureImageArgv(unit))}`,

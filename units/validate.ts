@@ -1,7 +1,8 @@
 // Checks a host definition before anything is rendered. Every problem is collected, in a stable
 // order: names, then each container in declaration order, then what spans containers (dependency
 // cycles, host ports), then one-shot units, then files.
-import { ContainerUnit, HostDefinition, OneShotUnit, VolumeMount, WriteFile } from "./model";
+import { ContainerUnit, DataSource, HostDefinition, OneShotUnit, VolumeMount, WriteFile } from "./model";
+import { VOLUME_ID } from "./dataVolume";
 import { containerUnitName, imageUnitName, NETWORK_NAME, NETWORK_UNIT, PROVISION_UNIT, SECRETS_UNIT } from "./layout";
 import { needsArtifact } from "./systemd";
 import { canonicalCidr, cidrProblem } from "./cidr";
@@ -416,16 +417,94 @@ function checkVolume(v: VolumeMount, field: string, where: string, files: FileCh
                 "add the file to the artifact folder, or fix the path",
             );
         }
+    } else if (source?.kind === "data") {
+        checkDataSource(source, `${field}.source`, where, add);
     } else {
         add(
             "VOLUME_SOURCE_KIND_UNKNOWN",
             where,
             `${field}.source`,
-            `${quoted(source)} is neither a host path nor an artifact path`,
-            'set { kind: "host", path } or { kind: "artifact", path }',
+            `${quoted(source)} is neither a host path, an artifact path nor a data folder`,
+            'set { kind: "host", path }, { kind: "artifact", path } or { kind: "data", path }',
         );
     }
     checkMountTarget(v.target, `${field}.target`, where, add);
+}
+
+/** A data folder: plain names only, so the path is the same word in the unit, docker's -v and the report. */
+const DATA_PATH = /^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*$/;
+
+/** A uid or gid the kernel takes: 0 to 2^32-2 (2^32-1 is "no id", chown's -1). */
+const isId = (v: unknown) => typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xfffffffe;
+
+function checkDataSource(source: DataSource, field: string, where: string, add: Add): void {
+    if (typeof source.path !== "string" || !isNormalizedRelative(source.path) || !DATA_PATH.test(source.path)) {
+        add(
+            "DATA_PATH_INVALID",
+            where,
+            `${field}.path`,
+            `${quoted(source.path)} is not a folder of the data disk: a relative path of letters, digits, ., _ and -, without .., empty parts or a leading /`,
+            'name a folder relative to the data disk, e.g. "elastic" or "metrics/prometheus"',
+        );
+    }
+    const owner = source.owner as unknown;
+    if (owner !== undefined && (!isPlainObject(owner) || !isId(owner["uid"]) || !isId(owner["gid"]))) {
+        add(
+            "DATA_OWNER_INVALID",
+            where,
+            `${field}.owner`,
+            `${quoted(owner)} is not a numeric owner`,
+            "give the uid and gid the container's process runs as, e.g. { uid: 1000, gid: 0 } for Elasticsearch",
+        );
+    }
+}
+
+/**
+ * The data disk: containers that mount its folders need it on the host, and no two containers share a
+ * folder (or one inside the other's): each folder has one owner, set at each start, and one writer
+ * (two Prometheus or Elasticsearch processes on one data folder corrupt it).
+ */
+function checkData(host: HostDefinition, add: Add): void {
+    const folders: { path: string; where: string; field: string; container: string }[] = [];
+    host.containers.forEach((c, i) =>
+        (c.volumes ?? []).forEach((v, j) => {
+            const src = v?.source;
+            if (src?.kind === "data" && typeof src.path === "string" && DATA_PATH.test(src.path))
+                folders.push({ path: src.path, where: containerWhere(c, i), field: `volumes[${j}].source.path`, container: c.name });
+        }),
+    );
+    const users = [...new Set(folders.map((f) => f.where))];
+    if (users.length > 0 && host.dataVolume === undefined) {
+        add(
+            "DATA_VOLUME_MISSING",
+            users[0]!,
+            "(data volume)",
+            `${users.join(", ")} mount${users.length === 1 ? "s" : ""} a folder of the data disk, but the host has no data volume`,
+            "give buildHost the data volume (HostInput.dataVolume; the program creates it when a container mounts data)",
+        );
+    }
+    if (host.dataVolume !== undefined && !VOLUME_ID.test(String(host.dataVolume?.volumeId))) {
+        add(
+            "DATA_VOLUME_ID_INVALID",
+            "host",
+            "dataVolume.volumeId",
+            `${quoted(host.dataVolume?.volumeId)} is not an EBS volume id`,
+            'give the id EC2 returned, "vol-" and 17 hex digits, e.g. "vol-0123456789abcdef0"',
+        );
+    }
+    const inside = (a: string, b: string) => a === b || a.startsWith(`${b}/`);
+    folders.forEach((f, k) => {
+        const other = folders.slice(0, k).find((g) => g.container !== f.container && (inside(f.path, g.path) || inside(g.path, f.path)));
+        if (other) {
+            add(
+                "DATA_PATH_SHARED",
+                f.where,
+                f.field,
+                `data folder ${quoted(f.path)} overlaps ${quoted(other.path)}, which ${other.where} mounts`,
+                "give each container a folder of its own on the data disk",
+            );
+        }
+    });
 }
 
 function checkVolumes(c: ContainerUnit, where: string, files: FileChecks, add: Add): void {
@@ -1026,6 +1105,7 @@ export function validateHost(host: HostDefinition, files: FileChecks): Problem[]
     checkDependencies(host, add);
     checkHostPorts(host, add);
     checkRequiredUnits(host, add);
+    checkData(host, add);
     host.oneshots.forEach((u, i) => checkOneShot(u, i, add));
     checkFiles(host, add);
     return problems;

@@ -78,7 +78,10 @@ export function teardownEnvironment(i: { region: string; hostTag: string }): Rec
 export interface UnitStatus {
     readonly unit: string;
     readonly container?: string;
+    /** `healthy`, `running`, `starting`, `failed`, or `pending`: it mounts the data disk, which still waits for the old host. */
     readonly state: string;
+    /** It mounts a folder of the data disk. */
+    readonly data?: boolean;
     readonly restarts?: number;
     readonly activeSinceMs?: number;
     readonly healthyAfterMs?: number;
@@ -99,6 +102,21 @@ export interface BootStatus {
     readonly budgetSeconds?: number;
     readonly units: readonly UnitStatus[];
     readonly failed: readonly FailedUnit[];
+    /** The data disk, when the host has one (null otherwise): host-scripts/data-volume.sh and ready.sh. */
+    readonly dataVolume?: DataVolumeStatus | null;
+}
+
+/** States of the data disk in boot.json; `waiting-for-release` with `ready` means the cutover's retire step is what it waits for. */
+export const DATA_VOLUME_STATES = ["starting", "waiting-for-release", "attaching", "attached", "mounted", "failed"] as const;
+
+export interface DataVolumeStatus {
+    /** Missing when the data unit wrote nothing yet (the ready unit then knows only the state). */
+    readonly volumeId?: string;
+    readonly state: (typeof DATA_VOLUME_STATES)[number];
+    /** This boot formatted it (it was blank): true on the volume's first boot only. */
+    readonly formatted: boolean;
+    readonly device?: string;
+    readonly uuid?: string;
 }
 
 /** The report host-scripts/report.sh uploads: boot.json plus who sent it. */
@@ -139,6 +157,17 @@ export function parseReport(text: string): ReadinessReport | string {
             return "boot.units is malformed";
         if (!Array.isArray(failed) || !failed.every((f) => isObject(f) && str(f["unit"]) && Array.isArray(f["journal"] ?? [])))
             return "boot.failed is malformed";
+        const data = boot["dataVolume"] ?? null;
+        if (
+            data !== null &&
+            !(
+                isObject(data) &&
+                (data["volumeId"] === undefined || str(data["volumeId"])) &&
+                (DATA_VOLUME_STATES as readonly unknown[]).includes(data["state"]) &&
+                typeof data["formatted"] === "boolean"
+            )
+        )
+            return "boot.dataVolume is malformed";
         return { ...(v as unknown as ReadinessReport), boot: { ...(boot as unknown as BootStatus), units, failed } };
     }
     return v as unknown as ReadinessReport;

@@ -29,7 +29,7 @@ import {
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parseUserData } from "../../formats/cloudconfig";
-import { SECRETS_DIR } from "../../units/layout";
+import { DATA_DIR, SECRETS_DIR } from "../../units/layout";
 
 export const NSPAWN = "/usr/bin/systemd-nspawn";
 const ENV = {
@@ -425,7 +425,9 @@ export function startAsCloudInit(r: ThrowAwayRoot, applied: AppliedCloudConfig):
  * - `network inspect|create NAME` per the known networks;
  * - `run --rm --name NAME …` refuses an unknown flag, a missing image (docker would try to pull: no
  *   network here), an unknown --network, an --env-file it cannot read, or a NAME already running;
- *   records -v sources that do not exist (docker would create an empty directory there); keeps a copy
+ *   records -v sources that do not exist (docker would create an empty directory there); appends
+ *   `NAME MACHINE-ID µs` to `written-by-fake-docker` in each -v source under DATA_DIR (a container
+ *   writing its data, which test/bootData.test.ts reads back from the disk); keeps a copy
  *   of what it read from --env-file (env-files/NAME) and of each -v source under SECRETS_DIR
  *   (secret-files/NAME/…, owner and mode kept); then stays in the foreground until a signal
  *   (a `trap` cannot survive `exec`, so it waits on a background `sleep infinity` instead);
@@ -540,6 +542,8 @@ run)
     -v) src=\${2%%:*}; [ -e "$src" ] || echo "$name $src" >>"$S/missing-mounts"
       # What a secret file held when the container started (with owner and mode): /run is the container's own.
       case $src in ${SECRETS_DIR}/*) mkdir -p "$S/secret-files/$name"; cp -p -- "$src" "$S/secret-files/$name/\${src##*/}" ;; esac
+      # A container "writes" into its data folder: which container, on which host (machine id), when.
+      case $src in ${DATA_DIR}/*) echo "$name $(cat /etc/machine-id) \${EPOCHREALTIME/./}" >>"$src/written-by-fake-docker" ;; esac
       shift 2 ;;
     --env-file) [ -r "$2" ] || fail 125 "docker: open $2: no such file or directory."
       mkdir -p "$S/env-files"; cp -p -- "$2" "$S/env-files/$name"; shift 2 ;;
@@ -753,6 +757,8 @@ export class Machine {
     constructor(
         readonly r: ThrowAwayRoot,
         readonly name: string,
+        /** More systemd-nspawn options, e.g. `--bind=/dev/loop0:/dev/disk/by-id/…` for a data volume's stand-in. */
+        extraArgs: readonly string[] = [],
     ) {
         this.child = spawn(
             NSPAWN,
@@ -767,6 +773,7 @@ export class Machine {
                 "--console=read-only",
                 "--resolv-conf=off",
                 "--timezone=off",
+                ...extraArgs,
             ],
             { env: ENV, stdio: ["ignore", "pipe", "pipe"] },
         );

@@ -281,6 +281,8 @@ export interface FakeImdsOptions {
     readonly compactJson?: boolean;
     /** `meta-data/instance-id`; 404 when not given. */
     readonly instanceId?: string;
+    /** `meta-data/placement/availability-zone`, e.g. `eu-west-1a`; 404 when not given. */
+    readonly availabilityZone?: string;
     /** `user-data`: the exact bytes EC2 hands the instance (decoded, for a `userDataBase64`); 404 when not given. */
     readonly userData?: Buffer;
     readonly maxRequests?: number;
@@ -338,6 +340,13 @@ export class FakeImds extends LoopbackServer {
         if (req.method !== "GET" || expiry === undefined || expiry < Date.now()) {
             this.counts.unauthorized++;
             return send(401, "");
+        }
+        if (path === "/latest/meta-data/placement/availability-zone") {
+            if (this.opts.availabilityZone === undefined) {
+                this.counts.notFound++;
+                return send(404, "");
+            }
+            return send(200, this.opts.availabilityZone);
         }
         const identity = { "/latest/meta-data/instance-id": this.opts.instanceId, "/latest/user-data": this.opts.userData };
         if (path === "/latest/meta-data/instance-id" || path === "/latest/user-data") {
@@ -638,6 +647,17 @@ export interface FakeAddress {
     instanceId?: string;
 }
 
+/**
+ * An EBS volume as the EC2 stand-in knows it. `attachment` is whom it is attached to; a test scripts a
+ * handover with {@link FakeEc2.releaseAfter} (attached to the old host, then available after N ms).
+ */
+export interface FakeVolume {
+    readonly id: string;
+    readonly availabilityZone: string;
+    state: "creating" | "available" | "in-use" | "deleting" | "deleted" | "error";
+    attachment?: { instanceId: string; device: string; status: "attaching" | "attached" | "detaching"; attachedAt: string };
+}
+
 export interface Ec2RequestRecord {
     readonly action: string;
     /** The form parameters other than Action and Version. */
@@ -671,6 +691,12 @@ export class FakeEc2 extends LoopbackServer {
     readonly requests: Ec2RequestRecord[] = [];
     readonly instances = new Map<string, FakeInstance>();
     readonly addresses = new Map<string, FakeAddress>();
+    readonly volumes = new Map<string, FakeVolume>();
+    /** Volume id → when (Date.now() ms) its current attachment goes away (the old host detaches it). */
+    private readonly releases = new Map<string, number>();
+    /** AttachVolume answers `attaching`; this many DescribeVolumes later the attachment is `attached`, as EC2's eventual consistency. */
+    attachPolls = 1;
+    private readonly attaching = new Map<string, number>();
     private readonly shuttingDown = new Set<string>();
     protected readonly server = http.createServer((req, res) => {
         const chunks: Buffer[] = [];
@@ -699,6 +725,49 @@ export class FakeEc2 extends LoopbackServer {
         const a: FakeAddress = { allocationId, publicIp, ...(instanceId ? { instanceId } : {}) };
         this.addresses.set(allocationId, a);
         return a;
+    }
+
+    addVolume(id: string, availabilityZone: string, attachedTo?: string): FakeVolume {
+        const v: FakeVolume = {
+            id,
+            availabilityZone,
+            state: attachedTo ? "in-use" : "available",
+            ...(attachedTo
+                ? {
+                      attachment: {
+                          instanceId: attachedTo,
+                          device: "/dev/xvdf",
+                          status: "attached" as const,
+                          attachedAt: new Date().toISOString(),
+                      },
+                  }
+                : {}),
+        };
+        this.volumes.set(id, v);
+        return v;
+    }
+
+    /** The volume's current attachment goes away `ms` from now, as when the old host is retired and detaches it. */
+    releaseAfter(volumeId: string, ms: number): void {
+        this.releases.set(volumeId, Date.now() + ms);
+    }
+
+    /** Applies scripted releases that are due and settles attachments that have been polled enough. */
+    private advanceVolumes(): void {
+        for (const [id, at] of this.releases) {
+            if (Date.now() < at) continue;
+            const v = this.volumes.get(id)!;
+            delete v.attachment;
+            v.state = "available";
+            this.releases.delete(id);
+        }
+        for (const [id, left] of this.attaching) {
+            const v = this.volumes.get(id)!;
+            if (left <= 0 && v.attachment) {
+                v.attachment.status = "attached";
+                this.attaching.delete(id);
+            } else this.attaching.set(id, left - 1);
+        }
     }
 
     /** The calls made, by action name, in order. */
@@ -834,6 +903,51 @@ export class FakeEc2 extends LoopbackServer {
                 return send(
                     200,
                     `<?xml version="1.0" encoding="UTF-8"?>\n<TerminateInstancesResponse ${ns}>${requestId}<instancesSet>${items.join("")}</instancesSet></TerminateInstancesResponse>`,
+                );
+            }
+            // DescribeVolumes / AttachVolume as API_DescribeVolumes.html and API_AttachVolume.html show them
+            // (root element, volumeSet/item, attachmentSet/item, lower-camel names), errors as errors-overview.html.
+            case "DescribeVolumes": {
+                this.advanceVolumes();
+                const ids = list("VolumeId");
+                const missing = ids.find((id) => !this.volumes.has(id));
+                if (missing) return fail(400, "InvalidVolume.NotFound", `The volume '${missing}' does not exist.`);
+                const items = [...this.volumes.values()]
+                    .filter((v) => ids.length === 0 || ids.includes(v.id))
+                    .map(
+                        (v) =>
+                            `<item><volumeId>${v.id}</volumeId><size>20</size><snapshotId/><availabilityZone>${v.availabilityZone}</availabilityZone><status>${v.state}</status><createTime>2026-12-01T00:00:00.000Z</createTime>${
+                                v.attachment
+                                    ? `<attachmentSet><item><volumeId>${v.id}</volumeId><instanceId>${v.attachment.instanceId}</instanceId><device>${v.attachment.device}</device><status>${v.attachment.status}</status><attachTime>${v.attachment.attachedAt}</attachTime><deleteOnTermination>false</deleteOnTermination></item></attachmentSet>`
+                                    : "<attachmentSet/>"
+                            }<volumeType>gp3</volumeType><encrypted>true</encrypted><multiAttachEnabled>false</multiAttachEnabled></item>`,
+                    )
+                    .join("");
+                record(200, "ok");
+                return send(
+                    200,
+                    `<?xml version="1.0" encoding="UTF-8"?>\n<DescribeVolumesResponse ${ns}>\n    ${requestId}\n    <volumeSet>${items}</volumeSet>\n</DescribeVolumesResponse>`,
+                );
+            }
+            case "AttachVolume": {
+                this.advanceVolumes();
+                const [volumeId, instanceId, device] = [params["VolumeId"], params["InstanceId"], params["Device"]];
+                if (!volumeId || !instanceId || !device)
+                    return fail(400, "MissingParameter", "The request must contain the parameters VolumeId, InstanceId and Device");
+                const v = this.volumes.get(volumeId);
+                if (!v) return fail(400, "InvalidVolume.NotFound", `The volume '${volumeId}' does not exist.`);
+                if (!this.instances.has(instanceId))
+                    return fail(400, "InvalidInstanceID.NotFound", `The instance ID '${instanceId}' does not exist`);
+                if (v.state === "in-use") return fail(400, "VolumeInUse", `${volumeId} is already attached to an instance`);
+                if (v.state !== "available") return fail(400, "IncorrectState", `The volume '${volumeId}' is not 'available'.`);
+                const attachedAt = new Date().toISOString();
+                v.state = "in-use";
+                v.attachment = { instanceId, device, status: "attaching", attachedAt };
+                this.attaching.set(volumeId, this.attachPolls);
+                record(200, "ok");
+                return send(
+                    200,
+                    `<?xml version="1.0" encoding="UTF-8"?>\n<AttachVolumeResponse ${ns}>${requestId}<volumeId>${volumeId}</volumeId><instanceId>${instanceId}</instanceId><device>${xmlText(device)}</device><status>attaching</status><attachTime>${attachedAt}</attachTime><deleteOnTermination>false</deleteOnTermination></AttachVolumeResponse>`,
                 );
             }
             default:

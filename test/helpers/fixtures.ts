@@ -4,6 +4,8 @@
 import * as path from "node:path";
 import { readHostScripts } from "../../host-scripts";
 import { buildHost } from "../../units/host";
+import { usesData } from "../../units/dataVolume";
+import { dataPath } from "../../units/layout";
 import type { ContainerUnit, HostDefinition } from "../../units/model";
 import type { ArtifactLocation } from "../../units/provision";
 import { SECRET_NAME, SecretParameters, secretParameterName, secretUsers } from "../../units/secrets";
@@ -43,6 +45,35 @@ export function fixtureSecretParameters(containers: readonly ContainerUnit[], ve
     );
 }
 
+/** The fixture data volume: a host whose containers mount data folders gets it (any `vol-` + 17 hex digits do). */
+export const FIXTURE_VOLUME_ID = "vol-0123456789abcdef0";
+
+/**
+ * These containers with each data folder as a plain host folder at the same path: for the boots that
+ * have no stand-in for the EBS volume (test/bootData.test.ts boots the data disk itself).
+ */
+export function withoutDataDisk(containers: readonly ContainerUnit[]): ContainerUnit[] {
+    const byName = new Map<string, ContainerUnit>();
+    const convert = (c: ContainerUnit): ContainerUnit => {
+        const known = byName.get(c.name);
+        if (known) return known;
+        const copy: ContainerUnit = {
+            ...c,
+            ...(c.volumes
+                ? {
+                      volumes: c.volumes.map((v) =>
+                          v.source.kind === "data" ? { ...v, source: { kind: "host" as const, path: dataPath(v.source.path) } } : v,
+                      ),
+                  }
+                : {}),
+            ...(c.dependsOn ? { dependsOn: c.dependsOn.map(convert) } : {}),
+        };
+        byName.set(c.name, copy);
+        return copy;
+    };
+    return containers.map(convert);
+}
+
 /** A host of these containers (the seed's by default) with the project's one-shots and scripts. */
 export function fixtureHost(
     containers: readonly ContainerUnit[] = seedContainers,
@@ -50,6 +81,7 @@ export function fixtureHost(
         readonly sshAuthorizedKeys?: readonly string[];
         readonly artifact?: ArtifactLocation;
         readonly secrets?: SecretParameters;
+        readonly dataVolume?: { readonly volumeId: string };
     } = {},
 ): HostDefinition {
     return buildHost({
@@ -58,5 +90,7 @@ export function fixtureHost(
         sshAuthorizedKeys: opts.sshAuthorizedKeys ?? [],
         scripts: HOST_SCRIPTS,
         secrets: opts.secrets ?? fixtureSecretParameters(containers),
+        // As the program: a data volume exactly when a container mounts a data folder.
+        ...(opts.dataVolume || containers.some(usesData) ? { dataVolume: opts.dataVolume ?? { volumeId: FIXTURE_VOLUME_ID } } : {}),
     });
 }

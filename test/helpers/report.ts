@@ -13,7 +13,7 @@ import { HOST_SCRIPTS } from "./fixtures";
 export interface UnitEntry {
     readonly unit: string;
     readonly container: string;
-    readonly state: "healthy" | "running" | "starting" | "failed";
+    readonly state: "healthy" | "running" | "starting" | "failed" | "pending";
     readonly restarts?: number;
     readonly healthyAfterMs?: number;
 }
