@@ -97,6 +97,8 @@ export interface HostInput {
     readonly scripts: HostScriptSources;
     /** The SSM parameter (name and version) of each secret the containers take; required when any does. */
     readonly secrets?: SecretParameters;
+    /** The stack's persistent data volume, when it has one, e.g. `{ volumeId: "vol-0123456789abcdef0" }`; the host attaches it itself. */
+    readonly dataVolume?: { readonly volumeId: string };
 }
 
 export function buildHost(input: HostInput): HostDefinition {

@@ -14,3 +14,4 @@ export * from "./render";
 export * from "./ceilings";
 export * from "./secrets";
 export * from "./exposure";
+export * from "./dataVolume";
