@@ -648,6 +648,17 @@ export interface Ec2RequestRecord {
     readonly outcome: string;
 }
 
+/**
+ * A data volume (issue 14, the retire step's handover): `in-use` with the instance it is attached to, or
+ * `available`. A detach goes through `detaching`: the next DescribeVolumes shows it available.
+ */
+export interface FakeVolume {
+    readonly id: string;
+    state: "available" | "in-use";
+    instanceId?: string;
+    detaching?: boolean;
+}
+
 const STATE_CODES: Readonly<Record<FakeInstance["state"], number>> = {
     pending: 0,
     running: 16,
@@ -672,6 +683,13 @@ export class FakeEc2 extends LoopbackServer {
     readonly instances = new Map<string, FakeInstance>();
     readonly addresses = new Map<string, FakeAddress>();
     private readonly shuttingDown = new Set<string>();
+    // ---- data volume handover (issue 14, Pulumi side): StopInstances, DescribeVolumes, DetachVolume ----
+    readonly volumes = new Map<string, FakeVolume>();
+    private readonly stopping = new Set<string>();
+    /** Instances whose shutdown hangs: they stay `stopping` (a unit's ExecStop that never returns). */
+    readonly stuckStopping = new Set<string>();
+    /** Called at each DescribeVolumes after detaches settled, before the answer: a test plays the new host attaching. */
+    onDescribeVolumes?: () => void;
     protected readonly server = http.createServer((req, res) => {
         const chunks: Buffer[] = [];
         req.on("data", (c: Buffer) => chunks.push(c));
@@ -699,6 +717,12 @@ export class FakeEc2 extends LoopbackServer {
         const a: FakeAddress = { allocationId, publicIp, ...(instanceId ? { instanceId } : {}) };
         this.addresses.set(allocationId, a);
         return a;
+    }
+
+    addVolume(id: string, instanceId?: string): FakeVolume {
+        const v: FakeVolume = { id, state: instanceId ? "in-use" : "available", ...(instanceId ? { instanceId } : {}) };
+        this.volumes.set(id, v);
+        return v;
     }
 
     /** The calls made, by action name, in order. */
@@ -757,6 +781,7 @@ export class FakeEc2 extends LoopbackServer {
                 // What was shutting down last time is terminated now.
                 for (const id of this.shuttingDown) this.instances.get(id)!.state = "terminated";
                 this.shuttingDown.clear();
+                this.settleStops();
                 const ids = list("InstanceId");
                 const filters: { name: string; values: string[] }[] = [];
                 for (const [k, v] of Object.entries(params)) {
@@ -836,9 +861,92 @@ export class FakeEc2 extends LoopbackServer {
                     `<?xml version="1.0" encoding="UTF-8"?>\n<TerminateInstancesResponse ${ns}>${requestId}<instancesSet>${items.join("")}</instancesSet></TerminateInstancesResponse>`,
                 );
             }
+            case "StopInstances":
+            case "DescribeVolumes":
+            case "DetachVolume": {
+                const answer = this.volumeAction(action, list, params);
+                if ("error" in answer) return fail(400, answer.error, answer.message);
+                record(200, "ok");
+                return send(
+                    200,
+                    `<?xml version="1.0" encoding="UTF-8"?>\n<${action}Response ${ns}>${requestId}${answer.xml}</${action}Response>`,
+                );
+            }
             default:
                 return fail(400, "InvalidAction", `The action ${action} is not valid for this web service.`);
         }
+    }
+
+    // ---- data volume handover (issue 14, Pulumi side) ----
+
+    private settleStops(): void {
+        for (const id of this.stopping) {
+            if (this.stuckStopping.has(id)) continue;
+            this.instances.get(id)!.state = "stopped";
+            this.stopping.delete(id);
+        }
+    }
+
+    /** StopInstances (InstanceId.N), DescribeVolumes (VolumeId.N), DetachVolume (VolumeId, InstanceId): the XML inside the response. */
+    private volumeAction(
+        action: string,
+        list: (prefix: string) => string[],
+        params: Readonly<Record<string, string>>,
+    ): { xml: string } | { error: string; message: string } {
+        const stateXml = (tag: string, s: FakeInstance["state"]) => `<${tag}><code>${STATE_CODES[s]}</code><name>${s}</name></${tag}>`;
+        const attachmentXml = (v: FakeVolume) =>
+            v.instanceId
+                ? `<item><volumeId>${v.id}</volumeId><instanceId>${v.instanceId}</instanceId><device>/dev/xvdf</device><status>${v.detaching ? "detaching" : "attached"}</status><deleteOnTermination>false</deleteOnTermination></item>`
+                : "";
+        if (action === "StopInstances") {
+            const ids = list("InstanceId");
+            if (ids.length === 0) return { error: "MissingParameter", message: "The request must contain the parameter InstanceId" };
+            const missing = ids.find((id) => !this.instances.has(id));
+            if (missing) return { error: "InvalidInstanceID.NotFound", message: `The instance ID '${missing}' does not exist` };
+            const items = ids.map((id) => {
+                const i = this.instances.get(id)!;
+                const previous = i.state;
+                if (i.state === "running" || i.state === "pending") {
+                    i.state = "stopping";
+                    this.stopping.add(id);
+                }
+                return `<item><instanceId>${id}</instanceId>${stateXml("currentState", i.state)}${stateXml("previousState", previous)}</item>`;
+            });
+            return { xml: `<instancesSet>${items.join("")}</instancesSet>` };
+        }
+        if (action === "DescribeVolumes") {
+            for (const v of this.volumes.values())
+                if (v.detaching) {
+                    v.detaching = false;
+                    v.state = "available";
+                    delete v.instanceId;
+                }
+            this.onDescribeVolumes?.();
+            const ids = list("VolumeId");
+            const missing = ids.find((id) => !this.volumes.has(id));
+            if (missing) return { error: "InvalidVolume.NotFound", message: `The volume '${missing}' does not exist.` };
+            const items = [...this.volumes.values()]
+                .filter((v) => ids.length === 0 || ids.includes(v.id))
+                .map(
+                    (v) =>
+                        `<item><volumeId>${v.id}</volumeId><size>20</size><availabilityZone>eu-west-1a</availabilityZone><status>${v.state}</status><attachmentSet>${attachmentXml(v)}</attachmentSet><volumeType>gp3</volumeType><encrypted>true</encrypted></item>`,
+                );
+            return { xml: `<volumeSet>${items.join("")}</volumeSet>` };
+        }
+        // DetachVolume
+        const volumeId = params["VolumeId"] ?? "";
+        const v = this.volumes.get(volumeId);
+        if (!v) return { error: "InvalidVolume.NotFound", message: `The volume '${volumeId}' does not exist.` };
+        const instanceId = params["InstanceId"];
+        if (!v.instanceId || (instanceId && instanceId !== v.instanceId))
+            return {
+                error: "IncorrectState",
+                message: `Volume '${volumeId}' is in the '${v.state}' state${v.instanceId ? ` (attached to ${v.instanceId})` : ""}.`,
+            };
+        v.detaching = true;
+        return {
+            xml: `<volumeId>${v.id}</volumeId><instanceId>${v.instanceId}</instanceId><device>/dev/xvdf</device><status>detaching</status>`,
+        };
     }
 }
 
