@@ -310,7 +310,7 @@ async function retire(inputs: Inputs): Promise<void> {
         );
         await handOver(
             ec2,
-            { ...inputs, ...withVolume } as Record<string, string>,
+            { ...inputs, ...withVolume },
             old.map((x) => x.InstanceId!),
             inputs,
         );
