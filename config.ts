@@ -74,6 +74,8 @@ export interface StackConfig {
     readonly dataVolumeThroughputMiBps: number;
     /** A customer-managed KMS key for the data volume; the account's default EBS key otherwise. */
     readonly dataVolumeKmsKeyArn?: string;
+    /** Create the data volume from this snapshot (a restore: README, "Restoring the data volume from a snapshot"), e.g. `snap-0123456789abcdef0`. */
+    readonly dataVolumeSnapshotId?: string;
     /** The Availability Zone the host (and its data volume) live in, e.g. `eu-west-1a`; with `subnetId`, the subnet's. */
     readonly availabilityZone?: string;
     /** Scheduled snapshots of the data volume (AWS Data Lifecycle Manager). */
@@ -565,6 +567,10 @@ export const CONFIG_KEYS: Readonly<Record<string, KeySpec>> = {
             /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/,
             "a KMS key ARN like arn:aws:kms:eu-west-1:123456789012:key/<id>",
         ),
+    },
+    dataVolumeSnapshotId: {
+        description: "create the data volume from this snapshot (a restore), e.g. snap-0123456789abcdef0",
+        read: str(/^snap-[0-9a-f]{8,17}$/, "a snapshot id like snap-0123456789abcdef0"),
     },
     availabilityZone: {
         description: "the Availability Zone of the host and its data volume, e.g. eu-west-1a (with subnetId: the subnet's)",

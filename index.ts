@@ -194,6 +194,7 @@ const dataVolume =
               iops: config.dataVolumeIops,
               throughputMiBps: config.dataVolumeThroughputMiBps,
               ...(config.dataVolumeKmsKeyArn ? { kmsKeyArn: config.dataVolumeKmsKeyArn } : {}),
+              ...(config.dataVolumeSnapshotId ? { snapshotId: config.dataVolumeSnapshotId } : {}),
               // The host component below is named "host": the same tag its instances carry.
               hostTag: hostTagValue(PROJECT, STACK, "host"),
               ...(config.snapshots

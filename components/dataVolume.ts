@@ -55,6 +55,11 @@ export interface DataVolumeArgs {
     readonly throughputMiBps: number;
     /** A customer-managed KMS key ARN, e.g. `arn:aws:kms:eu-west-1:123456789012:key/…`; the account's default EBS key otherwise. */
     readonly kmsKeyArn?: string;
+    /**
+     * Create the volume from this snapshot, e.g. `snap-0123456789abcdef0` (a restore). Setting it on an existing
+     * volume replaces the volume, which `protect` refuses until the volume is unprotected (README).
+     */
+    readonly snapshotId?: string;
     /** The host tag's value ({@link hostTagValue}), e.g. `coreos-containers/prod/host`: tags the volume and names its snapshots. */
     readonly hostTag: string;
     /** Scheduled snapshots; none when absent. */
@@ -99,6 +104,8 @@ export class DataVolume extends pulumi.ComponentResource {
                 throughput: args.throughputMiBps,
                 encrypted: true,
                 ...(args.kmsKeyArn ? { kmsKeyId: args.kmsKeyArn } : {}),
+                // snapshot_id is Optional+Computed+ForceNew (ebs_volume.go): removing it later changes nothing.
+                ...(args.snapshotId ? { snapshotId: args.snapshotId } : {}),
                 finalSnapshot: true,
                 tags: { ...tags, Name: `${args.hostTag} data`, [HOST_TAG_KEY]: args.hostTag, [DATA_VOLUME_TAG_KEY]: args.hostTag },
             },

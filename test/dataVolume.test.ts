@@ -8,6 +8,7 @@ import { FAKE_ACCOUNT, OfflinePlan, PlannedResource, loadStackConfig } from "../
 import { planArgs, planInChild, runPlanScript } from "./helpers/plan";
 
 const key = (k: string) => `${PROJECT}:${k}`;
+const KMS = "arn:aws:kms:eu-west-1:123456789012:key/0b1c2d3e-aaaa-bbbb-cccc-000000000001";
 const T = {
     volume: "aws:ebs/volume:Volume",
     instance: "aws:ec2/instance:Instance",
@@ -43,7 +44,12 @@ describe("data volume: the plan", function () {
         [key("dataVolume")]: "true",
         [key("containers")]: JSON.stringify({ ...devContainers, elastic: { env: { ES_JAVA_OPTS: "-Xms256m -Xmx256m" } } }),
     };
-    const subnetOnly = { [key("dataVolume")]: "true", [key("subnetId")]: "subnet-0123456789abcdef0" };
+    const subnetOnly = {
+        [key("dataVolume")]: "true",
+        [key("subnetId")]: "subnet-0123456789abcdef0",
+        [key("dataVolumeSnapshotId")]: "snap-0123456789abcdef0",
+        [key("dataVolumeKmsKeyArn")]: KMS,
+    };
     let base: OfflinePlan;
     let changed: OfflinePlan;
     let inSubnet: OfflinePlan;
@@ -170,8 +176,11 @@ describe("data volume: the plan", function () {
         assert.equal(plain.outputs["dataVolumeId"], undefined);
     });
 
-    it("with a subnet, takes the subnet's zone (the instance follows its subnet; a matching availabilityZone is fine)", () => {
+    it("with a subnet, takes the subnet's zone (the instance follows its subnet; a matching availabilityZone is fine); a snapshot id and a KMS key reach the volume", () => {
         assert.equal(one(inSubnet, T.volume).inputs["availabilityZone"], "eu-west-1a");
+        assert.equal(one(base, T.volume).inputs["snapshotId"], undefined);
+        assert.equal(one(inSubnet, T.volume).inputs["snapshotId"], "snap-0123456789abcdef0", "a restore creates it from the snapshot");
+        assert.equal(one(inSubnet, T.volume).inputs["kmsKeyId"], KMS, "a configured key encrypts it");
         assert.equal(one(inSubnet, T.instance).inputs["subnetId"], "subnet-0123456789abcdef0");
         assert.equal(one(inSubnet, T.instance).inputs["availabilityZone"], undefined);
     });
