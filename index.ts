@@ -185,7 +185,9 @@ const secretParameters: pulumi.Output<Record<string, HostSecretParameter>> = hos
 
 // Its inputs are stack config only (never the user-data), so replacing the host leaves it as it is.
 // The zone is the subnet's when subnetId is set, else availabilityZone (config.ts made sure one is).
-const hostZone = hostAvailabilityZone({ subnetId: config.subnetId, availabilityZone: config.availabilityZone });
+const hostZone = dataVolumeChoice.wanted
+    ? hostAvailabilityZone({ subnetId: config.subnetId, availabilityZone: config.availabilityZone })
+    : undefined;
 const dataVolume =
     dataVolumeChoice.wanted && hostZone
         ? new DataVolume("data", {

@@ -8,7 +8,17 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { DataVolumeStatus, HOST_TAG_KEY, cutoverCommand, gateEnvironment, retireEnvironment } from "../scripts/cutover/contract";
+import {
+    DataVolumeStatus,
+    HOST_TAG_KEY,
+    ReadinessReport,
+    cutoverCommand,
+    gateEnvironment,
+    judge,
+    judgeHandover,
+    parseReport,
+    retireEnvironment,
+} from "../scripts/cutover/contract";
 import { reportKey } from "../units/report";
 import { CredentialStore, FakeEc2, FakeS3 } from "./helpers/fake-aws";
 import { PROJECT_DIR } from "./helpers/fixtures";
@@ -247,5 +257,44 @@ describe("cutover with a data volume (scripts/cutover.ts against the EC2 and S3 
         const r = await step("retire", retireEnv());
         assert.equal(r.code, 0, r.stderr);
         assert.deepEqual(ec2.actions(), ["DescribeAddresses", "DescribeInstances"]);
+    });
+});
+
+describe("cutover: the data disk in the report (pure)", () => {
+    const expected = { instanceId: NEW, userDataSha256: sha256(USER_DATA) };
+    const parsed = (b: Buffer): ReadinessReport => {
+        const r = parseReport(b.toString("utf8"));
+        if (typeof r === "string") return assert.fail(r);
+        return r;
+    };
+
+    it("after retire: waiting while the disk waits for release or its containers are not up yet; done once they are", () => {
+        assert.equal(judgeHandover(parsed(report([nginx], waiting)), expected).kind, "waiting");
+        const notYet = judgeHandover(parsed(report([nginx], mounted)), expected);
+        assert.deepEqual(notYet, { kind: "waiting", reason: "the containers on the data volume are not up yet: elastic" });
+        assert.equal(judgeHandover(parsed(report([nginx, elastic("healthy")], mounted)), expected).kind, "done");
+        assert.equal(judgeHandover(parsed(report([nginx, elastic("failed")], mounted, "failed")), expected).kind, "failed");
+    });
+
+    it("another instance's report is never the handover's answer", () => {
+        const other = judgeHandover(parsed(report([nginx, elastic("healthy")], mounted)), { ...expected, instanceId: OLD });
+        assert.equal(other.kind, "waiting");
+    });
+
+    it("the gate: a disk waiting for release is ready, a failed one is not", () => {
+        assert.equal(judge(parsed(report([nginx], waiting)), expected).kind, "ready");
+        assert.equal(judge(parsed(report([nginx], { state: "failed", detail: "no such volume" })), expected).kind, "not-ready");
+    });
+
+    it("refuses a data disk state it does not know", () => {
+        const text = JSON.stringify({
+            version: 1,
+            instanceId: NEW,
+            userDataSha256: "ab".repeat(32),
+            bootId: BOOT_ID,
+            boot: null,
+            dataVolume: { state: "attached" },
+        });
+        assert.equal(parseReport(text), 'dataVolume.state "attached" is unknown');
     });
 });
