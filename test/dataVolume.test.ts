@@ -5,6 +5,7 @@ import { PROJECT } from "../config";
 import { DATA_VOLUME_TAG_KEY, DLM_SERVICE_ROLE_POLICY_ARN, HOST_TAG_KEY } from "../components";
 import { CUTOVER_ENV } from "../scripts/cutover/contract";
 import { FAKE_ACCOUNT, OfflinePlan, PlannedResource, loadStackConfig } from "../scripts/offline";
+import { summarize } from "../scripts/plan";
 import { planArgs, planInChild, runPlanScript } from "./helpers/plan";
 
 const key = (k: string) => `${PROJECT}:${k}`;
@@ -82,6 +83,18 @@ describe("data volume: the plan", function () {
         const v = one(base, T.volume);
         assert.deepEqual(v.options, { protect: true, retainOnDelete: true });
         assert.equal(v.inputs["finalSnapshot"], true);
+    });
+
+    it("npm start's summary shows the volume's settings, its protection and the snapshot schedule", () => {
+        const summary = summarize(base);
+        assert.match(
+            summary,
+            /data-volume +Volume: gp3 20 GiB, 3000 IOPS, 125 MiB\/s in eu-west-1a, encrypted with the account's default EBS key, protected, kept in AWS when removed$/m,
+        );
+        assert.match(
+            summary,
+            /data-snapshots +LifecyclePolicy: every 24 h from 03:00 UTC, 14 kept, of volumes tagged coreos-containers:data-volume=coreos-containers\/dev\/host$/m,
+        );
     });
 
     it("survives a user-data change: the host is replaced, the volume's inputs stay exactly the same", () => {
