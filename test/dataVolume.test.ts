@@ -6,6 +6,7 @@ import { DATA_VOLUME_TAG_KEY, DLM_SERVICE_ROLE_POLICY_ARN, HOST_TAG_KEY } from "
 import { CUTOVER_ENV } from "../scripts/cutover/contract";
 import { FAKE_ACCOUNT, OfflinePlan, PlannedResource, loadStackConfig } from "../scripts/offline";
 import { summarize } from "../scripts/plan";
+import { summarize as prSummary } from "../scripts/diff/summary";
 import { planArgs, planInChild, runPlanScript } from "./helpers/plan";
 
 const key = (k: string) => `${PROJECT}:${k}`;
@@ -54,13 +55,15 @@ describe("data volume: the plan", function () {
     let base: OfflinePlan;
     let changed: OfflinePlan;
     let inSubnet: OfflinePlan;
+    let otherZone: OfflinePlan;
 
     before(async () => {
         // The dev stack file sets availabilityZone (eu-west-1a), which the subnet plan repeats: the two agree.
-        [base, changed, inSubnet] = await Promise.all([
+        [base, changed, inSubnet, otherZone] = await Promise.all([
             planInChild({ stack: DEV, config: withVolume }),
             planInChild({ stack: DEV, config: unitChanged }),
             planInChild({ stack: DEV, config: { ...subnetOnly, [key("availabilityZone")]: "eu-west-1a" } }),
+            planInChild({ stack: DEV, config: { ...withVolume, [key("availabilityZone")]: "eu-west-1b" } }),
         ]);
     });
 
@@ -106,6 +109,25 @@ describe("data volume: the plan", function () {
         assert.deepEqual(one(changed, T.volume).options, one(base, T.volume).options);
         // Nothing a replacement changes can reach it: its inputs depend on no resource at all.
         assert.deepEqual(one(base, T.volume).dependencies, { all: [], inputs: {} });
+    });
+
+    it("the pull-request summary of a unit change: the host is replaced, the volume is not among the changes, no warning", () => {
+        const pr = prSummary(base, changed, { stack: DEV });
+        assert.equal(pr.host, "replace");
+        assert.ok(!pr.resources.some((r) => r.type === T.volume), pr.resources.map((r) => r.name).join(", "));
+        assert.deepEqual(pr.warnings, []);
+    });
+
+    it("the pull-request summary warns when the volume would be replaced (another zone) or removed", () => {
+        const moved = prSummary(base, otherZone, { stack: DEV });
+        assert.equal(moved.warnings.length, 1, moved.warnings.join("\n"));
+        assert.match(
+            moved.warnings[0]!,
+            /^The data volume `data-volume` would be replaced \(`availabilityZone` changed\): `pulumi up` fails on its protection/,
+        );
+        const plainDev = { ...base, resources: base.resources.filter((r) => r.type !== T.volume) };
+        const removed = prSummary(base, plainDev, { stack: DEV });
+        assert.match(removed.warnings.join("\n"), /The data volume `data-volume` leaves the stack/);
     });
 
     it("lets the host attach exactly this volume, only to the stack's tagged hosts, and describe volumes (no resource-level permission exists)", () => {
