@@ -291,7 +291,15 @@ const host = new CoreOsHost("host", {
     reportBucketArn: artifact.bucketArn,
     readyTimeoutMinutes: config.readyTimeoutMinutes,
     ...(config.availabilityZone ? { availabilityZone: config.availabilityZone } : {}),
-    ...(dataVolume ? { dataVolume: { volumeId: dataVolume.volumeId, volumeArn: dataVolume.volumeArn } } : {}),
+    ...(dataVolume
+        ? {
+              dataVolume: {
+                  volumeId: dataVolume.volumeId,
+                  volumeArn: dataVolume.volumeArn,
+                  ...(config.dataVolumeKmsKeyArn ? { kmsKeyArn: config.dataVolumeKmsKeyArn } : {}),
+              },
+          }
+        : {}),
 });
 
 export const publicIp = host.publicIp;

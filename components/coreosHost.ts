@@ -73,7 +73,12 @@ export interface CoreOsHostArgs {
      * The stack's data volume ({@link DataVolume}), e.g. `{ volumeId: volume.volumeId, volumeArn: volume.volumeArn }`:
      * the role may attach exactly it, to this stack's hosts; the cutover's retire step detaches it from the old host.
      */
-    readonly dataVolume?: { readonly volumeId: pulumi.Input<string>; readonly volumeArn: pulumi.Input<string> };
+    readonly dataVolume?: {
+        readonly volumeId: pulumi.Input<string>;
+        readonly volumeArn: pulumi.Input<string>;
+        /** The volume's customer-managed KMS key, when it has one: attaching needs a grant on it. */
+        readonly kmsKeyArn?: string;
+    };
 }
 
 /** Graviton instance families (`m7g`, `t4g`, `c6gn`, `x2gd`, `a1`) run arm64. */
@@ -172,7 +177,7 @@ export class CoreOsHost extends pulumi.ComponentResource {
         const readSecrets = secretsPolicy(args, name, role, parent);
         // The stack's hosts carry this tag; the cutover's retire and teardown steps find them by it.
         const hostTag = hostTagValue(pulumi.getProject(), pulumi.getStack(), name);
-        const attachData = args.dataVolume ? dataVolumePolicy(args.dataVolume.volumeArn, hostTag, name, role, parent) : undefined;
+        const attachData = args.dataVolume ? dataVolumePolicy(args.dataVolume, hostTag, name, role, parent) : undefined;
         const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name, tags }, parent);
 
         // A security group lives in one VPC and must be the subnet's: without a subnet both default to
@@ -313,9 +318,13 @@ export class CoreOsHost extends pulumi.ComponentResource {
  * at launch, so the new host has it when it boots). DescribeVolumes has no resource-level permissions
  * (Service Authorization Reference, Amazon EC2: no resource type for DescribeVolumes), hence `*`; it only
  * reads. No DetachVolume: the cutover's retire step detaches, with the credentials of `pulumi up`.
+ * A volume under a customer-managed key needs a KMS grant for the instance when it is attached: the
+ * `kms:CreateGrant` that the default key policy's "Allow attachment of persistent resources" statement
+ * gives, only for AWS resources (`kms:GrantIsForAWSResource`) and only through EC2 (KMS Developer Guide,
+ * "Default key policy" and "How Amazon EBS uses AWS KMS"). The account's default EBS key needs none.
  */
 function dataVolumePolicy(
-    volumeArn: pulumi.Input<string>,
+    volume: { readonly volumeArn: pulumi.Input<string>; readonly kmsKeyArn?: string },
     hostTag: string,
     name: string,
     role: aws.iam.Role,
@@ -325,7 +334,7 @@ function dataVolumePolicy(
         `${name}-attach-data-volume`,
         {
             role: role.id,
-            policy: pulumi.output(volumeArn).apply((arn) => {
+            policy: pulumi.output(volume.volumeArn).apply((arn) => {
                 // arn:<partition>:ec2:<region>:<account>:volume/<id>: the instances live in the same partition, region and account.
                 const [, partition, , region, account] = arn.split(":");
                 return JSON.stringify({
@@ -340,6 +349,20 @@ function dataVolumePolicy(
                             Condition: { StringEquals: { [`aws:ResourceTag/${HOST_TAG_KEY}`]: hostTag } },
                         },
                         { Sid: "SeeTheVolume", Effect: "Allow", Action: ["ec2:DescribeVolumes"], Resource: "*" },
+                        ...(volume.kmsKeyArn
+                            ? [
+                                  {
+                                      Sid: "GrantTheVolumesKeyToTheInstance",
+                                      Effect: "Allow",
+                                      Action: ["kms:CreateGrant"],
+                                      Resource: [volume.kmsKeyArn],
+                                      Condition: {
+                                          Bool: { "kms:GrantIsForAWSResource": "true" },
+                                          StringEquals: { "kms:ViaService": `ec2.${region}.amazonaws.com` },
+                                      },
+                                  },
+                              ]
+                            : []),
                     ],
                 });
             }),

@@ -216,11 +216,27 @@ describe("data volume: the plan", function () {
         assert.equal(plain.outputs["dataVolumeId"], undefined);
     });
 
-    it("with a subnet, takes the subnet's zone (the instance follows its subnet; a matching availabilityZone is fine); a snapshot id and a KMS key reach the volume", () => {
+    it("with a subnet, takes the subnet's zone (the instance follows its subnet; a matching availabilityZone is fine); a snapshot id and a KMS key reach the volume, the key's grant the role", () => {
         assert.equal(one(inSubnet, T.volume).inputs["availabilityZone"], "eu-west-1a");
         assert.equal(one(base, T.volume).inputs["snapshotId"], undefined);
         assert.equal(one(inSubnet, T.volume).inputs["snapshotId"], "snap-0123456789abcdef0", "a restore creates it from the snapshot");
         assert.equal(one(inSubnet, T.volume).inputs["kmsKeyId"], KMS, "a configured key encrypts it");
+        // ... and the host may have EC2 create a grant on that key for the attachment, nothing more.
+        const kms = (
+            JSON.parse(String(one(inSubnet, T.rolePolicy, "host-attach-data-volume").inputs["policy"])) as { Statement: Statement[] }
+        ).Statement.filter((x) => x.Action.some((a) => a.startsWith("kms:")));
+        assert.deepEqual(kms, [
+            {
+                Sid: "GrantTheVolumesKeyToTheInstance",
+                Effect: "Allow",
+                Action: ["kms:CreateGrant"],
+                Resource: [KMS],
+                Condition: {
+                    Bool: { "kms:GrantIsForAWSResource": "true" },
+                    StringEquals: { "kms:ViaService": "ec2.eu-west-1.amazonaws.com" },
+                },
+            },
+        ]);
         assert.equal(one(inSubnet, T.instance).inputs["subnetId"], "subnet-0123456789abcdef0");
         assert.equal(one(inSubnet, T.instance).inputs["availabilityZone"], undefined);
     });
