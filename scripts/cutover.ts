@@ -147,7 +147,7 @@ const log = (line: string) => process.stdout.write(`${line}\n`);
 
 // ---- gate ----
 
-async function readReport(s3: S3Client, bucket: string, key: string): Promise<string | undefined> {
+async function readReport(s3: S3Client, bucket: string, key: string, step: CutoverStep = "gate"): Promise<string | undefined> {
     const { GetObjectCommand } = sdk.s3();
     try {
         const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
@@ -162,7 +162,7 @@ async function readReport(s3: S3Client, bucket: string, key: string): Promise<st
             name === "CredentialsProviderError"
         )
             throw new StepError(
-                `cutover gate: cannot read s3://${bucket}/${key} with the credentials of this \`pulumi up\`: ${awsError(e)}`,
+                `cutover ${step}: cannot read s3://${bucket}/${key} with the credentials of this \`pulumi up\`: ${awsError(e)}`,
             );
         throw e;
     }
@@ -463,7 +463,7 @@ async function waitForHandover(i: Record<string, string>, pollMs: number): Promi
     for (;;) {
         let text: string | undefined;
         try {
-            text = await readReport(s3, need_.bucket, need_.reportKey);
+            text = await readReport(s3, need_.bucket, need_.reportKey, "retire");
         } catch (e) {
             if (e instanceof StepError) throw e;
             reason = `reading ${where} failed: ${awsError(e)}`;
