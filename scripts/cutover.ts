@@ -378,7 +378,10 @@ async function waitFor<T>(
 async function handOver(ec2: EC2Client, i: Record<string, string>, old: readonly string[], inputs: Inputs): Promise<void> {
     const { StopInstancesCommand, DetachVolumeCommand } = sdk.ec2();
     const volumeId = i["dataVolumeId"]!;
-    const pollMs = Number(need("retire", { pollSeconds: inputs.pollSeconds ?? "10" }, ["pollSeconds"]).pollSeconds) * 1000;
+    // Every second between "stopped" and the detach is downtime of the stateful containers: poll EC2 often
+    // (DescribeInstances and DescribeVolumes are cheap reads). The report is polled at the gate's pace.
+    const pollMs = Number(need("retire", { pollSeconds: inputs.pollSeconds ?? "2" }, ["pollSeconds"]).pollSeconds) * 1000;
+    const reportPollMs = Number(need("retire", { pollSeconds: inputs.pollSeconds ?? "10" }, ["pollSeconds"]).pollSeconds) * 1000;
     const stopMs =
         Number(
             need("retire", { stopTimeoutSeconds: inputs.stopTimeoutSeconds ?? DEFAULT_STOP_TIMEOUT_SECONDS }, ["stopTimeoutSeconds"])
@@ -446,7 +449,7 @@ async function handOver(ec2: EC2Client, i: Record<string, string>, old: readonly
     }
 
     // 4. The new host attaches the volume itself; wait for its report that the containers on it are healthy.
-    await waitForHandover(i, pollMs);
+    await waitForHandover(i, reportPollMs);
 }
 
 async function waitForHandover(i: Record<string, string>, pollMs: number): Promise<void> {
