@@ -132,7 +132,7 @@ export class DataVolume extends pulumi.ComponentResource {
             this.snapshotPolicy = new aws.dlm.LifecyclePolicy(
                 `${name}-snapshots`,
                 {
-                    description: `coreos-containers: snapshots of the data volume of ${args.hostTag}`,
+                    description: dlmText(`coreos-containers data volume snapshots for ${args.hostTag}`),
                     executionRoleArn: role.arn,
                     state: "ENABLED",
                     policyDetails: {
@@ -140,7 +140,7 @@ export class DataVolume extends pulumi.ComponentResource {
                         targetTags: { [DATA_VOLUME_TAG_KEY]: args.hostTag },
                         schedules: [
                             {
-                                name: `every ${s.intervalHours} h from ${s.time} UTC, keep ${s.retainCount}`,
+                                name: dlmText(`every ${s.intervalHours} h from ${s.time.replace(":", "")} UTC keep ${s.retainCount}`),
                                 createRule: { interval: s.intervalHours, intervalUnit: "HOURS", times: s.time },
                                 retainRule: { count: s.retainCount },
                                 // The volume's tags (host, stack) go to its snapshots, so a restore finds them by tag.
@@ -161,6 +161,14 @@ export class DataVolume extends pulumi.ComponentResource {
         this.registerOutputs({ volumeId: this.volumeId, volumeArn: this.volumeArn });
     }
 }
+
+/** DLM takes only `[0-9A-Za-z _-]` in a policy's description and a schedule's name (DLM API Reference, CreateLifecyclePolicy). */
+export const DLM_TEXT = /^[0-9A-Za-z _-]+$/;
+const dlmText = (text: string) =>
+    text
+        .replace(/[^0-9A-Za-z _-]/g, " ")
+        .replace(/ +/g, " ")
+        .trim();
 
 /**
  * The host's Availability Zone, fixed: the subnet's when `subnetId` is set (looked up), else

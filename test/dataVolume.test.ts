@@ -2,7 +2,7 @@
 // child processes, with the data volume on (`dataVolume: true`: the fixture host has no data mount).
 import { strict as assert } from "node:assert";
 import { PROJECT } from "../config";
-import { DATA_VOLUME_TAG_KEY, DLM_SERVICE_ROLE_POLICY_ARN, HOST_TAG_KEY } from "../components";
+import { DATA_VOLUME_TAG_KEY, DLM_SERVICE_ROLE_POLICY_ARN, DLM_TEXT, HOST_TAG_KEY } from "../components";
 import { CUTOVER_ENV } from "../scripts/cutover/contract";
 import { FAKE_ACCOUNT, OfflinePlan, PlannedResource, loadStackConfig } from "../scripts/offline";
 import { summarize } from "../scripts/plan";
@@ -180,12 +180,13 @@ describe("data volume: the plan", function () {
 
     it("schedules snapshots with DLM when enabled: the volume's own tag, the interval, time and retention from config, DLM's role", () => {
         const policy = one(base, T.dlm).inputs as {
+            description: string;
             executionRoleArn: string;
             state: string;
             policyDetails: {
                 resourceTypes: string[];
                 targetTags: Record<string, string>;
-                schedules: { createRule: Record<string, unknown>; retainRule: Record<string, unknown>; copyTags: boolean }[];
+                schedules: { name: string; createRule: Record<string, unknown>; retainRule: Record<string, unknown>; copyTags: boolean }[];
             };
         };
         assert.equal(policy.state, "ENABLED");
@@ -200,6 +201,10 @@ describe("data volume: the plan", function () {
         assert.deepEqual(s.createRule, { interval: 24, intervalUnit: "HOURS", times: "03:00" });
         assert.deepEqual(s.retainRule, { count: 14 });
         assert.equal(s.copyTags, true);
+        // DLM refuses other characters in these two (the provider does not check them before the API call).
+        assert.match(policy.description, DLM_TEXT);
+        assert.match(s.name, DLM_TEXT);
+        assert.equal(policy.description, "coreos-containers data volume snapshots for coreos-containers dev host");
         const role = one(base, T.role, "data-snapshots-role");
         assert.equal(policy.executionRoleArn, role.computed["arn"]);
         assert.match(String(role.inputs["assumeRolePolicy"]), /"Service":"dlm\.amazonaws\.com"/);
