@@ -61,6 +61,31 @@ export interface StackConfig {
     readonly secretsKmsKeyArn?: string;
     /** Inbound rules the host's security group may hold (the account's quota), e.g. `60`. */
     readonly securityGroupRuleLimit: number;
+    /**
+     * The persistent data volume: unset follows the host (created when a container has a data mount);
+     * `true` keeps it even without one (e.g. while containers move); `false` with a data mount is a problem.
+     */
+    readonly dataVolume?: boolean;
+    /** The data volume's size in GiB, e.g. `20`. */
+    readonly dataVolumeSizeGiB: number;
+    /** The data volume's provisioned IOPS (gp3: 3000 to 16000, at most 500 per GiB above 3000), e.g. `3000`. */
+    readonly dataVolumeIops: number;
+    /** The data volume's throughput in MiB/s (gp3: 125 to 1000, at most 0.25 per IOPS), e.g. `125`. */
+    readonly dataVolumeThroughputMiBps: number;
+    /** A customer-managed KMS key for the data volume; the account's default EBS key otherwise. */
+    readonly dataVolumeKmsKeyArn?: string;
+    /** Create the data volume from this snapshot (a restore: README, "Restoring the data volume from a snapshot"), e.g. `snap-0123456789abcdef0`. */
+    readonly dataVolumeSnapshotId?: string;
+    /** The Availability Zone the host (and its data volume) live in, e.g. `eu-west-1a`; with `subnetId`, the subnet's. */
+    readonly availabilityZone?: string;
+    /** Scheduled snapshots of the data volume (AWS Data Lifecycle Manager). */
+    readonly snapshots: boolean;
+    /** Hours between snapshots: 1, 2, 3, 4, 6, 8, 12 or 24. */
+    readonly snapshotIntervalHours: number;
+    /** The first snapshot of the day, UTC `hh:mm`, e.g. `03:00`. */
+    readonly snapshotTime: string;
+    /** Snapshots kept; the oldest is deleted when a new one is taken, e.g. `14`. */
+    readonly snapshotRetainCount: number;
 }
 
 type Reader<T> = (raw: string, key: string, problems: Problem[]) => T | undefined;
@@ -116,6 +141,28 @@ const int =
             return undefined;
         }
         return n;
+    };
+
+const bool: Reader<boolean> = (raw, key, problems) => {
+    if (raw === "true" || raw === "false") return raw === "true";
+    problems.push(problem("CONFIG_INVALID_VALUE", key, `${JSON.stringify(raw)} is not true or false`, "set true or false"));
+    return undefined;
+};
+
+const oneOf =
+    (allowed: readonly number[]): Reader<number> =>
+    (raw, key, problems) => {
+        const n = Number(raw);
+        if (/^\d+$/.test(raw.trim()) && allowed.includes(n)) return n;
+        problems.push(
+            problem(
+                "CONFIG_INVALID_VALUE",
+                key,
+                `${JSON.stringify(raw)} is not one of ${allowed.join(", ")}`,
+                `set one of ${allowed.join(", ")}`,
+            ),
+        );
+        return undefined;
     };
 
 const stringList =
@@ -501,6 +548,43 @@ export const CONFIG_KEYS: Readonly<Record<string, KeySpec>> = {
         description: "inbound rules the security group may hold: the account's quota (60 unless raised)",
         read: int(1, 1000),
     },
+    dataVolume: {
+        description:
+            "the persistent data volume: unset follows the host (made when a container has a data mount); true keeps it regardless",
+        read: bool,
+    },
+    // gp3's ranges (EC2 API Reference, CreateVolume: Iops "gp3: 3,000 - 16,000 IOPS", Throughput 125 to 1000 MiB/s;
+    // size 1 to 16,384 GiB); the ratios between them are checked in dataVolumeRatioProblems.
+    dataVolumeSizeGiB: { description: "data volume size in GiB, e.g. 20", read: int(1, 16384) },
+    dataVolumeIops: { description: "data volume IOPS, gp3: 3000 to 16000, at most 500 per GiB above 3000", read: int(3000, 16000) },
+    dataVolumeThroughputMiBps: {
+        description: "data volume throughput in MiB/s, gp3: 125 to 1000, at most 0.25 per IOPS",
+        read: int(125, 1000),
+    },
+    dataVolumeKmsKeyArn: {
+        description: "a customer-managed KMS key ARN for the data volume; default: the account's default EBS key",
+        read: str(
+            /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/,
+            "a KMS key ARN like arn:aws:kms:eu-west-1:123456789012:key/<id>",
+        ),
+    },
+    dataVolumeSnapshotId: {
+        description: "create the data volume from this snapshot (a restore), e.g. snap-0123456789abcdef0",
+        read: str(/^snap-[0-9a-f]{8,17}$/, "a snapshot id like snap-0123456789abcdef0"),
+    },
+    availabilityZone: {
+        description: "the Availability Zone of the host and its data volume, e.g. eu-west-1a (with subnetId: the subnet's)",
+        read: str(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, "an Availability Zone like eu-west-1a"),
+    },
+    snapshots: { description: "scheduled snapshots of the data volume (Data Lifecycle Manager)", read: bool },
+    // DLM's CreateRule: Interval is one of 1, 2, 3, 4, 6, 8, 12 or 24 hours; Times one "hh:mm" in UTC (DLM API Reference, CreateRule).
+    snapshotIntervalHours: { description: "hours between snapshots: 1, 2, 3, 4, 6, 8, 12 or 24", read: oneOf([1, 2, 3, 4, 6, 8, 12, 24]) },
+    snapshotTime: {
+        description: "the first snapshot of the day, UTC hh:mm, e.g. 03:00",
+        read: str(/^([01]\d|2[0-3]):[0-5]\d$/, "a UTC time hh:mm like 03:00"),
+    },
+    // DLM's RetainRule: Count 1 to 1000.
+    snapshotRetainCount: { description: "snapshots kept, 1 to 1000; the oldest goes when a new one is taken", read: int(1, 1000) },
 };
 
 export const DEFAULTS = {
@@ -520,6 +604,15 @@ export const DEFAULTS = {
     userDataFormat: "cloud-config",
     secrets: {},
     securityGroupRuleLimit: DEFAULT_SECURITY_GROUP_RULE_LIMIT,
+    dataVolumeSizeGiB: 20,
+    // gp3's baseline, included in its price: more costs extra.
+    dataVolumeIops: 3000,
+    dataVolumeThroughputMiBps: 125,
+    // Off by default (dev); Pulumi.prod.yaml turns them on.
+    snapshots: false,
+    snapshotIntervalHours: 24,
+    snapshotTime: "03:00",
+    snapshotRetainCount: 14,
 } as const;
 
 /** Keys whose values must never reach the user-data; a secret there would be written in plaintext. */
@@ -590,7 +683,76 @@ export function checkStackConfig(raw: Readonly<Record<string, string>>, secretKe
         });
     }
     const config = { ...DEFAULTS, ...values, region: region ?? "" } as StackConfig;
+    problems.push(...dataVolumeRatioProblems(config));
+    if (config.availabilityZone && config.region && !config.availabilityZone.startsWith(config.region))
+        problems.push(
+            problem(
+                "CONFIG_AVAILABILITY_ZONE_NOT_IN_REGION",
+                `${PROJECT}:availabilityZone`,
+                `${config.availabilityZone} is not an Availability Zone of ${config.region}`,
+                `name one of ${config.region}, e.g. ${config.region}a, or change aws:region`,
+            ),
+        );
     return { config, problems };
+}
+
+/**
+ * gp3's ratios (EBS User Guide, "General Purpose SSD volumes", gp3: "The maximum ratio of provisioned IOPS to
+ * provisioned volume size is 500 IOPS per GiB. The maximum ratio of provisioned throughput to provisioned IOPS
+ * is .25 MiB/s per IOPS"); the 3000 IOPS baseline comes with any size. EC2 would refuse the volume at `up`.
+ */
+function dataVolumeRatioProblems(c: StackConfig): Problem[] {
+    const problems: Problem[] = [];
+    const maxIops = Math.max(3000, Math.min(16000, c.dataVolumeSizeGiB * 500));
+    if (c.dataVolumeIops > maxIops)
+        problems.push(
+            problem(
+                "CONFIG_DATA_VOLUME_IOPS_TOO_HIGH",
+                `${PROJECT}:dataVolumeIops`,
+                `${c.dataVolumeIops} IOPS is more than gp3 allows for ${c.dataVolumeSizeGiB} GiB (500 per GiB: at most ${maxIops})`,
+                `set dataVolumeIops to at most ${maxIops}, or dataVolumeSizeGiB to at least ${Math.ceil(c.dataVolumeIops / 500)}`,
+            ),
+        );
+    const maxThroughput = Math.floor(c.dataVolumeIops / 4);
+    if (c.dataVolumeThroughputMiBps > maxThroughput)
+        problems.push(
+            problem(
+                "CONFIG_DATA_VOLUME_THROUGHPUT_TOO_HIGH",
+                `${PROJECT}:dataVolumeThroughputMiBps`,
+                `${c.dataVolumeThroughputMiBps} MiB/s is more than gp3 allows for ${c.dataVolumeIops} IOPS (0.25 MiB/s per IOPS: at most ${maxThroughput})`,
+                `set dataVolumeThroughputMiBps to at most ${maxThroughput}, or dataVolumeIops to at least ${c.dataVolumeThroughputMiBps * 4}`,
+            ),
+        );
+    return problems;
+}
+
+/**
+ * Whether the stack gets a data volume, and the problems of that choice: `usesData` says whether a
+ * container of the host has a data mount (units/dataVolume.ts usesDataVolume). The volume lives in one
+ * Availability Zone and only attaches to instances there, so the host's zone must be fixed.
+ */
+export function dataVolumeDecision(config: StackConfig, usesData: boolean): { readonly wanted: boolean; readonly problems: Problem[] } {
+    const problems: Problem[] = [];
+    if (config.dataVolume === false && usesData)
+        problems.push(
+            problem(
+                "CONFIG_DATA_VOLUME_DISABLED",
+                `${PROJECT}:dataVolume`,
+                "is false, but a container of the host has a data mount, which lives on the data volume",
+                `remove the setting (the volume then follows the host), or set it to true; or remove the data mounts`,
+            ),
+        );
+    const wanted = config.dataVolume ?? usesData;
+    if (wanted && !config.subnetId && !config.availabilityZone)
+        problems.push(
+            problem(
+                "CONFIG_AVAILABILITY_ZONE_MISSING",
+                `${PROJECT}:availabilityZone`,
+                "is not set, nor is subnetId: the data volume lives in one Availability Zone, and a new host must be launched there to attach it",
+                `pulumi config set ${PROJECT}:availabilityZone ${config.region || "eu-west-1"}a (or set ${PROJECT}:subnetId)`,
+            ),
+        );
+    return { wanted, problems };
 }
 
 /** Overrides under `containers` that name no container of the host. */

@@ -5,7 +5,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { PROJECT, checkStackConfig, unknownContainerProblems, unknownPortProblems } from "./config";
+import { PROJECT, checkStackConfig, dataVolumeDecision, unknownContainerProblems, unknownPortProblems } from "./config";
 import {
     ARTIFACT_IMAGES_DIR,
     ArtifactLocation,
@@ -24,10 +24,20 @@ import {
     secretParameterName,
     secretUsers,
     secretValueProblems,
+    usesDataVolume,
 } from "./units";
-import { usesData } from "./units/dataVolume";
 import { RenderedUserData, formatFor } from "./formats";
-import { ArtifactBundle, ArtifactUploads, CoreOsHost, HostSecretParameter, HostSecrets, artifactKey } from "./components";
+import {
+    ArtifactBundle,
+    ArtifactUploads,
+    CoreOsHost,
+    DataVolume,
+    HostSecretParameter,
+    HostSecrets,
+    artifactKey,
+    hostAvailabilityZone,
+    hostTagValue,
+} from "./components";
 import { readHostScripts } from "./host-scripts";
 import { PackEntry, listFiles, pack } from "./packing/pack";
 import { PlanProblems } from "./program/errors";
@@ -72,10 +82,12 @@ const STACK = pulumi.getStack();
 const users = secretUsers(containers);
 const usedSecrets = Object.keys(users).filter((s) => SECRET_NAME.test(s));
 
-/**
- * The host's units and its user-data for an artifact location and, when a container mounts a data
- * folder, the data volume's id (`vol-` + 17 hex). Throws a ValidationError listing every problem.
- */
+// The data volume: made when a container has a data mount (or the stack keeps one with dataVolume: true).
+const dataVolumeChoice = dataVolumeDecision(config, usesDataVolume(containers));
+/** A volume id of the longest form (`vol-` and 17 hex digits), for the worst-case render. */
+const WORST_CASE_VOLUME_ID = `vol-${"0".repeat(17)}`;
+
+/** The host's units and its user-data for an artifact location. Throws a ValidationError listing every problem. */
 function renderUserData(location: ArtifactLocation, secrets: SecretParameters, dataVolumeId?: string): HostUserData {
     const content = renderHostContent(
         buildHost({
@@ -103,8 +115,6 @@ const WORST_CASE_ARTIFACT: ArtifactLocation = {
 const WORST_CASE_SECRETS: SecretParameters = Object.fromEntries(
     usedSecrets.map((s) => [s, { name: secretParameterName(PROJECT, STACK, s), version: 9_999_999_999 }]),
 );
-/** The data volume does not exist yet either: its id is always `vol-` and 17 hex digits. */
-const WORST_CASE_DATA_VOLUME_ID = containers.some(usesData) ? `vol-${"f".repeat(17)}` : undefined;
 function checkBeforeDeploy(): HostUserData {
     const problems: Problem[] = [...configProblems, ...loaded.problems];
     let probe: HostUserData | undefined;
@@ -117,9 +127,10 @@ function checkBeforeDeploy(): HostUserData {
             ...unknownPortProblems(config.containers, hostSpec.containers),
             ...secretValueProblems(containers, config.secrets),
             ...ruleLimitProblems(ingressRules(publishedPorts(containers), config.sshCidrs), config.securityGroupRuleLimit),
+            ...dataVolumeChoice.problems,
         );
         try {
-            probe = renderUserData(WORST_CASE_ARTIFACT, WORST_CASE_SECRETS, WORST_CASE_DATA_VOLUME_ID);
+            probe = renderUserData(WORST_CASE_ARTIFACT, WORST_CASE_SECRETS, dataVolumeChoice.wanted ? WORST_CASE_VOLUME_ID : undefined);
         } catch (e) {
             if (!(e instanceof ValidationError)) throw e;
             problems.push(...e.problems);
@@ -172,6 +183,35 @@ const secretParameters: pulumi.Output<Record<string, HostSecretParameter>> = hos
     ? hostSecrets.parameters
     : pulumi.output<Record<string, HostSecretParameter>>({});
 
+// Its inputs are stack config only (never the user-data), so replacing the host leaves it as it is.
+// The zone is the subnet's when subnetId is set, else availabilityZone (config.ts made sure one is).
+const hostZone = dataVolumeChoice.wanted
+    ? hostAvailabilityZone({ subnetId: config.subnetId, availabilityZone: config.availabilityZone })
+    : undefined;
+const dataVolume =
+    dataVolumeChoice.wanted && hostZone
+        ? new DataVolume("data", {
+              availabilityZone: hostZone,
+              sizeGiB: config.dataVolumeSizeGiB,
+              iops: config.dataVolumeIops,
+              throughputMiBps: config.dataVolumeThroughputMiBps,
+              ...(config.dataVolumeKmsKeyArn ? { kmsKeyArn: config.dataVolumeKmsKeyArn } : {}),
+              ...(config.dataVolumeSnapshotId ? { snapshotId: config.dataVolumeSnapshotId } : {}),
+              // The host component below is named "host": the same tag its instances carry.
+              hostTag: hostTagValue(PROJECT, STACK, "host"),
+              ...(config.snapshots
+                  ? {
+                        snapshots: {
+                            intervalHours: config.snapshotIntervalHours,
+                            time: config.snapshotTime,
+                            retainCount: config.snapshotRetainCount,
+                        },
+                    }
+                  : {}),
+              tags: config.tags,
+          })
+        : undefined;
+
 /**
  * The real render, as plain strings: Pulumi lifts an output's value into plain data, which would
  * turn a Buffer into an object of its bytes. `userData` is the text EC2 receives, or base64 of its
@@ -196,8 +236,10 @@ function forHost(r: HostUserData): RenderedForHost {
 }
 
 const rendered = pulumi
-    .all([artifact.bucketName, artifact.key, artifact.sha256, secretParameters])
-    .apply(([bucket, key, sha256, secrets]) => forHost(renderUserData({ bucket, key, sha256, region: config.region }, secrets)));
+    .all([artifact.bucketName, artifact.key, artifact.sha256, secretParameters, dataVolume?.volumeId ?? ""])
+    .apply(([bucket, key, sha256, secrets, volumeId]) =>
+        forHost(renderUserData({ bucket, key, sha256, region: config.region }, secrets, volumeId || undefined)),
+    );
 
 /** The real render's upload of this name (the worst case had the same ones). */
 function upload(r: RenderedForHost, name: string): { key: string; content: string } {
@@ -248,12 +290,24 @@ const host = new CoreOsHost("host", {
     reportBucket: artifact.bucketName,
     reportBucketArn: artifact.bucketArn,
     readyTimeoutMinutes: config.readyTimeoutMinutes,
+    ...(config.availabilityZone ? { availabilityZone: config.availabilityZone } : {}),
+    ...(dataVolume
+        ? {
+              dataVolume: {
+                  volumeId: dataVolume.volumeId,
+                  volumeArn: dataVolume.volumeArn,
+                  ...(config.dataVolumeKmsKeyArn ? { kmsKeyArn: config.dataVolumeKmsKeyArn } : {}),
+              },
+          }
+        : {}),
 });
 
 export const publicIp = host.publicIp;
 export const instanceId = host.instanceId;
 export const amiId = host.amiId;
 export const artifactBucket = artifact.bucketName;
+/** The persistent data volume's id, when the stack has one (e.g. for a restore: README, "Restoring from a snapshot"). */
+export const dataVolumeId = dataVolume?.volumeId;
 export const artifactObjectKey = artifact.key;
 /** Over the bytes EC2 hands the instance: the host's readiness report names the same hash. */
 export const userDataSha256 = host.userDataSha256;

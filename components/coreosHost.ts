@@ -64,6 +64,21 @@ export interface CoreOsHostArgs {
     readonly reportBucketArn: pulumi.Input<string>;
     /** How long a cutover waits for the new host's readiness report, in minutes, e.g. `20`. */
     readonly readyTimeoutMinutes: number;
+    /**
+     * The Availability Zone to launch in when no `subnetId` is set (the default VPC's default subnet there),
+     * e.g. `eu-west-1a`; with a subnet, the subnet's zone is the host's.
+     */
+    readonly availabilityZone?: string;
+    /**
+     * The stack's data volume ({@link DataVolume}), e.g. `{ volumeId: volume.volumeId, volumeArn: volume.volumeArn }`:
+     * the role may attach exactly it, to this stack's hosts; the cutover's retire step detaches it from the old host.
+     */
+    readonly dataVolume?: {
+        readonly volumeId: pulumi.Input<string>;
+        readonly volumeArn: pulumi.Input<string>;
+        /** The volume's customer-managed KMS key, when it has one: attaching needs a grant on it. */
+        readonly kmsKeyArn?: string;
+    };
 }
 
 /** Graviton instance families (`m7g`, `t4g`, `c6gn`, `x2gd`, `a1`) run arm64. */
@@ -160,6 +175,9 @@ export class CoreOsHost extends pulumi.ComponentResource {
             parent,
         );
         const readSecrets = secretsPolicy(args, name, role, parent);
+        // The stack's hosts carry this tag; the cutover's retire and teardown steps find them by it.
+        const hostTag = hostTagValue(pulumi.getProject(), pulumi.getStack(), name);
+        const attachData = args.dataVolume ? dataVolumePolicy(args.dataVolume, hostTag, name, role, parent) : undefined;
         const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name, tags }, parent);
 
         // A security group lives in one VPC and must be the subnet's: without a subnet both default to
@@ -187,8 +205,6 @@ export class CoreOsHost extends pulumi.ComponentResource {
             parent,
         );
 
-        // The stack's hosts carry this tag; the cutover's retire and teardown steps find them by it.
-        const hostTag = hostTagValue(pulumi.getProject(), pulumi.getStack(), name);
         const teardown = hostTeardown(`${name}-teardown`, { region: args.region, hostTag, usedByHosts: [sg, profile] }, parent);
 
         // Left at AWS defaults on purpose:
@@ -216,6 +232,11 @@ export class CoreOsHost extends pulumi.ComponentResource {
                 iamInstanceProfile: profile.name,
                 vpcSecurityGroupIds: [sg.id],
                 ...(args.subnetId ? { subnetId: args.subnetId } : {}),
+                // Pinned so that every new host lands where the data volume is. Without a subnet, RunInstances'
+                // Placement.AvailabilityZone picks the default VPC's default subnet in that zone (EC2 User Guide,
+                // "Default subnets": "If you launch an instance into a default VPC without specifying a subnet, ...
+                // we choose a default subnet"; the zone narrows the choice to that zone's).
+                ...(args.availabilityZone && !args.subnetId ? { availabilityZone: args.availabilityZone } : {}),
                 ...(args.keyName ? { keyName: args.keyName } : {}),
                 // IMDSv2 only, and only for the host itself: see IMDS_PUT_RESPONSE_HOP_LIMIT.
                 metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: IMDS_PUT_RESPONSE_HOP_LIMIT },
@@ -233,7 +254,13 @@ export class CoreOsHost extends pulumi.ComponentResource {
                 // The host fetches the artifact (and its Ignition config) and its secrets, and writes its report
                 // at boot: the grants must name the new objects first. The teardown step exists before any
                 // host, so destroy finds them all.
-                dependsOn: [readArtifact, writeReport, teardown, ...(readSecrets ? [readSecrets] : [])],
+                dependsOn: [
+                    readArtifact,
+                    writeReport,
+                    teardown,
+                    ...(readSecrets ? [readSecrets] : []),
+                    ...(attachData ? [attachData] : []),
+                ],
                 // The engine never terminates a host (not on replace, not with --continue-on-error or
                 // --target, not on destroy): the cutover's retire and teardown steps do, in that order.
                 retainOnDelete: true,
@@ -259,6 +286,7 @@ export class CoreOsHost extends pulumi.ComponentResource {
                 hostTag,
                 readyTimeoutMinutes: args.readyTimeoutMinutes,
                 instance,
+                ...(args.dataVolume ? { dataVolumeId: args.dataVolume.volumeId } : {}),
                 bindAddress: (gate) =>
                     new aws.ec2.Eip(
                         `${name}-eip`,
@@ -280,6 +308,67 @@ export class CoreOsHost extends pulumi.ComponentResource {
             securityGroupId: this.securityGroupId,
         });
     }
+}
+
+/**
+ * The host attaches the data volume itself (a VolumeAttachment cannot follow a create-before-delete
+ * replacement, pulumi/pulumi-aws#2769). AttachVolume is authorized against both the volume and the
+ * instance (EC2 User Guide, example policies, "Attach and detach volumes": one statement per resource
+ * type), so: the one volume by its ARN, and only instances carrying this stack's host tag (the tag is set
+ * at launch, so the new host has it when it boots). DescribeVolumes has no resource-level permissions
+ * (Service Authorization Reference, Amazon EC2: no resource type for DescribeVolumes), hence `*`; it only
+ * reads. No DetachVolume: the cutover's retire step detaches, with the credentials of `pulumi up`.
+ * A volume under a customer-managed key needs a KMS grant for the instance when it is attached: the
+ * `kms:CreateGrant` that the default key policy's "Allow attachment of persistent resources" statement
+ * gives, only for AWS resources (`kms:GrantIsForAWSResource`) and only through EC2 (KMS Developer Guide,
+ * "Default key policy" and "How Amazon EBS uses AWS KMS"). The account's default EBS key needs none.
+ */
+function dataVolumePolicy(
+    volume: { readonly volumeArn: pulumi.Input<string>; readonly kmsKeyArn?: string },
+    hostTag: string,
+    name: string,
+    role: aws.iam.Role,
+    opts: pulumi.CustomResourceOptions,
+): aws.iam.RolePolicy {
+    return new aws.iam.RolePolicy(
+        `${name}-attach-data-volume`,
+        {
+            role: role.id,
+            policy: pulumi.output(volume.volumeArn).apply((arn) => {
+                // arn:<partition>:ec2:<region>:<account>:volume/<id>: the instances live in the same partition, region and account.
+                const [, partition, , region, account] = arn.split(":");
+                return JSON.stringify({
+                    Version: "2012-10-17",
+                    Statement: [
+                        { Sid: "AttachTheDataVolume", Effect: "Allow", Action: ["ec2:AttachVolume"], Resource: [arn] },
+                        {
+                            Sid: "ToThisStacksHosts",
+                            Effect: "Allow",
+                            Action: ["ec2:AttachVolume"],
+                            Resource: [`arn:${partition}:ec2:${region}:${account}:instance/*`],
+                            Condition: { StringEquals: { [`aws:ResourceTag/${HOST_TAG_KEY}`]: hostTag } },
+                        },
+                        { Sid: "SeeTheVolume", Effect: "Allow", Action: ["ec2:DescribeVolumes"], Resource: "*" },
+                        ...(volume.kmsKeyArn
+                            ? [
+                                  {
+                                      Sid: "GrantTheVolumesKeyToTheInstance",
+                                      Effect: "Allow",
+                                      Action: ["kms:CreateGrant"],
+                                      Resource: [volume.kmsKeyArn],
+                                      Condition: {
+                                          Bool: { "kms:GrantIsForAWSResource": "true" },
+                                          StringEquals: { "kms:ViaService": `ec2.${region}.amazonaws.com` },
+                                      },
+                                  },
+                              ]
+                            : []),
+                    ],
+                });
+            }),
+        },
+        opts,
+    );
 }
 
 /**

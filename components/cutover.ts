@@ -73,6 +73,12 @@ export interface HostCutoverArgs {
      * creates it, under its own parent, so the address's URN stays where it was.
      */
     readonly bindAddress: (after: pulumi.Resource) => aws.ec2.Eip;
+    /**
+     * The stack's data volume, e.g. `vol-0123456789abcdef0`: retire stops the old hosts, detaches it from them,
+     * terminates them, and waits (up to `readyTimeoutMinutes`) for the new host to report it mounted and the
+     * containers on it healthy. None: retire terminates the old hosts at once.
+     */
+    readonly dataVolumeId?: pulumi.Input<string>;
 }
 
 /**
@@ -153,6 +159,17 @@ export class HostCutover extends pulumi.ComponentResource {
                     hostTag: args.hostTag,
                     instanceId,
                     allocationId: this.address.allocationId,
+                    ...(args.dataVolumeId
+                        ? {
+                              dataVolume: {
+                                  volumeId: pulumi.output(args.dataVolumeId),
+                                  bucket: pulumi.output(args.reportBucket),
+                                  reportKey: pulumi.output(args.userDataSha256).apply(reportKey),
+                                  userDataSha256: pulumi.output(args.userDataSha256),
+                                  timeoutSeconds: args.readyTimeoutMinutes * 60,
+                              },
+                          }
+                        : {}),
                 }),
                 addPreviousOutputInEnv: false,
             },

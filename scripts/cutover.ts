@@ -7,7 +7,12 @@
 //             with their journal lines; the address moves only after it passed;
 //   retire    once the address is on the new instance (checked with DescribeAddresses), terminates
 //             every other instance carrying the host's tag (EC2's default terminate: a graceful OS
-//             shutdown, so every unit's ExecStop runs);
+//             shutdown, so every unit's ExecStop runs). With a data volume (CUTOVER_DATA_VOLUME_ID) it
+//             hands the volume over first: StopInstances (the OS shuts down: containers stop with
+//             `docker stop -t`, the data disk is unmounted), waits until stopped, DetachVolume (a volume
+//             stays attached to a stopped instance), waits until no old host holds it, terminates, then
+//             waits, bounded, for the new host's report that the volume is mounted and the containers on
+//             it are healthy, and fails naming them otherwise;
 //   teardown  on `pulumi destroy`: terminates every instance carrying the host's tag and waits until
 //             they are terminated (the engine never terminates a host itself: retainOnDelete).
 // Inputs come from the environment the Command sets (CUTOVER_*, see scripts/cutover/contract.ts); an
@@ -18,7 +23,7 @@
 import { parseArgs } from "node:util";
 // Types only at the top: each step loads the one SDK client it needs (see `sdk` below).
 import type * as Ec2Sdk from "@aws-sdk/client-ec2";
-import type { EC2Client, Filter, Instance } from "@aws-sdk/client-ec2";
+import type { EC2Client, Filter, Instance, Volume } from "@aws-sdk/client-ec2";
 import type * as S3Sdk from "@aws-sdk/client-s3";
 import type { S3Client } from "@aws-sdk/client-s3";
 import {
@@ -28,8 +33,10 @@ import {
     CutoverStep,
     HOST_TAG_KEY,
     ReadinessReport,
+    describeHandoverFailure,
     describeNotReady,
     judge,
+    judgeHandover,
     notReadyHeadline,
     parseReport,
 } from "./cutover/contract";
@@ -100,6 +107,8 @@ const PATTERNS: Partial<Record<CutoverInput, [RegExp, string]>> = {
     timeoutSeconds: [/^\d+(\.\d+)?$/, "a number of seconds"],
     pollSeconds: [/^\d+(\.\d+)?$/, "a number of seconds"],
     allocationId: [/^eipalloc-[0-9a-f]{8,17}$/, "an Elastic IP allocation id like eipalloc-0123456789abcdef0"],
+    dataVolumeId: [/^vol-[0-9a-f]{8,17}$/, "a volume id like vol-0123456789abcdef0"],
+    stopTimeoutSeconds: [/^\d+(\.\d+)?$/, "a number of seconds"],
 };
 
 /** The inputs a step needs, checked: every missing or malformed one named at once. */
@@ -138,7 +147,7 @@ const log = (line: string) => process.stdout.write(`${line}\n`);
 
 // ---- gate ----
 
-async function readReport(s3: S3Client, bucket: string, key: string): Promise<string | undefined> {
+async function readReport(s3: S3Client, bucket: string, key: string, step: CutoverStep = "gate"): Promise<string | undefined> {
     const { GetObjectCommand } = sdk.s3();
     try {
         const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
@@ -153,7 +162,7 @@ async function readReport(s3: S3Client, bucket: string, key: string): Promise<st
             name === "CredentialsProviderError"
         )
             throw new StepError(
-                `cutover gate: cannot read s3://${bucket}/${key} with the credentials of this \`pulumi up\`: ${awsError(e)}`,
+                `cutover ${step}: cannot read s3://${bucket}/${key} with the credentials of this \`pulumi up\`: ${awsError(e)}`,
             );
         throw e;
     }
@@ -203,8 +212,10 @@ async function gate(inputs: Inputs): Promise<void> {
             if (verdict.kind === "not-ready") {
                 throw new StepError(
                     [
-                        `cutover gate: the new host ${i.instanceId} is not ready (${notReadyHeadline(verdict.report)}):`,
-                        ...describeNotReady(verdict.report),
+                        `cutover gate: the new host ${i.instanceId} is not ready (${verdict.report.dataVolume?.state === "failed" ? "its data volume failed" : notReadyHeadline(verdict.report)}):`,
+                        ...(verdict.report.dataVolume?.state === "failed"
+                            ? describeHandoverFailure(verdict.report)
+                            : describeNotReady(verdict.report)),
                         ...AFTER_FAILURE,
                     ].join("\n"),
                 );
@@ -279,6 +290,32 @@ async function retire(inputs: Inputs): Promise<void> {
         );
     }
     const old = (await taggedInstances(ec2, i.hostTag, LIVE_STATES)).filter((x) => x.InstanceId !== i.instanceId);
+    if (inputs.dataVolumeId) {
+        const withVolume = need("retire", inputs, [
+            "region",
+            "hostTag",
+            "instanceId",
+            "allocationId",
+            "dataVolumeId",
+            // What the wait for the new host's report needs: checked before any host is stopped.
+            "bucket",
+            "reportKey",
+            "userDataSha256",
+            "timeoutSeconds",
+        ]);
+        log(
+            old.length
+                ? `cutover retire: the address ${address.PublicIp ?? i.allocationId} is on ${i.instanceId}; handing the data volume ${withVolume.dataVolumeId} over from ${old.map((x) => x.InstanceId).join(", ")}`
+                : `cutover retire: the address ${address.PublicIp ?? i.allocationId} is on ${i.instanceId}; no other host holds the data volume ${withVolume.dataVolumeId}`,
+        );
+        await handOver(
+            ec2,
+            { ...inputs, ...withVolume },
+            old.map((x) => x.InstanceId!),
+            inputs,
+        );
+        return;
+    }
     if (old.length === 0) {
         log(`cutover retire: the address ${address.PublicIp ?? i.allocationId} is on ${i.instanceId}; no other host to retire`);
         return;
@@ -290,6 +327,183 @@ async function retire(inputs: Inputs): Promise<void> {
         ec2,
         "retire",
         old.map((x) => x.InstanceId!),
+    );
+}
+
+// ---- retire with a data volume: stop → detach → terminate → wait for the new host's data disk ----
+
+/** How long a stop (and the detach after it) may take: EC2 publishes no bound ("a few minutes"), so generous. */
+const DEFAULT_STOP_TIMEOUT_SECONDS = "600";
+
+const HANDOVER_AFTER_FAILURE = [
+    "The address is on the new host, whose stateless containers serve; the containers on the data volume do not run anywhere.",
+    "Fix the cause and run `pulumi up` again: retire runs again (it is not in state) and picks up where it stopped.",
+];
+
+async function instanceStates(ec2: EC2Client, ids: readonly string[]): Promise<Map<string, string>> {
+    const { DescribeInstancesCommand } = sdk.ec2();
+    const out = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [...ids] }));
+    const states = new Map<string, string>();
+    for (const r of out.Reservations ?? []) for (const x of r.Instances ?? []) states.set(x.InstanceId!, x.State?.Name ?? "?");
+    return states;
+}
+
+async function describeVolume(ec2: EC2Client, volumeId: string): Promise<Volume> {
+    const { DescribeVolumesCommand } = sdk.ec2();
+    const out = await ec2.send(new DescribeVolumesCommand({ VolumeIds: [volumeId] }));
+    const v = out.Volumes?.[0];
+    if (!v) throw new StepError(`cutover retire: DescribeVolumes did not return the data volume ${volumeId}`);
+    return v;
+}
+
+/** Which of these instances the volume is attached to (in any attachment state but detached). */
+const holders = (v: Volume, among: readonly string[]) =>
+    (v.Attachments ?? []).filter((a) => a.State !== "detached" && among.includes(a.InstanceId ?? "")).map((a) => a.InstanceId!);
+
+/** Poll `check` until it returns a value (not undefined), or fail with `onTimeout`'s message. */
+async function waitFor<T>(
+    check: () => Promise<T | undefined>,
+    o: { timeoutMs: number; pollMs: number; onTimeout: () => Promise<string> | string },
+): Promise<T> {
+    const deadline = Date.now() + o.timeoutMs;
+    for (;;) {
+        const v = await check();
+        if (v !== undefined) return v;
+        const left = deadline - Date.now();
+        if (left <= 0) throw new StepError(await o.onTimeout());
+        await sleep(Math.min(o.pollMs, left));
+    }
+}
+
+async function handOver(ec2: EC2Client, i: Record<string, string>, old: readonly string[], inputs: Inputs): Promise<void> {
+    const { StopInstancesCommand, DetachVolumeCommand } = sdk.ec2();
+    const volumeId = i["dataVolumeId"]!;
+    // Every second between "stopped" and the detach is downtime of the stateful containers: poll EC2 often
+    // (DescribeInstances and DescribeVolumes are cheap reads). The report is polled at the gate's pace.
+    const pollMs = Number(need("retire", { pollSeconds: inputs.pollSeconds ?? "2" }, ["pollSeconds"]).pollSeconds) * 1000;
+    const reportPollMs = Number(need("retire", { pollSeconds: inputs.pollSeconds ?? "10" }, ["pollSeconds"]).pollSeconds) * 1000;
+    const stopMs =
+        Number(
+            need("retire", { stopTimeoutSeconds: inputs.stopTimeoutSeconds ?? DEFAULT_STOP_TIMEOUT_SECONDS }, ["stopTimeoutSeconds"])
+                .stopTimeoutSeconds,
+        ) * 1000;
+    const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
+
+    if (old.length) {
+        // 1. Stop: a graceful OS shutdown (the units' ExecStop: `docker stop -t`, then the data disk's unmount).
+        const stopped = await ec2.send(new StopInstancesCommand({ InstanceIds: [...old] }));
+        for (const c of stopped.StoppingInstances ?? [])
+            log(
+                `cutover retire: ${c.InstanceId}: ${c.PreviousState?.Name ?? "?"} → ${c.CurrentState?.Name ?? "?"} (graceful OS shutdown: containers stop, the data disk is unmounted)`,
+            );
+        const startedStop = Date.now();
+        await waitFor(
+            async () => {
+                const states = await instanceStates(ec2, old);
+                return old.every((id) => ["stopped", "terminated"].includes(states.get(id) ?? "")) ? true : undefined;
+            },
+            {
+                timeoutMs: stopMs,
+                pollMs,
+                onTimeout: async () => {
+                    const states = await instanceStates(ec2, old);
+                    return [
+                        `cutover retire: ${old.map((id) => `${id} (${states.get(id) ?? "?"})`).join(", ")} not stopped after ${seconds(stopMs)}; nothing was detached or terminated.`,
+                        "  Its shutdown may hang in a unit's ExecStop; check the instance's console output (EC2 > Instance > Get system log).",
+                        ...HANDOVER_AFTER_FAILURE.map((l) => `  ${l}`),
+                    ].join("\n");
+                },
+            },
+        );
+        log(`cutover retire: ${old.join(", ")} stopped after ${seconds(Date.now() - startedStop)}`);
+
+        // 2. Detach from the stopped host(s): a volume stays attached to a stopped instance.
+        const volume = await describeVolume(ec2, volumeId);
+        for (const id of holders(volume, old)) {
+            await ec2.send(new DetachVolumeCommand({ VolumeId: volumeId, InstanceId: id }));
+            log(`cutover retire: detaching ${volumeId} from ${id}`);
+        }
+        const startedDetach = Date.now();
+        const released = await waitFor(
+            async () => {
+                const v = await describeVolume(ec2, volumeId);
+                return holders(v, old).length === 0 ? v : undefined;
+            },
+            {
+                timeoutMs: stopMs,
+                pollMs,
+                onTimeout: async () =>
+                    [
+                        `cutover retire: ${volumeId} is still attached to ${holders(await describeVolume(ec2, volumeId), old).join(", ")} after ${seconds(stopMs)}; nothing was terminated.`,
+                        ...HANDOVER_AFTER_FAILURE.map((l) => `  ${l}`),
+                    ].join("\n"),
+            },
+        );
+        const now = released.Attachments?.find((a) => a.State !== "detached")?.InstanceId;
+        log(
+            `cutover retire: ${volumeId} released after ${seconds(Date.now() - startedDetach)} (${now ? `now attached to ${now}` : (released.State ?? "?")})`,
+        );
+
+        // 3. Terminate: stopped and without the volume, nothing of the old host is needed any more.
+        await terminate(ec2, "retire", old);
+    }
+
+    // 4. The new host attaches the volume itself; wait for its report that the containers on it are healthy.
+    await waitForHandover(i, reportPollMs);
+}
+
+async function waitForHandover(i: Record<string, string>, pollMs: number): Promise<void> {
+    const need_ = need("retire", i, ["bucket", "reportKey", "userDataSha256", "timeoutSeconds"]);
+    const where = `s3://${need_.bucket}/${need_.reportKey}`;
+    const timeoutMs = Number(need_.timeoutSeconds) * 1000;
+    const s3 = s3Client(i["region"]!);
+    const expected = { instanceId: i["instanceId"]!, userDataSha256: need_.userDataSha256 };
+    const started = Date.now();
+    log(
+        `cutover retire: waiting up to ${Math.round(timeoutMs / 1000)} s for ${expected.instanceId} to mount the data volume and start the containers on it`,
+    );
+    let reason = "no report yet";
+    for (;;) {
+        let text: string | undefined;
+        try {
+            text = await readReport(s3, need_.bucket, need_.reportKey, "retire");
+        } catch (e) {
+            if (e instanceof StepError) throw e;
+            reason = `reading ${where} failed: ${awsError(e)}`;
+        }
+        if (text !== undefined) {
+            const report = parseReport(text);
+            const verdict =
+                typeof report === "string"
+                    ? { kind: "waiting" as const, reason: `not a readiness report: ${report}` }
+                    : judgeHandover(report, expected);
+            if (verdict.kind === "done") {
+                log(
+                    `cutover retire: ${expected.instanceId} mounted ${verdict.report.dataVolume?.volumeId ?? "the data volume"}; ${(verdict.report.dataVolume?.containers ?? []).join(", ") || "its containers"} healthy after ${Math.round((Date.now() - started) / 100) / 10} s`,
+                );
+                return;
+            }
+            if (verdict.kind === "failed")
+                throw new StepError(
+                    [
+                        `cutover retire: the new host ${expected.instanceId} could not take over the data volume:`,
+                        ...describeHandoverFailure(verdict.report),
+                        ...HANDOVER_AFTER_FAILURE,
+                    ].join("\n"),
+                );
+            if (verdict.reason !== reason) log(`cutover retire: waiting: ${verdict.reason}`);
+            reason = verdict.reason;
+        }
+        const left = started + timeoutMs - Date.now();
+        if (left <= 0) break;
+        await sleep(Math.min(pollMs, left));
+    }
+    throw new StepError(
+        [
+            `cutover retire: the new host ${expected.instanceId} did not report the data volume mounted and its containers healthy within ${Math.round(timeoutMs / 1000)} s (last: ${reason}; report at ${where}).`,
+            "  Check `journalctl -u coreos-containers-report.service` and the data disk's unit on the new host.",
+            ...HANDOVER_AFTER_FAILURE.map((l) => `  ${l}`),
+        ].join("\n"),
     );
 }
 

@@ -172,6 +172,10 @@ function computed(type: string, name: string, inputs: Record<string, unknown>, r
             return { id: `sg-${short(name, 17)}` };
         case "aws:ec2/instance:Instance":
             return { id: `i-${short(name, 17)}`, privateIp: "10.0.0.10" };
+        case "aws:ebs/volume:Volume": {
+            const volumeId = `vol-${short(name, 17)}`;
+            return { id: volumeId, arn: `arn:aws:ec2:${region}:${FAKE_ACCOUNT}:volume/${volumeId}` };
+        }
         case "aws:ec2/eip:Eip":
             return { id: `eipalloc-${short(name, 17)}`, publicIp: FAKE_PUBLIC_IP, allocationId: `eipalloc-${short(name, 17)}` };
         default:
@@ -356,6 +360,8 @@ export async function planOffline(opts: OfflineOptions): Promise<OfflinePlan> {
     for (const key of Object.keys(program)
         .filter((k) => k !== "default")
         .sort()) {
+        // An export that is undefined (an optional resource the stack does not have) is no stack output, as with the engine.
+        if (program[key] === undefined) continue;
         outputs[key] = stable(await resolveAssets(await unwrap(program[key])));
     }
     // Registrations still in flight (children created inside applies) finish before we read the record.

@@ -261,6 +261,24 @@ const DESCRIBE: Readonly<Record<string, Describe>> = {
             .map((s) => `${text(at(s, "Effect"))} ${text(at(s, "Sid"), "")}`.trim())
             .join("; ");
     },
+    "aws:ebs/volume:Volume": (i, r) =>
+        `${text(i["type"])} ${text(i["size"])} GiB, ${text(i["iops"])} IOPS, ${text(i["throughput"])} MiB/s in ${text(i["availabilityZone"])}, ` +
+        `${i["encrypted"] === true ? `encrypted with ${i["kmsKeyId"] === undefined ? "the account's default EBS key" : text(i["kmsKeyId"])}` : "NOT encrypted"}` +
+        `${i["snapshotId"] === undefined ? "" : `, from ${text(i["snapshotId"])}`}` +
+        `${r.options.protect ? ", protected" : ""}${r.options.retainOnDelete ? ", kept in AWS when removed" : ""}`,
+    "aws:dlm/lifecyclePolicy:LifecyclePolicy": (i) => {
+        const tags = Object.entries((at(i, "policyDetails", "targetTags") ?? {}) as Record<string, unknown>).map(
+            ([k, v]) => `${k}=${text(v)}`,
+        );
+        return [
+            ...items(at(i, "policyDetails", "schedules")).map(
+                (x) =>
+                    `every ${text(at(x, "createRule", "interval"))} h from ${text(at(x, "createRule", "times"))} UTC, ${text(at(x, "retainRule", "count"))} kept`,
+            ),
+        ]
+            .concat(`of volumes tagged ${tags.join(", ")}`)
+            .join(", ");
+    },
     "aws:s3/bucketObjectv2:BucketObjectv2": (i) =>
         typeof i["content"] === "string"
             ? `${shortSha(text(i["key"]))}, ${Buffer.byteLength(i["content"])} bytes of ${text(i["contentType"], "text")}`

@@ -301,3 +301,61 @@ describe("config: npm start with a bad config", function () {
         }
     });
 });
+
+describe("config: the data volume's keys", () => {
+    it("reads them, typed, and lets an unset dataVolume follow the host", () => {
+        const c = parseStackConfig({
+            ...REGION,
+            [key("dataVolume")]: "true",
+            [key("dataVolumeSizeGiB")]: "100",
+            [key("dataVolumeIops")]: "6000",
+            [key("dataVolumeThroughputMiBps")]: "500",
+            [key("availabilityZone")]: "eu-west-1c",
+            [key("snapshots")]: "true",
+            [key("snapshotIntervalHours")]: "12",
+            [key("snapshotTime")]: "23:45",
+            [key("snapshotRetainCount")]: "30",
+        });
+        assert.deepEqual(
+            [c.dataVolume, c.dataVolumeSizeGiB, c.dataVolumeIops, c.dataVolumeThroughputMiBps, c.availabilityZone],
+            [true, 100, 6000, 500, "eu-west-1c"],
+        );
+        assert.deepEqual([c.snapshots, c.snapshotIntervalHours, c.snapshotTime, c.snapshotRetainCount], [true, 12, "23:45", 30]);
+        assert.equal(parseStackConfig(REGION).dataVolume, undefined);
+    });
+
+    it("refuses values gp3 and DLM refuse, each naming the key and what it takes", () => {
+        const problems = problemsOf({
+            [key("dataVolume")]: "yes",
+            [key("dataVolumeIops")]: "20000",
+            [key("dataVolumeThroughputMiBps")]: "100",
+            [key("snapshotIntervalHours")]: "5",
+            [key("snapshotTime")]: "3:00",
+            [key("availabilityZone")]: "eu-west-1",
+        });
+        assert.deepEqual(fields(problems), [
+            key("availabilityZone"),
+            key("dataVolume"),
+            key("dataVolumeIops"),
+            key("dataVolumeThroughputMiBps"),
+            key("snapshotIntervalHours"),
+            key("snapshotTime"),
+        ]);
+        const fix = (k: string) => problems.find((p) => p.field === key(k))!.fix;
+        assert.equal(fix("snapshotIntervalHours"), "set one of 1, 2, 3, 4, 6, 8, 12, 24");
+        assert.equal(fix("dataVolumeIops"), "set a whole number from 3000 to 16000");
+        assert.equal(fix("dataVolume"), "set true or false");
+    });
+
+    it("takes gp3's baseline at any size, and checks the ratios above it", () => {
+        // 3000 IOPS and 750 MiB/s come with a 1 GiB volume; 500 IOPS per GiB and 0.25 MiB/s per IOPS above.
+        assert.doesNotThrow(() =>
+            parseStackConfig({ ...REGION, [key("dataVolumeSizeGiB")]: "1", [key("dataVolumeThroughputMiBps")]: "750" }),
+        );
+        assert.deepEqual(fields(problemsOf({ [key("dataVolumeSizeGiB")]: "8", [key("dataVolumeIops")]: "4001" })), [key("dataVolumeIops")]);
+        assert.doesNotThrow(() => parseStackConfig({ ...REGION, [key("dataVolumeSizeGiB")]: "8", [key("dataVolumeIops")]: "4000" }));
+        const throughput = problemsOf({ [key("dataVolumeIops")]: "3200", [key("dataVolumeThroughputMiBps")]: "801" });
+        assert.equal(throughput[0]!.code, "CONFIG_DATA_VOLUME_THROUGHPUT_TOO_HIGH");
+        assert.match(throughput[0]!.fix, /at most 800, or dataVolumeIops to at least 3204/);
+    });
+});

@@ -106,3 +106,8 @@ export function dataMountUnit(volumeId: string): { name: string; content: string
         ].join("\n"),
     };
 }
+
+/** Does any container mount a folder of the data disk (so the stack needs its data volume)? */
+export function usesDataVolume(containers: readonly ContainerUnit[]): boolean {
+    return containers.some(usesData);
+}

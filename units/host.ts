@@ -2,7 +2,7 @@
 import { ContainerUnit, HostDefinition, OneShotUnit, WriteFile } from "./model";
 import { DATA_STATUS_FILE, DATA_UNIT, DOCKER, NETWORK_NAME, NETWORK_UNIT, READY_CONTAINERS_FILE, READY_SCRIPT } from "./layout";
 import { ArtifactLocation, HostScriptSources, hostScripts, provisionUnit } from "./provision";
-import { BOOT_STATUS_FILE, READY_UNIT, reportUnit } from "./report";
+import { BOOT_STATUS_FILE, READY_UNIT, REPORT_RETRY_SECONDS, REPORT_SCRIPT, REPORT_UNIT, ReportTarget, reportUnit } from "./report";
 import { SecretParameters, secretsManifestFile, secretsUnit, usesSecrets } from "./secrets";
 import { DATA_MOUNT_UNIT, dataVolumeUnit, usesData } from "./dataVolume";
 
@@ -85,6 +85,35 @@ export function readyUnit(containers: readonly ContainerUnit[], prerequisites: r
     };
 }
 
+/** The unit that records and reports the boot again once the data disk has an outcome. */
+export const HANDOVER_UNIT = "coreos-containers-handover.service";
+
+/**
+ * The second readiness report of a host with a data disk. The first one (the ready and report units)
+ * goes out while the disk may still wait for the old host: the cutover's gate takes that as ready, moves
+ * the address and retires the old host, whose clean shutdown releases the volume; then its retire step
+ * waits for this host's word that the disk is mounted and the containers on it are up
+ * (scripts/cutover/contract.ts, judgeHandover). This unit is ordered after the mount (whatever its
+ * outcome: `Wants=`, so a failed attach is reported too) and after the first report, runs the ready
+ * script again (the disk mounted, the containers on it now count) and uploads the report again, to the
+ * same key. The ready script's failure does not stop the report: a failed handover must be reported.
+ */
+export function handoverUnit(containers: readonly ContainerUnit[], prerequisites: readonly string[], target: ReportTarget): OneShotUnit {
+    const ready = readyUnit(containers, prerequisites, true);
+    const report = reportUnit(target);
+    return {
+        kind: "oneshot",
+        name: HANDOVER_UNIT,
+        description: "Record and report the boot again once the data disk is mounted",
+        wants: [DATA_MOUNT_UNIT, REPORT_UNIT],
+        environment: { ...ready.environment, ...report.environment },
+        exec: [["/bin/sh", "-c", `${READY_SCRIPT}; exec ${REPORT_SCRIPT}`]],
+        // The ready script's own budget and margin, then the report's retries.
+        timeoutStartSec: (ready.timeoutStartSec ?? 0) + REPORT_RETRY_SECONDS,
+        startAfterContainers: true,
+    };
+}
+
 /** What the ready unit watches: READY_CONTAINERS_FILE, `NAME UP` per container. */
 export function readyContainersFile(containers: readonly ContainerUnit[]): WriteFile {
     return {
@@ -141,6 +170,15 @@ export function buildHost(input: HostInput): HostDefinition {
                 withData,
             ),
             reportUnit(input.artifact),
+            ...(withData
+                ? [
+                      handoverUnit(
+                          input.containers,
+                          prerequisites.map((u) => u.name),
+                          input.artifact,
+                      ),
+                  ]
+                : []),
         ],
         files: [
             ...hostScripts(scripts),

@@ -35,6 +35,8 @@ export const CUTOVER_ENV = {
     pollSeconds: "CUTOVER_POLL_SECONDS",
     hostTag: "CUTOVER_HOST_TAG",
     allocationId: "CUTOVER_ALLOCATION_ID",
+    dataVolumeId: "CUTOVER_DATA_VOLUME_ID",
+    stopTimeoutSeconds: "CUTOVER_STOP_TIMEOUT_SECONDS",
 } as const;
 export type CutoverInput = keyof typeof CUTOVER_ENV;
 
@@ -59,12 +61,41 @@ export function gateEnvironment<T>(i: GateInputs<T>): Record<string, string | T>
     };
 }
 
-export function retireEnvironment<T>(i: { region: string; hostTag: string; instanceId: T; allocationId: T }): Record<string, string | T> {
+/**
+ * With a data volume, retire hands it over: it stops the old hosts (their units stop, the data disk is
+ * unmounted), detaches the volume, terminates them, then waits for the new host's report that the volume
+ * is mounted and the containers on it are healthy (the same report key the gate read).
+ */
+export interface RetireDataVolumeInputs<T> {
+    readonly volumeId: T;
+    readonly bucket: T;
+    readonly reportKey: T;
+    readonly userDataSha256: T;
+    /** How long to wait for the new host's report that the stateful containers are healthy. */
+    readonly timeoutSeconds: number;
+}
+
+export function retireEnvironment<T>(i: {
+    region: string;
+    hostTag: string;
+    instanceId: T;
+    allocationId: T;
+    dataVolume?: RetireDataVolumeInputs<T>;
+}): Record<string, string | T> {
     return {
         [CUTOVER_ENV.region]: i.region,
         [CUTOVER_ENV.hostTag]: i.hostTag,
         [CUTOVER_ENV.instanceId]: i.instanceId,
         [CUTOVER_ENV.allocationId]: i.allocationId,
+        ...(i.dataVolume
+            ? {
+                  [CUTOVER_ENV.dataVolumeId]: i.dataVolume.volumeId,
+                  [CUTOVER_ENV.bucket]: i.dataVolume.bucket,
+                  [CUTOVER_ENV.reportKey]: i.dataVolume.reportKey,
+                  [CUTOVER_ENV.userDataSha256]: i.dataVolume.userDataSha256,
+                  [CUTOVER_ENV.timeoutSeconds]: String(i.dataVolume.timeoutSeconds),
+              }
+            : {}),
     };
 }
 
@@ -119,6 +150,25 @@ export interface DataVolumeStatus {
     readonly uuid?: string;
 }
 
+export type DataVolumeState = (typeof DATA_VOLUME_STATES)[number];
+
+/**
+ * The data disk as the cutover reads it, derived by {@link parseReport} from boot.json's `dataVolume`
+ * and the units that mount it. `waiting-for-release` (or any state before `mounted`): the old host
+ * still holds the volume or it is being attached; the stateless containers run, which counts as ready
+ * for the gate. `mounted`: attached, formatted if it was blank, mounted; the containers on it have an
+ * outcome in `boot`. `failed`: it cannot be used.
+ */
+export interface DataDisk {
+    readonly state: DataVolumeState;
+    /** e.g. `vol-0123456789abcdef0`. */
+    readonly volumeId?: string;
+    /** The containers with data mounts (boot.json's units with `data: true`), which start only once it is mounted. */
+    readonly containers: readonly string[];
+    /** What the state means, in one line, for the step's output. */
+    readonly detail?: string;
+}
+
 /** The report host-scripts/report.sh uploads: boot.json plus who sent it. */
 export interface ReadinessReport {
     readonly version: 1;
@@ -130,10 +180,31 @@ export interface ReadinessReport {
     readonly boot: BootStatus | null;
     /** Why there is no status of this boot, set by {@link judge}. */
     readonly problem?: string;
+    /** The data disk, from boot.json (set by {@link parseReport}); absent on a host without a data volume. */
+    readonly dataVolume?: DataDisk;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const str = (v: unknown): v is string => typeof v === "string";
+
+const DATA_DETAIL: Readonly<Record<DataVolumeState, string>> = {
+    starting: "the data unit has not started yet",
+    "waiting-for-release": "another host still holds it",
+    attaching: "being attached",
+    attached: "attached, not mounted yet",
+    mounted: "mounted",
+    failed: "its data unit or mount unit failed",
+};
+
+function dataDisk(boot: BootStatus): DataDisk {
+    const d = boot.dataVolume!;
+    return {
+        state: d.state,
+        ...(d.volumeId ? { volumeId: d.volumeId } : {}),
+        containers: boot.units.filter((u) => u.data === true && u.container).map((u) => u.container!),
+        detail: DATA_DETAIL[d.state],
+    };
+}
 
 /** Parse a report; a string saying what is wrong when it is not one. */
 export function parseReport(text: string): ReadinessReport | string {
@@ -167,8 +238,11 @@ export function parseReport(text: string): ReadinessReport | string {
                 typeof data["formatted"] === "boolean"
             )
         )
-            return "boot.dataVolume is malformed";
-        return { ...(v as unknown as ReadinessReport), boot: { ...(boot as unknown as BootStatus), units, failed } };
+            return isObject(data) && !(DATA_VOLUME_STATES as readonly unknown[]).includes(data["state"])
+                ? `boot.dataVolume.state ${JSON.stringify(data["state"])} is unknown`
+                : "boot.dataVolume is malformed";
+        const parsed = { ...(v as unknown as ReadinessReport), boot: { ...(boot as unknown as BootStatus), units, failed } };
+        return data === null ? parsed : { ...parsed, dataVolume: dataDisk(parsed.boot) };
     }
     return v as unknown as ReadinessReport;
 }
@@ -203,7 +277,46 @@ export function judge(report: ReadinessReport, expected: Expected): Verdict {
                 problem: `boot.json is from boot ${report.boot.bootId ?? "(none)"}, not from this boot ${report.bootId}: the ready unit wrote none at this boot`,
             },
         };
+    // A data disk that cannot be used fails the gate: the address and the old host (which still holds the data) stay.
+    if (report.dataVolume?.state === "failed") return { kind: "not-ready", report };
     return report.boot.state === "ready" ? { kind: "ready", report } : { kind: "not-ready", report };
+}
+
+export type HandoverVerdict =
+    /** The volume is mounted on the new host and the containers on it are healthy. */
+    | { readonly kind: "done"; readonly report: ReadinessReport }
+    | { readonly kind: "failed"; readonly report: ReadinessReport }
+    /** Not this host's answer yet (another instance's report, or the disk is still waiting); the reason, for the log. */
+    | { readonly kind: "waiting"; readonly reason: string };
+
+const UP_STATES = ["healthy", "running"];
+
+/**
+ * After retire released the volume: has the new host mounted it and started the containers on it? The
+ * same report key as the gate's; the host uploads it again once the data disk has an outcome.
+ */
+export function judgeHandover(report: ReadinessReport, expected: Expected): HandoverVerdict {
+    const first = judge(report, expected);
+    if (first.kind === "stale") return { kind: "waiting", reason: first.reason };
+    const dv = report.dataVolume;
+    if (!dv) return { kind: "waiting", reason: "the report has no data volume state yet" };
+    if (dv.state === "failed") return { kind: "failed", report };
+    if (dv.state !== "mounted") return { kind: "waiting", reason: `the new host's data volume: ${dv.state} (${dv.detail ?? ""})` };
+    if (first.kind === "not-ready") return { kind: "failed", report: first.report };
+    const units = report.boot?.units ?? [];
+    const notYet = dv.containers.filter((c) => !units.some((u) => u.container === c && UP_STATES.includes(u.state)));
+    return notYet.length
+        ? { kind: "waiting", reason: `the containers on the data volume are not up yet: ${notYet.join(", ")}` }
+        : { kind: "done", report };
+}
+
+/** Why the data disk or its containers failed: the disk's line, then the units as {@link describeNotReady} gives them. */
+export function describeHandoverFailure(report: ReadinessReport): string[] {
+    const dv = report.dataVolume;
+    const disk = dv ? [`  data volume${dv.volumeId ? ` ${dv.volumeId}` : ""}: ${dv.state}${dv.detail ? ` (${dv.detail})` : ""}`] : [];
+    const boot = report.boot;
+    const units = boot && (boot.state !== "ready" || boot.failed.length) ? describeNotReady(report) : [];
+    return [...disk, ...units];
 }
 
 const unitLabel = (u: { unit: string; container?: string }) => (u.container ? `${u.unit} (${u.container})` : u.unit);

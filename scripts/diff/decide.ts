@@ -87,9 +87,12 @@ export function decide(base: PlanLike | null, head: PlanLike, opts: SummaryOptio
         ...(config ? { config } : {}),
         secrets,
         resources: resourceChanges(base, head),
-        warnings: hostInputs
-            .filter((c) => c.effect === "ignored" && c.rule === "ami")
-            .map((c): HostWarning => ({ kind: "ignored-ami", before: c.before, after: c.after })),
+        warnings: [
+            ...hostInputs
+                .filter((c) => c.effect === "ignored" && c.rule === "ami")
+                .map((c): HostWarning => ({ kind: "ignored-ami", before: c.before, after: c.after })),
+            ...dataVolumeWarnings(resourceChanges(base, head)),
+        ],
         texts: [
             ...textChanges("unit", baseDoc.units, headDoc.units, units, (u) => u.name, units.onlyArtifact),
             ...textChanges("file", baseDoc.files, headDoc.files, files, (f) => f.path),
@@ -331,6 +334,23 @@ function resourceChanges(base: PlanLike | null, head: PlanLike): ResourceChange[
         }
     }
     return out;
+}
+
+/** The data volume's inputs that replace it (terraform-provider-aws ebs_volume.go: ForceNew). */
+const VOLUME_REPLACING_INPUTS = ["availabilityZone", "encrypted", "kmsKeyId", "snapshotId", "type"];
+
+/**
+ * A data volume that would be replaced or removed. Its size, IOPS, throughput and tags change in place;
+ * `type` is not ForceNew in the provider, but leaving gp3 is not what this program does, so it is named too.
+ */
+function dataVolumeWarnings(changes: readonly ResourceChange[]): HostWarning[] {
+    return changes
+        .filter((r) => r.type === "aws:ebs/volume:Volume")
+        .flatMap((r): HostWarning[] => {
+            if (r.kind === "removed") return [{ kind: "data-volume", name: r.name, change: "removed", inputs: [] }];
+            const inputs = [...new Set(r.changes.map((c) => c.path.split(/[.[]/)[0]!))].filter((k) => VOLUME_REPLACING_INPUTS.includes(k));
+            return r.kind === "changed" && inputs.length ? [{ kind: "data-volume", name: r.name, change: "replaced", inputs }] : [];
+        });
 }
 
 /** The texts to diff of one kind: changed, then added, then removed. */

@@ -104,7 +104,14 @@ function causeText(c: UserDataCause): string {
 
 /** A warning for the reader (Markdown). */
 export function warningText(w: HostWarning): string {
-    return `The looked-up AMI differs (${code(String(w.before))} → ${code(String(w.after))}), but the program ignores AMI changes unless \`coreos-containers:ami\` pins one: the running host keeps its AMI.`;
+    switch (w.kind) {
+        case "ignored-ami":
+            return `The looked-up AMI differs (${code(String(w.before))} → ${code(String(w.after))}), but the program ignores AMI changes unless \`coreos-containers:ami\` pins one: the running host keeps its AMI.`;
+        case "data-volume":
+            return w.change === "removed"
+                ? `The data volume ${code(w.name)} leaves the stack: \`pulumi up\` fails on its protection; the volume is kept in AWS even once unprotected (README, "Protection, and deleting the volume on purpose").`
+                : `The data volume ${code(w.name)} would be replaced (${w.inputs.map(code).join(", ")} changed): \`pulumi up\` fails on its protection; a new volume would not hold its data (README, "Restoring the data volume from a snapshot").`;
+    }
 }
 
 function headlineText(d: Decision, stack: string): string {

@@ -166,7 +166,12 @@ export type HostReason =
 
 export type HostWarning =
     /** The AMI differs but is under ignoreChanges. */
-    { readonly kind: "ignored-ami"; readonly before: unknown; readonly after: unknown };
+    | { readonly kind: "ignored-ami"; readonly before: unknown; readonly after: unknown }
+    /**
+     * The data volume would be replaced (an input the provider cannot change in place) or removed: the
+     * engine refuses while it is protected, and a new volume would be empty.
+     */
+    | { readonly kind: "data-volume"; readonly name: string; readonly change: "replaced" | "removed"; readonly inputs: readonly string[] };
 
 export interface DocText {
     readonly content: string;

@@ -698,6 +698,12 @@ export class FakeEc2 extends LoopbackServer {
     attachPolls = 1;
     private readonly attaching = new Map<string, number>();
     private readonly shuttingDown = new Set<string>();
+    // The retire step's handover: StopInstances (through `stopping`), DetachVolume (through `detaching`).
+    private readonly stopping = new Set<string>();
+    /** Instances whose shutdown hangs: they stay `stopping` (a unit's ExecStop that never returns). */
+    readonly stuckStopping = new Set<string>();
+    /** Called at each DescribeVolumes after detaches settled, before the answer: a test plays the new host attaching. */
+    onDescribeVolumes?: () => void;
     protected readonly server = http.createServer((req, res) => {
         const chunks: Buffer[] = [];
         req.on("data", (c: Buffer) => chunks.push(c));
@@ -754,6 +760,11 @@ export class FakeEc2 extends LoopbackServer {
 
     /** Applies scripted releases that are due and settles attachments that have been polled enough. */
     private advanceVolumes(): void {
+        for (const v of this.volumes.values())
+            if (v.attachment?.status === "detaching") {
+                delete v.attachment;
+                v.state = "available";
+            }
         for (const [id, at] of this.releases) {
             if (Date.now() < at) continue;
             const v = this.volumes.get(id)!;
@@ -826,6 +837,7 @@ export class FakeEc2 extends LoopbackServer {
                 // What was shutting down last time is terminated now.
                 for (const id of this.shuttingDown) this.instances.get(id)!.state = "terminated";
                 this.shuttingDown.clear();
+                this.settleStops();
                 const ids = list("InstanceId");
                 const filters: { name: string; values: string[] }[] = [];
                 for (const [k, v] of Object.entries(params)) {
@@ -909,6 +921,7 @@ export class FakeEc2 extends LoopbackServer {
             // (root element, volumeSet/item, attachmentSet/item, lower-camel names), errors as errors-overview.html.
             case "DescribeVolumes": {
                 this.advanceVolumes();
+                this.onDescribeVolumes?.();
                 const ids = list("VolumeId");
                 const missing = ids.find((id) => !this.volumes.has(id));
                 if (missing) return fail(400, "InvalidVolume.NotFound", `The volume '${missing}' does not exist.`);
@@ -950,9 +963,69 @@ export class FakeEc2 extends LoopbackServer {
                     `<?xml version="1.0" encoding="UTF-8"?>\n<AttachVolumeResponse ${ns}>${requestId}<volumeId>${volumeId}</volumeId><instanceId>${instanceId}</instanceId><device>${xmlText(device)}</device><status>attaching</status><attachTime>${attachedAt}</attachTime><deleteOnTermination>false</deleteOnTermination></AttachVolumeResponse>`,
                 );
             }
+            case "StopInstances":
+            case "DetachVolume": {
+                const answer = this.volumeAction(action, list, params);
+                if ("error" in answer) return fail(400, answer.error, answer.message);
+                record(200, "ok");
+                return send(
+                    200,
+                    `<?xml version="1.0" encoding="UTF-8"?>\n<${action}Response ${ns}>${requestId}${answer.xml}</${action}Response>`,
+                );
+            }
             default:
                 return fail(400, "InvalidAction", `The action ${action} is not valid for this web service.`);
         }
+    }
+
+    // ---- data volume handover (issue 14, Pulumi side) ----
+
+    private settleStops(): void {
+        for (const id of this.stopping) {
+            if (this.stuckStopping.has(id)) continue;
+            this.instances.get(id)!.state = "stopped";
+            this.stopping.delete(id);
+        }
+    }
+
+    /** StopInstances (InstanceId.N) and DetachVolume (VolumeId, InstanceId): the XML inside the response. */
+    private volumeAction(
+        action: string,
+        list: (prefix: string) => string[],
+        params: Readonly<Record<string, string>>,
+    ): { xml: string } | { error: string; message: string } {
+        const stateXml = (tag: string, s: FakeInstance["state"]) => `<${tag}><code>${STATE_CODES[s]}</code><name>${s}</name></${tag}>`;
+        if (action === "StopInstances") {
+            const ids = list("InstanceId");
+            if (ids.length === 0) return { error: "MissingParameter", message: "The request must contain the parameter InstanceId" };
+            const missing = ids.find((id) => !this.instances.has(id));
+            if (missing) return { error: "InvalidInstanceID.NotFound", message: `The instance ID '${missing}' does not exist` };
+            const items = ids.map((id) => {
+                const i = this.instances.get(id)!;
+                const previous = i.state;
+                if (i.state === "running" || i.state === "pending") {
+                    i.state = "stopping";
+                    this.stopping.add(id);
+                }
+                return `<item><instanceId>${id}</instanceId>${stateXml("currentState", i.state)}${stateXml("previousState", previous)}</item>`;
+            });
+            return { xml: `<instancesSet>${items.join("")}</instancesSet>` };
+        }
+        // DetachVolume: the attachment goes through `detaching`; the next DescribeVolumes shows it available.
+        const volumeId = params["VolumeId"] ?? "";
+        const v = this.volumes.get(volumeId);
+        if (!v) return { error: "InvalidVolume.NotFound", message: `The volume '${volumeId}' does not exist.` };
+        const instanceId = params["InstanceId"];
+        const holder = v.attachment?.instanceId;
+        if (!v.attachment || (instanceId && instanceId !== holder))
+            return {
+                error: "IncorrectState",
+                message: `Volume '${volumeId}' is in the '${v.state}' state${holder ? ` (attached to ${holder})` : ""}.`,
+            };
+        v.attachment.status = "detaching";
+        return {
+            xml: `<volumeId>${v.id}</volumeId><instanceId>${holder}</instanceId><device>${xmlText(v.attachment.device)}</device><status>detaching</status>`,
+        };
     }
 }
 
