@@ -380,7 +380,7 @@ describe("cutover: reading a report (pure)", () => {
         assert.equal(v.kind, "ready");
         assert.deepEqual((v as { report: { boot: { dataVolume: unknown } } }).report.boot.dataVolume, boot.dataVolume);
         const bad = parseReport(report({ ...boot, dataVolume: { volumeId: "vol-0123456789abcdef0", state: "lost", formatted: false } }));
-        assert.equal(bad, "boot.dataVolume is malformed");
+        assert.equal(bad, 'boot.dataVolume.state "lost" is unknown');
     });
 
     it("refuses what is not a report", () => {

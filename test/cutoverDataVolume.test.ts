@@ -63,7 +63,7 @@ function withDataDisk(boot: BootStatus, dataVolume: DataVolumeStatus): BootStatu
 }
 const DATA_CONTAINERS = ["elastic"];
 const nginx = { unit: "docker-nginx.service", container: "nginx", state: "healthy" as const };
-const elastic = (state: "healthy" | "failed") => ({ unit: "docker-elastic.service", container: "elastic", state });
+const elastic = (state: "healthy" | "failed" | "starting") => ({ unit: "docker-elastic.service", container: "elastic", state });
 const waiting: DataVolumeStatus = { state: "waiting-for-release", volumeId: VOLUME, formatted: false };
 const mounted: DataVolumeStatus = { state: "mounted", volumeId: VOLUME, formatted: false, device: "/dev/nvme1n1" };
 
@@ -249,7 +249,7 @@ describe("cutover with a data volume (scripts/cutover.ts against the EC2 and S3 
         assert.match(
             r.stderr,
             new RegExp(
-                `^cutover retire: the new host ${NEW} did not report the data volume mounted and its containers healthy within 1 s \\(last: the new host still waits for the volume to be released;`,
+                `^cutover retire: the new host ${NEW} did not report the data volume mounted and its containers healthy within 1 s \\(last: the new host's data volume: waiting-for-release`,
                 "m",
             ),
         );
@@ -280,7 +280,7 @@ describe("cutover: the data disk in the report (pure)", () => {
 
     it("after retire: waiting while the disk waits for release or its containers are not up yet; done once they are", () => {
         assert.equal(judgeHandover(parsed(report([nginx], waiting)), expected).kind, "waiting");
-        const notYet = judgeHandover(parsed(report([nginx], mounted)), expected);
+        const notYet = judgeHandover(parsed(report([nginx, elastic("starting")], mounted)), expected);
         assert.deepEqual(notYet, { kind: "waiting", reason: "the containers on the data volume are not up yet: elastic" });
         assert.equal(judgeHandover(parsed(report([nginx, elastic("healthy")], mounted)), expected).kind, "done");
         assert.equal(judgeHandover(parsed(report([nginx, elastic("failed")], mounted, "failed")), expected).kind, "failed");

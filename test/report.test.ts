@@ -12,6 +12,7 @@ import { renderHost } from "../formats/cloudconfig";
 import { CredentialStore, FakeImds, FakeS3, sigV4Signature } from "./helpers/fake-aws";
 import { FakeHostDir, bootJson, sha256 } from "./helpers/report";
 import { HOST_SCRIPTS, fixtureHost } from "./helpers/fixtures";
+import { HANDOVER_UNIT } from "../units/host";
 
 const REGION = "eu-west-1";
 const BUCKET = "coreos-containers-report-test";
@@ -136,7 +137,9 @@ describe("readiness report (real bash and curl against the IMDS and S3 stand-ins
         assert.ok(script.includes(`\${STATUS_FILE:-${BOOT_STATUS_FILE}}`), "the script reads the ready unit's file");
         const rendered = renderHost(fixtureHost(), { artifactFileExists: () => true, imageFileExists: () => true });
         const names = rendered.units.map((u) => u.name);
-        assert.equal(names[names.length - 1], unit.name, "coreos-cloudinit starts it last: it waits for each job");
+        // coreos-cloudinit starts it last (it waits for each job); only the handover unit, which reports again, comes after it.
+        assert.deepEqual(names.slice(names.indexOf(unit.name) + 1), [HANDOVER_UNIT]);
+        assert.ok(names.slice(names.indexOf(unit.name)).every((n) => !n.startsWith("docker-")), "after every container");
         assert.ok(names.indexOf("provision.service") < names.findIndex((n) => n.startsWith("docker-")));
     });
 
