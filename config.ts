@@ -162,10 +162,18 @@ function readStringMap(v: unknown, key: string, keyPattern: RegExp, what: string
             );
             ok = false;
         } else {
-            out[k] = val;
+            setOwn(out, k, val);
         }
     }
     return ok ? out : undefined;
+}
+
+/**
+ * `out[k] = value` as an own property. A user's key may be `__proto__`, and assigning to it would set
+ * the map's prototype instead: the entry would vanish without a word (the Object.prototype.__proto__ setter, ECMA-262 Annex B.2.2.1).
+ */
+function setOwn<T>(out: Record<string, T>, k: string, value: T): void {
+    Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
 }
 
 const TARBALL_FILE = /^[A-Za-z0-9._-]+\.tar$/;
@@ -259,7 +267,7 @@ const containers: Reader<Record<string, ContainerOverride>> = (raw, key, problem
                       problems,
                   );
         const expose = entry["expose"] === undefined ? undefined : readExposeMap(entry["expose"], `${at}.expose`, problems);
-        out[name] = { ...(image ? { image } : {}), ...(env ? { env } : {}), ...(expose ? { expose } : {}) };
+        setOwn(out, name, { ...(image ? { image } : {}), ...(env ? { env } : {}), ...(expose ? { expose } : {}) });
     }
     return out;
 };

@@ -71,6 +71,35 @@ describe("config: parseStackConfig", () => {
         for (const known of Object.keys(CONFIG_KEYS)) assert.match(p!.fix, new RegExp(`\\b${known}\\b`));
     });
 
+    // Keys are the user's text: a table lookup must see only the table's own entries, never what every
+    // JavaScript object inherits (a key `toString` once reached `spec.read is not a function`).
+    const INHERITED_NAMES = ["toString", "constructor", "__proto__", "hasOwnProperty", "valueOf"];
+
+    it("names a key spelt like a built-in object property as unknown, like any other", () => {
+        const raw = Object.fromEntries(INHERITED_NAMES.map((n) => [key(n), "x"]));
+        const problems = problemsOf(raw);
+        assert.deepEqual(fields(problems), INHERITED_NAMES.map(key).sort());
+        for (const p of problems) {
+            assert.equal(p.code, "CONFIG_UNKNOWN_KEY");
+            assert.equal(p.message, "is not a key of this project");
+        }
+    });
+
+    it("names a container override spelt like a built-in object property as a container the host does not run", () => {
+        const overrides = Object.fromEntries(INHERITED_NAMES.map((n) => [n, { env: { A: "1" } }]));
+        const problems = problemsOf({ [key("containers")]: JSON.stringify(overrides) });
+        assert.deepEqual(fields(problems), INHERITED_NAMES.map((n) => `${key("containers")}.${n}`).sort());
+        for (const p of problems) assert.equal(p.code, "CONFIG_UNKNOWN_CONTAINER");
+    });
+
+    it("keeps an environment variable named like a built-in object property", () => {
+        const env = Object.fromEntries(INHERITED_NAMES.map((n) => [n, `value of ${n}`]));
+        const c = parseStackConfig({ ...REGION, [key("containers")]: JSON.stringify({ nginx: { env } }) }, [], NAMES);
+        const kept = c.containers["nginx"]!.env!;
+        assert.deepEqual(Object.keys(kept).sort(), [...INHERITED_NAMES].sort());
+        for (const n of INHERITED_NAMES) assert.equal(Object.getOwnPropertyDescriptor(kept, n)?.value, `value of ${n}`, n);
+    });
+
     it("leaves other namespaces alone (aws:*, other projects)", () => {
         assert.doesNotThrow(() => parseStackConfig({ ...REGION, "aws:profile": "ops", "other:thing": "x" }));
     });
@@ -148,6 +177,21 @@ describe("config: parseStackConfig", () => {
         const problems = problemsOf(raw, [key("containers")]);
         assert.deepEqual(fields(problems), [key("containers")]);
         assert.match(problems[0]!.message, /plaintext/);
+        assert.doesNotThrow(() => parseStackConfig({ ...REGION, ...raw }, [], NAMES));
+    });
+
+    it("refuses as a secret every key whose values the user-data carries in plaintext (containers, sshAuthorizedKeys)", () => {
+        const raw = {
+            [key("containers")]: JSON.stringify({ nginx: { env: { A: "1" } } }),
+            [key("sshAuthorizedKeys")]: JSON.stringify(["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIConfigTestKey ops@example"]),
+        };
+        for (const k of Object.keys(raw)) {
+            const problems = problemsOf(raw, [k]);
+            assert.deepEqual(
+                problems.map((p) => [p.code, p.field]),
+                [["CONFIG_SECRET_NOT_ALLOWED", k]],
+            );
+        }
         assert.doesNotThrow(() => parseStackConfig({ ...REGION, ...raw }, [], NAMES));
     });
 
@@ -250,6 +294,27 @@ describe("config: Pulumi.yaml", () => {
 
 describe("config: npm start with a bad config", function () {
     this.timeout(60_000);
+
+    it("names keys spelt like built-in object properties as unknown keys, and does not crash", async () => {
+        const out = fs.mkdtempSync(path.join(os.tmpdir(), "coreos-containers-config-"));
+        try {
+            const bad = ["toString", "constructor", "__proto__"];
+            const r = await runNpmStart([
+                "--stack",
+                "dev",
+                "--out",
+                out,
+                "--config-json",
+                JSON.stringify({ ...FIXTURE_CONFIG, ...Object.fromEntries(bad.map((n) => [key(n), "x"])) }),
+            ]);
+            assert.notEqual(r.code, 0, `npm start succeeded:\n${r.stdout}`);
+            assert.doesNotMatch(r.stderr, /TypeError|^\s+at /m, "no crash, no stack trace");
+            for (const n of bad) assert.ok(r.stderr.includes(`${key(n)}: is not a key of this project`), `names ${n}:\n${r.stderr}`);
+            assert.deepEqual(fs.readdirSync(out), [], "nothing written");
+        } finally {
+            fs.rmSync(out, { recursive: true, force: true });
+        }
+    });
 
     it("exits non-zero, lists every problem, and writes nothing", async () => {
         const parent = fs.mkdtempSync(path.join(os.tmpdir(), "coreos-containers-config-"));

@@ -224,6 +224,9 @@ describe("quoting for systemd (units/quote.ts)", () => {
                 ...NASTY.filter(([, v]) => describable(v)).map(([, v], i) =>
                     renderContainerUnit({ ...nastyContainer(i, "x"), name: `described-${pad(i)}`, description: v }),
                 ),
+                ...NONCHARACTERS.map(([, v], i) =>
+                    renderContainerUnit({ ...nastyContainer(i, "x"), name: `undescribable-${pad(i)}`, description: `before ${v} after` }),
+                ),
                 BROKEN,
             ];
             dump = dumpUnits(units);
@@ -265,6 +268,19 @@ describe("quoting for systemd (units/quote.ts)", () => {
                     [["/usr/bin/printf", "%s", value]],
                 );
                 assert.deepEqual(unit.environment, i < NASTY.length ? ["A_FIRST=plain", `NASTY=${value}`] : []);
+            });
+        });
+
+        // systemd refuses a whole line holding a noncharacter ("not UTF-8 clean"): the unit would lose its
+        // description, with a warning. The readable text around it must reach systemd.
+        NONCHARACTERS.forEach(([label], i) => {
+            it(`as Description=, the readable text around ${label}`, () => {
+                const name = containerUnitName(`undescribable-${pad(i)}`);
+                assert.deepEqual(
+                    dump.warnings.filter((l) => l.includes(name)),
+                    [],
+                );
+                assert.match(dump.units.get(name)!.properties.get("Description")?.join("\n") ?? "", /^before\s+after$/);
             });
         });
 
