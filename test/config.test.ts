@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { CONFIG_KEYS, DEFAULTS, PROJECT, StackConfig, canonicalCidr, parseStackConfig } from "../config";
+import { CONFIG_KEYS, DEFAULTS, PROJECT, StackConfig, canonicalCidr, checkStackConfig, parseStackConfig } from "../config";
 import { loadStackConfig, stacks } from "../scripts/offline";
 import { FIXTURE_CONFIG, seedContainers } from "./helpers/fixtures";
 import { Problem, ValidationError } from "../units/problems";
@@ -231,6 +231,119 @@ describe("config: parseStackConfig", () => {
             ["255.255.255.255/0", "0.0.0.0/0"],
         ];
         for (const [input, want] of cases) assert.equal(canonicalCidr(input), want, input);
+    });
+});
+
+describe("config: a bad value is named, explained, and never used", () => {
+    const K = PROJECT;
+    const k = (name: string) => `${K}:${name}`;
+    // [key, bad raw value, the fields its problems name]. Each reader's branches, boundaries included.
+    const BAD: [string, string, string[]][] = [
+        ["rootVolumeSizeGiB", "7", [k("rootVolumeSizeGiB")]],
+        ["rootVolumeSizeGiB", "16385", [k("rootVolumeSizeGiB")]],
+        ["rootVolumeSizeGiB", "1e3", [k("rootVolumeSizeGiB")]],
+        ["rootVolumeSizeGiB", "100.0", [k("rootVolumeSizeGiB")]],
+        ["rootVolumeSizeGiB", "x12", [k("rootVolumeSizeGiB")]],
+        ["sshAuthorizedKeys", "[ssh-ed25519", [k("sshAuthorizedKeys")]],
+        ["sshAuthorizedKeys", '"ssh-ed25519 AAAA"', [k("sshAuthorizedKeys")]],
+        ["sshAuthorizedKeys", '["ssh-ed25519 AAAA a", 3]', [k("sshAuthorizedKeys")]],
+        ["sshAuthorizedKeys", '["ssh-ed25519 AAAA a", "not a key"]', [`${k("sshAuthorizedKeys")}[1]`]],
+        ["sshCidrs", '["10.0.0.0/8", "0.0.0.0/0"]', [`${k("sshCidrs")}[1]`]],
+        ["sshCidrs", '["10.0.0.1/8"]', [`${k("sshCidrs")}[0]`]],
+        ["tags", '{"team": "ops", "aws:x": "1"}', [`${k("tags")}.aws:x`]],
+        ["tags", '{"team": 1}', [`${k("tags")}.team`]],
+        ["tags", '{"team": null}', [`${k("tags")}.team`]],
+        ["tags", `{"team": "${"v".repeat(257)}"}`, [`${k("tags")}.team`]],
+        ["tags", '["team"]', [k("tags")]],
+        ["secrets", '{"grafana-admin": "pw", "-bad": "pw"}', [`${k("secrets")}.-bad`]],
+        ["secrets", '{"grafana-admin": 1}', [`${k("secrets")}.grafana-admin`]],
+        ["secrets", '{"grafana-admin": null}', [`${k("secrets")}.grafana-admin`]],
+        ["secrets", '{"grafana-admin": ["pw"]}', [`${k("secrets")}.grafana-admin`]],
+        ["secrets", "not json", [k("secrets")]],
+        [
+            "containers",
+            '{"nginx": {"image": {"tarball": "nginx.tar", "ref": "x:1", "extra": 1}}}',
+            [`${k("containers")}.nginx.image.extra`],
+        ],
+        ["containers", '{"nginx": {"image": {"tarball": "../nginx.tar", "ref": "x:1"}}}', [`${k("containers")}.nginx.image.tarball`]],
+        ["containers", '{"nginx": {"image": {"tarball": "nginx.tar", "ref": 1}}}', [`${k("containers")}.nginx.image.ref`]],
+        ["containers", '{"nginx": {"image": 1}}', [`${k("containers")}.nginx.image`]],
+        ["containers", '{"nginx": {"env": {"1A": "x"}}}', [`${k("containers")}.nginx.env.1A`]],
+        ["containers", '{"nginx": {"env": {"A": 1}}}', [`${k("containers")}.nginx.env.A`]],
+        ["containers", '{"nginx": {"env": ["A"]}}', [`${k("containers")}.nginx.env`]],
+        ["containers", '{"nginx": {"expose": {"80x": "internet"}}}', [`${k("containers")}.nginx.expose.80x`]],
+        ["containers", '{"nginx": {"expose": {"80": "everyone"}}}', [`${k("containers")}.nginx.expose.80`]],
+        ["containers", '{"nginx": {"expose": {"80": [1]}}}', [`${k("containers")}.nginx.expose.80`]],
+        ["containers", '{"nginx": {"expose": {"80": ["10.0.0.0/99"]}}}', [`${k("containers")}.nginx.expose.80[0]`]],
+        ["containers", '{"nginx": {"expose": {"80": ["0.0.0.0/0"]}}}', [`${k("containers")}.nginx.expose.80[0]`]],
+        ["containers", '{"nginx": {"expose": {"80": ["10.0.0.1/16"]}}}', [`${k("containers")}.nginx.expose.80[0]`]],
+        ["containers", '{"nginx": {"expose": ["80"]}}', [`${k("containers")}.nginx.expose`]],
+        ["containers", '{"nginx": 1}', [`${k("containers")}.nginx`]],
+    ];
+
+    for (const [name, raw, expected] of BAD) {
+        it(`${name} = ${raw.length > 60 ? raw.slice(0, 60) + "…" : raw}: names ${expected.join(", ")}, says why and what to do, and the default stands`, () => {
+            const { config, problems } = checkStackConfig({ ...REGION, [k(name)]: raw }, name === "secrets" ? [k(name)] : []);
+            assert.deepEqual(
+                problems.map((p) => p.field),
+                expected,
+            );
+            for (const p of problems) {
+                assert.ok(p.message.trim().length > 3 && !p.message.startsWith(" "), `a message: ${JSON.stringify(p.message)}`);
+                assert.ok(p.fix.trim().length > 3, `a fix: ${JSON.stringify(p.fix)}`);
+                if (name === "secrets") assert.ok(!`${p.message} ${p.fix}`.includes("pw"), "never quotes a secret value");
+            }
+            if (name === "containers") {
+                // A container's override keeps nothing of a bad image, env or expose.
+                assert.deepEqual(
+                    Object.values(config.containers).filter((o) => Object.keys(o).length > 0),
+                    [],
+                    "the bad value is not used",
+                );
+            } else {
+                assert.deepEqual(
+                    (config as unknown as Record<string, unknown>)[name],
+                    (DEFAULTS as Record<string, unknown>)[name],
+                    "the bad value is not used",
+                );
+            }
+        });
+    }
+
+    it("accepts the edges: the smallest and largest sizes, surrounding spaces, a 256-character tag, internet and host", () => {
+        const { config, problems } = checkStackConfig({
+            ...REGION,
+            [k("rootVolumeSizeGiB")]: " 8 ",
+            [k("artifactRetentionDays")]: "3650",
+            [k("tags")]: JSON.stringify({ team: "v".repeat(256) }),
+            [k("containers")]: JSON.stringify({ nginx: { expose: { "80": "internet", "443/tcp": "host", "9100": ["10.0.0.0/16"] } } }),
+        });
+        assert.deepEqual(problems, []);
+        assert.equal(config.rootVolumeSizeGiB, 8);
+        assert.equal(config.artifactRetentionDays, 3650);
+        assert.deepEqual(config.containers["nginx"]!.expose, { "80": "internet", "443/tcp": "host", "9100": ["10.0.0.0/16"] });
+    });
+
+    it("reports keys in sorted order, whatever order the stack file has them in", () => {
+        const raw = { [k("tags")]: "[", [k("ami")]: "x", [k("sshCidrs")]: "[" };
+        const reversed = Object.fromEntries(Object.entries(raw).reverse());
+        for (const r of [raw, reversed]) {
+            assert.deepEqual(
+                checkStackConfig({ ...REGION, ...r }).problems.map((p) => p.field),
+                [k("ami"), k("sshCidrs"), k("tags")],
+            );
+        }
+    });
+
+    it("names a region that is not one, and a missing one", () => {
+        for (const region of ["eu-west", "xeu-west-1", "eu-west-1x", "eu-1"]) {
+            const [p, ...rest] = checkStackConfig({ "aws:region": region }).problems;
+            assert.equal(rest.length, 0);
+            assert.deepEqual([p!.code, p!.field], ["CONFIG_INVALID_VALUE", "aws:region"], region);
+            assert.ok(p!.message.includes(region));
+        }
+        assert.deepEqual(checkStackConfig({ "aws:region": "ap-southeast-2" }).problems, []);
+        assert.equal(checkStackConfig({}).problems[0]!.code, "CONFIG_REGION_MISSING");
     });
 });
 
