@@ -4,7 +4,17 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { CONFIG_KEYS, DEFAULTS, PROJECT, StackConfig, canonicalCidr, checkStackConfig, parseStackConfig } from "../config";
+import {
+    CONFIG_KEYS,
+    ContainerOverride,
+    DEFAULTS,
+    PROJECT,
+    StackConfig,
+    canonicalCidr,
+    checkStackConfig,
+    parseStackConfig,
+    unknownPortProblems,
+} from "../config";
 import { loadStackConfig, stacks } from "../scripts/offline";
 import { FIXTURE_CONFIG, seedContainers } from "./helpers/fixtures";
 import { Problem, ValidationError } from "../units/problems";
@@ -344,6 +354,35 @@ describe("config: a bad value is named, explained, and never used", () => {
         }
         assert.deepEqual(checkStackConfig({ "aws:region": "ap-southeast-2" }).problems, []);
         assert.equal(checkStackConfig({}).problems[0]!.code, "CONFIG_REGION_MISSING");
+    });
+});
+
+describe("config: exposure overrides name ports the container publishes", () => {
+    const containers = [
+        { name: "web", ports: [{ host: 80 }, { host: 53, protocol: "udp" }] },
+        { name: "quiet", ports: [] },
+    ];
+    const fieldsOf = (overrides: Record<string, ContainerOverride>) => unknownPortProblems(overrides, containers).map((p) => p.field);
+
+    it("accepts a port it publishes, by number or by number and protocol", () => {
+        assert.deepEqual(fieldsOf({ web: { expose: { "80": "internet", "80/tcp": "host", "53": "host", "53/udp": "host" } } }), []);
+    });
+
+    it("names a port it does not publish, or publishes with another protocol, and lists the ones it does", () => {
+        const problems = unknownPortProblems({ web: { expose: { "9999": "host", "80/udp": "host" } } }, containers);
+        assert.deepEqual(
+            problems.map((p) => [p.code, p.field]),
+            [
+                ["CONFIG_UNKNOWN_PORT", `${PROJECT}:containers.web.expose.9999`],
+                ["CONFIG_UNKNOWN_PORT", `${PROJECT}:containers.web.expose.80/udp`],
+            ],
+        );
+        for (const p of problems) assert.match(p.fix, /80\/tcp, 53\/udp/);
+        assert.match(unknownPortProblems({ quiet: { expose: { "80": "host" } } }, containers)[0]!.fix, /\(it publishes none\)/);
+    });
+
+    it("leaves an override for a container the host does not run to unknownContainerProblems", () => {
+        assert.deepEqual(fieldsOf({ ghost: { expose: { "80": "host" } } }), []);
     });
 });
 
