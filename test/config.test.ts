@@ -6,7 +6,6 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import {
     CONFIG_KEYS,
-    ContainerOverride,
     DEFAULTS,
     PROJECT,
     StackConfig,
@@ -15,6 +14,7 @@ import {
     parseStackConfig,
     unknownPortProblems,
 } from "../config";
+import { ContainerOverride } from "../units/stack";
 import { loadStackConfig, stacks } from "../scripts/offline";
 import { FIXTURE_CONFIG, seedContainers } from "./helpers/fixtures";
 import { Problem, ValidationError } from "../units/problems";
