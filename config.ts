@@ -209,10 +209,19 @@ function readStringMap(v: unknown, key: string, keyPattern: RegExp, what: string
             );
             ok = false;
         } else {
-            out[k] = val;
+            setOwn(out, k, val);
         }
     }
     return ok ? out : undefined;
+}
+
+/**
+ * `out[k] = value` as an own property. A user's key may be `__proto__`, and assigning to it would set
+ * the map's prototype instead: the entry would vanish without a word (the Object.prototype.__proto__ setter, ECMA-262 Annex B.2.2.1).
+ */
+function setOwn<T>(out: Record<string, T>, k: string, value: T): void {
+    // Stryker disable next-line BooleanLiteral: nothing writes or deletes an entry once read; the flags only keep it an ordinary property
+    Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
 }
 
 const TARBALL_FILE = /^[A-Za-z0-9._-]+\.tar$/;
@@ -306,7 +315,7 @@ const containers: Reader<Record<string, ContainerOverride>> = (raw, key, problem
                       problems,
                   );
         const expose = entry["expose"] === undefined ? undefined : readExposeMap(entry["expose"], `${at}.expose`, problems);
-        out[name] = { ...(image ? { image } : {}), ...(env ? { env } : {}), ...(expose ? { expose } : {}) };
+        setOwn(out, name, { ...(image ? { image } : {}), ...(env ? { env } : {}), ...(expose ? { expose } : {}) });
     }
     return out;
 };
@@ -628,6 +637,7 @@ export interface CheckedConfig {
  * Read the raw config map (`project:key` → string, as Pulumi hands it to the program). Every bad
  * key is a problem; none is thrown, so the caller can add the host's problems and report them all.
  */
+// Stryker disable next-line ArrayDeclaration: a default list naming a key no stack has changes nothing
 export function checkStackConfig(raw: Readonly<Record<string, string>>, secretKeys: readonly string[] = []): CheckedConfig {
     const problems: Problem[] = [];
     const values: Record<string, unknown> = {};
@@ -816,5 +826,6 @@ export function parseStackConfig(
 
 function splitKey(fullKey: string): [string, string] {
     const i = fullKey.indexOf(":");
+    // Stryker disable next-line ConditionalExpression,EqualityOperator,StringLiteral: a key without a namespace (or an empty one) is not the project's either way, and is skipped
     return i < 0 ? ["", fullKey] : [fullKey.slice(0, i), fullKey.slice(i + 1)];
 }

@@ -19,6 +19,7 @@ TOOLS=(
   "tar                  /bin/tar"              # the provisioning script unpacks the artifact
   "gzip                 /bin/gzip"
   "coreutils            /usr/bin/sha256sum"
+  "coreutils            /usr/bin/mkfifo"       # test/pack.test.ts makes a fifo the packer must refuse
   "jq                   /usr/bin/jq"           # boot.json, Docker's health JSON, SSM's answers (Flatcar ships jq)
   "shellcheck           /usr/bin/shellcheck"   # lints host-scripts/*.sh
   "ignition             /usr/bin/ignition-validate"  # checks the Ignition stub and config

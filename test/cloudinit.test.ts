@@ -237,6 +237,31 @@ const CASES: [string, string, string[]][] = [
         ],
     ],
 
+    // rules.go checkStructure looks keys up in Go structs: a key is known only when the struct has that
+    // field, however the key is spelt (here: names every JavaScript object inherits)
+    [
+        "keys spelt like built-in object properties, at the top, under coreos and in a unit",
+        H +
+            "constructor: 1\ntoString:\n  a: 1\n__proto__: x\ncoreos:\n  hasOwnProperty: 1\n  units:\n  - name: a.service\n    valueOf: x\n",
+        [
+            'line 2: warning: unrecognized key "constructor" [constructor]',
+            'line 3: warning: unrecognized key "toString" [toString]',
+            'line 5: warning: unrecognized key "__proto__" [__proto__]',
+            'line 7: warning: unrecognized key "hasOwnProperty" [coreos.hasOwnProperty]',
+            'line 10: warning: unrecognized key "valueOf" [coreos.units[0].valueOf]',
+        ],
+    ],
+
+    // rules.go isCompatible: an int fills a float64 field; a bool or text does not
+    [
+        "a float field given an integer (fine) and a boolean (not)",
+        H + "coreos:\n  fleet:\n    engine_reconcile_interval: 2\n    etcd_request_timeout: yes\n",
+        [
+            'line 3: warning: deprecated key "fleet" (fleet is no longer shipped in Container Linux) [coreos.fleet]',
+            'line 5: warning: incorrect type for "etcd_request_timeout" (want float64) [coreos.fleet.etcd_request_timeout]',
+        ],
+    ],
+
     // this project's rule: a mode must be quoted text
     [
         "unquoted permissions",

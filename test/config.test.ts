@@ -4,7 +4,17 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { CONFIG_KEYS, DEFAULTS, PROJECT, StackConfig, canonicalCidr, parseStackConfig } from "../config";
+import {
+    CONFIG_KEYS,
+    DEFAULTS,
+    PROJECT,
+    StackConfig,
+    canonicalCidr,
+    checkStackConfig,
+    parseStackConfig,
+    unknownPortProblems,
+} from "../config";
+import { ContainerOverride } from "../units/stack";
 import { loadStackConfig, stacks } from "../scripts/offline";
 import { FIXTURE_CONFIG, seedContainers } from "./helpers/fixtures";
 import { Problem, ValidationError } from "../units/problems";
@@ -69,6 +79,35 @@ describe("config: parseStackConfig", () => {
         assert.equal(rest.length, 0);
         assert.equal(p!.field, key("instanceSize"));
         for (const known of Object.keys(CONFIG_KEYS)) assert.match(p!.fix, new RegExp(`\\b${known}\\b`));
+    });
+
+    // Keys are the user's text: a table lookup must see only the table's own entries, never what every
+    // JavaScript object inherits (a key `toString` once reached `spec.read is not a function`).
+    const INHERITED_NAMES = ["toString", "constructor", "__proto__", "hasOwnProperty", "valueOf"];
+
+    it("names a key spelt like a built-in object property as unknown, like any other", () => {
+        const raw = Object.fromEntries(INHERITED_NAMES.map((n) => [key(n), "x"]));
+        const problems = problemsOf(raw);
+        assert.deepEqual(fields(problems), INHERITED_NAMES.map(key).sort());
+        for (const p of problems) {
+            assert.equal(p.code, "CONFIG_UNKNOWN_KEY");
+            assert.equal(p.message, "is not a key of this project");
+        }
+    });
+
+    it("names a container override spelt like a built-in object property as a container the host does not run", () => {
+        const overrides = Object.fromEntries(INHERITED_NAMES.map((n) => [n, { env: { A: "1" } }]));
+        const problems = problemsOf({ [key("containers")]: JSON.stringify(overrides) });
+        assert.deepEqual(fields(problems), INHERITED_NAMES.map((n) => `${key("containers")}.${n}`).sort());
+        for (const p of problems) assert.equal(p.code, "CONFIG_UNKNOWN_CONTAINER");
+    });
+
+    it("keeps an environment variable named like a built-in object property", () => {
+        const env = Object.fromEntries(INHERITED_NAMES.map((n) => [n, `value of ${n}`]));
+        const c = parseStackConfig({ ...REGION, [key("containers")]: JSON.stringify({ nginx: { env } }) }, [], NAMES);
+        const kept = c.containers["nginx"]!.env!;
+        assert.deepEqual(Object.keys(kept).sort(), [...INHERITED_NAMES].sort());
+        for (const n of INHERITED_NAMES) assert.equal(Object.getOwnPropertyDescriptor(kept, n)?.value, `value of ${n}`, n);
     });
 
     it("leaves other namespaces alone (aws:*, other projects)", () => {
@@ -151,6 +190,21 @@ describe("config: parseStackConfig", () => {
         assert.doesNotThrow(() => parseStackConfig({ ...REGION, ...raw }, [], NAMES));
     });
 
+    it("refuses as a secret every key whose values the user-data carries in plaintext (containers, sshAuthorizedKeys)", () => {
+        const raw = {
+            [key("containers")]: JSON.stringify({ nginx: { env: { A: "1" } } }),
+            [key("sshAuthorizedKeys")]: JSON.stringify(["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIConfigTestKey ops@example"]),
+        };
+        for (const k of Object.keys(raw)) {
+            const problems = problemsOf(raw, [k]);
+            assert.deepEqual(
+                problems.map((p) => [p.code, p.field]),
+                [["CONFIG_SECRET_NOT_ALLOWED", k]],
+            );
+        }
+        assert.doesNotThrow(() => parseStackConfig({ ...REGION, ...raw }, [], NAMES));
+    });
+
     it("reports every problem at once, in one error", () => {
         const raw = {
             [key("instanceSize")]: "x",
@@ -187,6 +241,148 @@ describe("config: parseStackConfig", () => {
             ["255.255.255.255/0", "0.0.0.0/0"],
         ];
         for (const [input, want] of cases) assert.equal(canonicalCidr(input), want, input);
+    });
+});
+
+describe("config: a bad value is named, explained, and never used", () => {
+    const K = PROJECT;
+    const k = (name: string) => `${K}:${name}`;
+    // [key, bad raw value, the fields its problems name]. Each reader's branches, boundaries included.
+    const BAD: [string, string, string[]][] = [
+        ["rootVolumeSizeGiB", "7", [k("rootVolumeSizeGiB")]],
+        ["rootVolumeSizeGiB", "16385", [k("rootVolumeSizeGiB")]],
+        ["rootVolumeSizeGiB", "1e3", [k("rootVolumeSizeGiB")]],
+        ["rootVolumeSizeGiB", "100.0", [k("rootVolumeSizeGiB")]],
+        ["rootVolumeSizeGiB", "x12", [k("rootVolumeSizeGiB")]],
+        ["sshAuthorizedKeys", "[ssh-ed25519", [k("sshAuthorizedKeys")]],
+        ["sshAuthorizedKeys", '"ssh-ed25519 AAAA"', [k("sshAuthorizedKeys")]],
+        ["sshAuthorizedKeys", '["ssh-ed25519 AAAA a", 3]', [k("sshAuthorizedKeys")]],
+        ["sshAuthorizedKeys", '["ssh-ed25519 AAAA a", "not a key"]', [`${k("sshAuthorizedKeys")}[1]`]],
+        ["sshCidrs", '["10.0.0.0/8", "0.0.0.0/0"]', [`${k("sshCidrs")}[1]`]],
+        ["sshCidrs", '["10.0.0.1/8"]', [`${k("sshCidrs")}[0]`]],
+        ["tags", '{"team": "ops", "aws:x": "1"}', [`${k("tags")}.aws:x`]],
+        ["tags", '{"team": 1}', [`${k("tags")}.team`]],
+        ["tags", '{"team": null}', [`${k("tags")}.team`]],
+        ["tags", `{"team": "${"v".repeat(257)}"}`, [`${k("tags")}.team`]],
+        ["tags", '["team"]', [k("tags")]],
+        ["secrets", '{"grafana-admin": "pw", "-bad": "pw"}', [`${k("secrets")}.-bad`]],
+        ["secrets", '{"grafana-admin": 1}', [`${k("secrets")}.grafana-admin`]],
+        ["secrets", '{"grafana-admin": null}', [`${k("secrets")}.grafana-admin`]],
+        ["secrets", '{"grafana-admin": ["pw"]}', [`${k("secrets")}.grafana-admin`]],
+        ["secrets", "not json", [k("secrets")]],
+        [
+            "containers",
+            '{"nginx": {"image": {"tarball": "nginx.tar", "ref": "x:1", "extra": 1}}}',
+            [`${k("containers")}.nginx.image.extra`],
+        ],
+        ["containers", '{"nginx": {"image": {"tarball": "../nginx.tar", "ref": "x:1"}}}', [`${k("containers")}.nginx.image.tarball`]],
+        ["containers", '{"nginx": {"image": {"tarball": "nginx.tar", "ref": 1}}}', [`${k("containers")}.nginx.image.ref`]],
+        ["containers", '{"nginx": {"image": 1}}', [`${k("containers")}.nginx.image`]],
+        ["containers", '{"nginx": {"env": {"1A": "x"}}}', [`${k("containers")}.nginx.env.1A`]],
+        ["containers", '{"nginx": {"env": {"A": 1}}}', [`${k("containers")}.nginx.env.A`]],
+        ["containers", '{"nginx": {"env": ["A"]}}', [`${k("containers")}.nginx.env`]],
+        ["containers", '{"nginx": {"expose": {"80x": "internet"}}}', [`${k("containers")}.nginx.expose.80x`]],
+        ["containers", '{"nginx": {"expose": {"80": "everyone"}}}', [`${k("containers")}.nginx.expose.80`]],
+        ["containers", '{"nginx": {"expose": {"80": [1]}}}', [`${k("containers")}.nginx.expose.80`]],
+        ["containers", '{"nginx": {"expose": {"80": ["10.0.0.0/99"]}}}', [`${k("containers")}.nginx.expose.80[0]`]],
+        ["containers", '{"nginx": {"expose": {"80": ["0.0.0.0/0"]}}}', [`${k("containers")}.nginx.expose.80[0]`]],
+        ["containers", '{"nginx": {"expose": {"80": ["10.0.0.1/16"]}}}', [`${k("containers")}.nginx.expose.80[0]`]],
+        ["containers", '{"nginx": {"expose": ["80"]}}', [`${k("containers")}.nginx.expose`]],
+        ["containers", '{"nginx": 1}', [`${k("containers")}.nginx`]],
+    ];
+
+    for (const [name, raw, expected] of BAD) {
+        it(`${name} = ${raw.length > 60 ? raw.slice(0, 60) + "…" : raw}: names ${expected.join(", ")}, says why and what to do, and the default stands`, () => {
+            const { config, problems } = checkStackConfig({ ...REGION, [k(name)]: raw }, name === "secrets" ? [k(name)] : []);
+            assert.deepEqual(
+                problems.map((p) => p.field),
+                expected,
+            );
+            for (const p of problems) {
+                assert.ok(p.message.trim().length > 3 && !p.message.startsWith(" "), `a message: ${JSON.stringify(p.message)}`);
+                assert.ok(p.fix.trim().length > 3, `a fix: ${JSON.stringify(p.fix)}`);
+                if (name === "secrets") assert.ok(!`${p.message} ${p.fix}`.includes("pw"), "never quotes a secret value");
+            }
+            if (name === "containers") {
+                // A container's override keeps nothing of a bad image, env or expose.
+                assert.deepEqual(
+                    Object.values(config.containers).filter((o) => Object.keys(o).length > 0),
+                    [],
+                    "the bad value is not used",
+                );
+            } else {
+                assert.deepEqual(
+                    (config as unknown as Record<string, unknown>)[name],
+                    (DEFAULTS as Record<string, unknown>)[name],
+                    "the bad value is not used",
+                );
+            }
+        });
+    }
+
+    it("accepts the edges: the smallest and largest sizes, surrounding spaces, a 256-character tag, internet and host", () => {
+        const { config, problems } = checkStackConfig({
+            ...REGION,
+            [k("rootVolumeSizeGiB")]: " 8 ",
+            [k("artifactRetentionDays")]: "3650",
+            [k("tags")]: JSON.stringify({ team: "v".repeat(256) }),
+            [k("containers")]: JSON.stringify({ nginx: { expose: { "80": "internet", "443/tcp": "host", "9100": ["10.0.0.0/16"] } } }),
+        });
+        assert.deepEqual(problems, []);
+        assert.equal(config.rootVolumeSizeGiB, 8);
+        assert.equal(config.artifactRetentionDays, 3650);
+        assert.deepEqual(config.containers["nginx"]!.expose, { "80": "internet", "443/tcp": "host", "9100": ["10.0.0.0/16"] });
+    });
+
+    it("reports keys in sorted order, whatever order the stack file has them in", () => {
+        const raw = { [k("tags")]: "[", [k("ami")]: "x", [k("sshCidrs")]: "[" };
+        const reversed = Object.fromEntries(Object.entries(raw).reverse());
+        for (const r of [raw, reversed]) {
+            assert.deepEqual(
+                checkStackConfig({ ...REGION, ...r }).problems.map((p) => p.field),
+                [k("ami"), k("sshCidrs"), k("tags")],
+            );
+        }
+    });
+
+    it("names a region that is not one, and a missing one", () => {
+        for (const region of ["eu-west", "xeu-west-1", "eu-west-1x", "eu-1"]) {
+            const [p, ...rest] = checkStackConfig({ "aws:region": region }).problems;
+            assert.equal(rest.length, 0);
+            assert.deepEqual([p!.code, p!.field], ["CONFIG_INVALID_VALUE", "aws:region"], region);
+            assert.ok(p!.message.includes(region));
+        }
+        assert.deepEqual(checkStackConfig({ "aws:region": "ap-southeast-2" }).problems, []);
+        assert.equal(checkStackConfig({}).problems[0]!.code, "CONFIG_REGION_MISSING");
+    });
+});
+
+describe("config: exposure overrides name ports the container publishes", () => {
+    const containers = [
+        { name: "web", ports: [{ host: 80 }, { host: 53, protocol: "udp" }] },
+        { name: "quiet", ports: [] },
+    ];
+    const fieldsOf = (overrides: Record<string, ContainerOverride>) => unknownPortProblems(overrides, containers).map((p) => p.field);
+
+    it("accepts a port it publishes, by number or by number and protocol", () => {
+        assert.deepEqual(fieldsOf({ web: { expose: { "80": "internet", "80/tcp": "host", "53": "host", "53/udp": "host" } } }), []);
+    });
+
+    it("names a port it does not publish, or publishes with another protocol, and lists the ones it does", () => {
+        const problems = unknownPortProblems({ web: { expose: { "9999": "host", "80/udp": "host" } } }, containers);
+        assert.deepEqual(
+            problems.map((p) => [p.code, p.field]),
+            [
+                ["CONFIG_UNKNOWN_PORT", `${PROJECT}:containers.web.expose.9999`],
+                ["CONFIG_UNKNOWN_PORT", `${PROJECT}:containers.web.expose.80/udp`],
+            ],
+        );
+        for (const p of problems) assert.match(p.fix, /80\/tcp, 53\/udp/);
+        assert.match(unknownPortProblems({ quiet: { expose: { "80": "host" } } }, containers)[0]!.fix, /\(it publishes none\)/);
+    });
+
+    it("leaves an override for a container the host does not run to unknownContainerProblems", () => {
+        assert.deepEqual(fieldsOf({ ghost: { expose: { "80": "host" } } }), []);
     });
 });
 
@@ -250,6 +446,27 @@ describe("config: Pulumi.yaml", () => {
 
 describe("config: npm start with a bad config", function () {
     this.timeout(60_000);
+
+    it("names keys spelt like built-in object properties as unknown keys, and does not crash", async () => {
+        const out = fs.mkdtempSync(path.join(os.tmpdir(), "coreos-containers-config-"));
+        try {
+            const bad = ["toString", "constructor", "__proto__"];
+            const r = await runNpmStart([
+                "--stack",
+                "dev",
+                "--out",
+                out,
+                "--config-json",
+                JSON.stringify({ ...FIXTURE_CONFIG, ...Object.fromEntries(bad.map((n) => [key(n), "x"])) }),
+            ]);
+            assert.notEqual(r.code, 0, `npm start succeeded:\n${r.stdout}`);
+            assert.doesNotMatch(r.stderr, /TypeError|^\s+at /m, "no crash, no stack trace");
+            for (const n of bad) assert.ok(r.stderr.includes(`${key(n)}: is not a key of this project`), `names ${n}:\n${r.stderr}`);
+            assert.deepEqual(fs.readdirSync(out), [], "nothing written");
+        } finally {
+            fs.rmSync(out, { recursive: true, force: true });
+        }
+    });
 
     it("exits non-zero, lists every problem, and writes nothing", async () => {
         const parent = fs.mkdtempSync(path.join(os.tmpdir(), "coreos-containers-config-"));

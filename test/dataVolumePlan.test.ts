@@ -1,5 +1,5 @@
 // The persistent data volume in the plan (issue 14, the Pulumi side): offline plans of the dev stack in
-// child processes, with the data volume on (`dataVolume: true`: the fixture host has no data mount).
+// child processes, with the data volume on (the fixture host mounts data folders; `dataVolume: true` also keeps it without any).
 import { strict as assert } from "node:assert";
 import { PROJECT } from "../config";
 import { DATA_VOLUME_TAG_KEY, DLM_SERVICE_ROLE_POLICY_ARN, DLM_TEXT, HOST_TAG_KEY } from "../components";

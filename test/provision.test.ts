@@ -327,6 +327,25 @@ describe("provision script (real bash, curl, tar, sha256sum against fake IMDS an
         assertInstalled(shaA, FILES_A);
     });
 
+    it("unpacks into a temporary folder and renames it: an unpack that fails midway leaves no releases/<sha> and the current release as it was", async () => {
+        await startFakes();
+        const shaA = sha256(artifactA);
+        const shaB = sha256(artifactB);
+        installRelease(shaA, FILES_A);
+        s3.putObject(BUCKET, keyOf(artifactB), artifactB);
+        // A tar that writes every file, then fails (a full disk, a killed process): what it wrote is partial.
+        fs.writeFileSync(path.join(tmp, "shim", "tar"), `#!/bin/bash\necho "$*" >>"$TAR_LOG"\n${realTar} "$@"\nexit 2\n`, { mode: 0o755 });
+        const r = await provision(shaB);
+        assert.notEqual(r.code, 0, r.output);
+        assert.equal(tarCalls().length, 1, "the unpack ran");
+        assertInstalled(shaA, FILES_A);
+        // The next boot, with a working tar, installs B whole.
+        fs.writeFileSync(path.join(tmp, "shim", "tar"), `#!/bin/bash\nexec ${realTar} "$@"\n`, { mode: 0o755 });
+        const again = await provision(shaB);
+        assert.equal(again.code, 0, again.output);
+        assertInstalled(shaB, FILES_B);
+    });
+
     it("waits for IMDS and for the role's credentials, then succeeds", async () => {
         await startFakes({ tokenUnavailable: 2, credentialsUnavailable: 3 });
         const sha = sha256(artifactA);
@@ -394,6 +413,36 @@ describe("provision script (real bash, curl, tar, sha256sum against fake IMDS an
         assert.equal(r.code, 2, r.output);
         assert.equal(imds.counts.requests + s3.requests.length, 0);
         assert.equal(fs.existsSync(root), false);
+    });
+});
+
+describe("with_retries (aws.sh), on a stand-in clock", () => {
+    /**
+     * Runs `with_retries BUDGET cmd` under bash with aws.sh sourced, where `cmd` fails FAILURES times,
+     * and `sleep` and `date` are stand-ins: sleeping advances a fake clock. Returns the waits, in seconds.
+     */
+    function waits(budgetSeconds: number, failures: number): { code: number | null; waits: number[] } {
+        const aws = scriptText(`${path.dirname(PROVISION_SCRIPT)}/aws.sh`);
+        const script = [
+            aws,
+            "now_ms=0; attempts=0",
+            'date() { echo "$now_ms"; }',
+            'sleep() { echo "slept $1"; now_ms=$((now_ms + 10#${1%.*} * 1000 + 10#${1#*.})); }',
+            `cmd() { attempts=$((attempts + 1)); [ "$attempts" -gt ${failures} ]; }`,
+            `with_retries ${budgetSeconds} cmd`,
+        ].join("\n");
+        const r = spawnSync("bash", ["-c", script], { encoding: "utf8", env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
+        const slept = [...r.stdout.matchAll(/^slept (\S+)$/gm)].map((m) => Number(m[1]));
+        return { code: r.status, waits: slept };
+    }
+
+    it("doubles the wait from 1 s and never waits more than 60 s between attempts", () => {
+        assert.deepEqual(waits(100_000, 9), { code: 0, waits: [1, 2, 4, 8, 16, 32, 60, 60, 60] });
+    });
+
+    it("gives up, without waiting, once the next wait would pass the budget", () => {
+        // 1+2+4+8+16+32+60+60 = 183 s; another 60 s would end at 243 s, past 200 s.
+        assert.deepEqual(waits(200, 1_000), { code: 1, waits: [1, 2, 4, 8, 16, 32, 60, 60] });
     });
 });
 

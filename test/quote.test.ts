@@ -3,7 +3,7 @@
 // and environment read back from its dump must be exactly what we meant.
 import { strict as assert } from "node:assert";
 import { ContainerUnit, OneShotUnit } from "../units/model";
-import { environmentAssignment, execLine, execWord, textValue } from "../units/quote";
+import { environmentAssignment, execLine, execLines, execWord, textValue } from "../units/quote";
 import { renderContainerUnit, renderOneShotUnit } from "../units/systemd";
 import { DOCKER, NETWORK_NAME, containerUnitName } from "../units/layout";
 import { Dump, decodeCommandLine, displayLine, dumpUnits, execTimeArgv } from "./helpers/systemd";
@@ -161,6 +161,16 @@ describe("quoting for systemd (units/quote.ts)", () => {
             assert.throws(() => execWord("a\uD800b"), /surrogate/);
             assert.throws(() => execLine(["/bin/x", "\uDC00"]), /surrogate/);
         });
+
+        it("names what it refuses: the argument, or the environment variable's value", () => {
+            assert.throws(() => execWord("a\0b"), /^Error: the argument "a\\u0000b" contains a NUL/);
+            assert.throws(() => environmentAssignment("KEY", "a\0b"), /^Error: the value of KEY "a\\u0000b" contains a NUL/);
+        });
+
+        it("splits a command over continuation lines, one per non-empty group", () => {
+            assert.equal(execLines(["/bin/a", "run"], [["-x", "1"], [], ["-y"]]), "/bin/a run \\\n  -x 1 \\\n  -y");
+            assert.equal(execLines(["/bin/a"], [[], []]), "/bin/a");
+        });
     });
 
     describe("environmentAssignment and textValue, exact text", () => {
@@ -185,6 +195,11 @@ describe("quoting for systemd (units/quote.ts)", () => {
             assert.equal(textValue("a\nb\r\nc"), "a b c");
             assert.equal(textValue("ends\\"), "ends\\ ");
             assert.equal(textValue("ends\\\\"), "ends\\\\");
+        });
+
+        it("turns a character systemd refuses into a space, so the words either side stay apart, and a lone surrogate into U+FFFD", () => {
+            assert.equal(textValue("a\uFDD0b\u{10FFFF}c\uFFFEd"), "a b c d");
+            assert.equal(textValue("a\uD800b"), "a\uFFFDb");
         });
     });
 
@@ -223,6 +238,9 @@ describe("quoting for systemd (units/quote.ts)", () => {
                 ...exec.map(([, v], i) => renderOneShotUnit(nastyOneShot(i, v, i < NASTY.length))),
                 ...NASTY.filter(([, v]) => describable(v)).map(([, v], i) =>
                     renderContainerUnit({ ...nastyContainer(i, "x"), name: `described-${pad(i)}`, description: v }),
+                ),
+                ...NONCHARACTERS.map(([, v], i) =>
+                    renderContainerUnit({ ...nastyContainer(i, "x"), name: `undescribable-${pad(i)}`, description: `before ${v} after` }),
                 ),
                 BROKEN,
             ];
@@ -265,6 +283,19 @@ describe("quoting for systemd (units/quote.ts)", () => {
                     [["/usr/bin/printf", "%s", value]],
                 );
                 assert.deepEqual(unit.environment, i < NASTY.length ? ["A_FIRST=plain", `NASTY=${value}`] : []);
+            });
+        });
+
+        // systemd refuses a whole line holding a noncharacter ("not UTF-8 clean"): the unit would lose its
+        // description, with a warning. The readable text around it must reach systemd.
+        NONCHARACTERS.forEach(([label], i) => {
+            it(`as Description=, the readable text around ${label}`, () => {
+                const name = containerUnitName(`undescribable-${pad(i)}`);
+                assert.deepEqual(
+                    dump.warnings.filter((l) => l.includes(name)),
+                    [],
+                );
+                assert.match(dump.units.get(name)!.properties.get("Description")?.join("\n") ?? "", /^before\s+after$/);
             });
         });
 

@@ -6,6 +6,8 @@ import * as crypto from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import { USER_DATA_LIMIT, formatFor, readUserData } from "../formats";
 import { GZIP_HEADER, decompressIfGzip, deterministicGzip } from "../formats/gzip";
+import { compressedSizeProblems } from "../formats/cloudconfig/render";
+import { userDataSizeProblems } from "../formats/size";
 import { IgnitionConfig, IgnitionStub, canonicalJson, dataUrl, dataUrlText } from "../formats/ignition";
 import { HostContent, renderHostContent } from "../units/render";
 import { fixtureHost, seedContainers } from "./helpers/fixtures";
@@ -56,6 +58,58 @@ describe("user-data formats", () => {
                 [["CLOUDINIT_UNKNOWN_KEY", "line 3: coreos.unit"]],
             );
             assert.deepEqual(cc.validate(deterministicGzip(Buffer.from("#cloud-config\nhostname: a\n"))), []);
+        });
+
+        // EC2 takes up to 16384 bytes, counted as bytes (AWS EC2 User Guide: "limited to 16 KB, in raw
+        // form"). A host whose one unit is padded so the document is exactly `bytes` long:
+        const padded = (pad: string): HostContent => ({
+            units: [{ name: "pad.service", content: `[Unit]\nDescription=${pad}\n` }],
+            files: [],
+            sshAuthorizedKeys: [],
+        });
+        const documentOf = (content: HostContent) => decompressIfGzip(cc.render(content, target).bytes);
+        const exactly = (bytes: number, last = "x"): HostContent => {
+            const base = documentOf(padded("x")).length;
+            const content = padded("x".repeat(bytes - base + 1 - Buffer.byteLength(last)) + last);
+            assert.equal(documentOf(content).length, bytes, "precondition: the document has the size under test");
+            return content;
+        };
+
+        it("sends a document of exactly EC2's limit as it is, and one byte more gzip'd", () => {
+            const atLimit = cc.render(exactly(USER_DATA_LIMIT), target);
+            assert.equal(atLimit.encoding, "text");
+            assert.equal(atLimit.bytes.length, USER_DATA_LIMIT);
+            assert.equal(cc.render(exactly(USER_DATA_LIMIT + 1), target).encoding, "base64");
+        });
+
+        it("counts the document in bytes, not characters: one two-byte character past the limit goes gzip'd", () => {
+            const content = exactly(USER_DATA_LIMIT + 1, "é");
+            assert.equal(documentOf(content).toString("utf8").length, USER_DATA_LIMIT, "precondition: the limit in characters");
+            assert.equal(cc.render(content, target).encoding, "base64");
+        });
+
+        it("accepts a gzip of exactly EC2's limit, and refuses one a byte longer, saying by how much", () => {
+            const document = Buffer.alloc(3 * USER_DATA_LIMIT, "#");
+            assert.deepEqual(compressedSizeProblems(document, Buffer.alloc(USER_DATA_LIMIT)), []);
+            const over = compressedSizeProblems(document, Buffer.alloc(USER_DATA_LIMIT + 1));
+            assert.deepEqual(
+                over.map((p) => p.code),
+                ["USER_DATA_TOO_LARGE_COMPRESSED"],
+            );
+            assert.match(over[0]!.message, /\(by 1\)/);
+        });
+
+        it("accepts any user-data of exactly EC2's limit in bytes, and refuses one a byte longer, saying by how much", () => {
+            assert.deepEqual(userDataSizeProblems(Buffer.alloc(USER_DATA_LIMIT, "#"), "send less"), []);
+            const over = userDataSizeProblems(Buffer.alloc(USER_DATA_LIMIT + 1, "#"), "send less");
+            assert.deepEqual(
+                over.map((p) => [p.code, p.fix]),
+                [["USER_DATA_TOO_LARGE", "send less"]],
+            );
+            assert.match(over[0]!.message, /\(by 1\)/);
+            const twoByteChars = Buffer.from("é".repeat(USER_DATA_LIMIT / 2) + "#");
+            assert.equal(twoByteChars.length, USER_DATA_LIMIT + 1);
+            assert.equal(userDataSizeProblems(twoByteChars, "send less").length, 1, "bytes are counted, not characters");
         });
 
         it("a host of 40 realistic containers goes gzip'd, fits, and its document passes every check", async () => {

@@ -389,7 +389,7 @@ describe("validateHost", () => {
             });
         });
 
-        it("rejects an artifact path that is absolute or climbs out, without asking the file system", () => {
+        it("rejects an artifact path that is absolute, climbs out or is not normalised (., empty segments, a trailing /), without asking the file system", () => {
             const asked: string[] = [];
             const files: FileChecks = { ...allFiles, artifactFileExists: (p) => (asked.push(p), true) };
             const problems = check(
@@ -399,13 +399,15 @@ describe("validateHost", () => {
                             artifact("/etc/passwd"),
                             { ...artifact("../secrets/key"), target: "/k" },
                             { ...artifact("conf/./app.conf"), target: "/c" },
+                            { ...artifact("conf//app.conf"), target: "/d" },
+                            { ...artifact("conf/"), target: "/e" },
                         ],
                     }),
                 ],
                 files,
             );
-            assert.equal(problems.length, 3, show(problems));
-            for (let i = 0; i < 3; i++)
+            assert.equal(problems.length, 5, show(problems));
+            for (let i = 0; i < 5; i++)
                 expectProblem(problems, {
                     where: "web",
                     field: `volumes[${i}].source.path`,
@@ -496,14 +498,16 @@ describe("validateHost", () => {
             });
         });
 
-        it("rejects a tarball path outside the image folder without asking", () => {
+        it("rejects a tarball path outside the image folder or not normalised, without asking", () => {
             const asked: string[] = [];
             const files: FileChecks = { ...allFiles, imageFileExists: (f) => (asked.push(f), true) };
-            expectOnly(check([app("web", { image: { kind: "tarball", file: "../web.tar", ref: "web:1.0" } })], files), {
-                where: "web",
-                field: "image.file",
-                message: /not a relative path inside the image folder/,
-            });
+            for (const file of ["../web.tar", "/web.tar", "sub//web.tar", "web.tar/", "./web.tar"]) {
+                expectOnly(check([app("web", { image: { kind: "tarball", file, ref: "web:1.0" } })], files), {
+                    where: "web",
+                    field: "image.file",
+                    message: /not a relative path inside the image folder/,
+                });
+            }
             assert.deepEqual(asked, []);
         });
 

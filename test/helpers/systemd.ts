@@ -29,9 +29,22 @@
 // them. A value containing a newline followed by a tab cannot be told apart from the dump's own
 // lines, so tests must not use one (none of ours does).
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import {
+    chmodSync,
+    lstatSync,
+    mkdirSync,
+    mkdtempSync,
+    readFileSync,
+    readdirSync,
+    readlinkSync,
+    renameSync,
+    rmSync,
+    writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { gunzipSync, gzipSync } from "node:zlib";
 
 /** A unit file to load: the shape of `RenderedUnit`. */
 export interface UnitFile {
@@ -90,6 +103,96 @@ function withTempDir<T>(use: (dir: string) => T): T {
     } finally {
         rmSync(dir, { recursive: true, force: true });
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A cache of systemd's answers (mutation testing only)
+//
+// What `systemd --test` and `systemd-analyze verify` print depends on the unit files and stub
+// executables we hand them, how we invoke them, and this machine's systemd: its binaries and
+// libraries, its configuration and the unit files installed (the dump loads the default unit path
+// too). The answer is kept under a SHA-256 of all of that (file names and bytes for ours and for
+// systemd's binaries and libraries; name, size and mtime of every file under the machine's unit and
+// configuration folders) and read back instead of running systemd again, so a cached answer is the
+// answer systemd gave for exactly these inputs; an answer systemd refused (an exception) is never
+// kept. The temporary folder's name is replaced by a fixed one before anything is returned or
+// stored, so a cached answer and a fresh one are the same bytes. Stryker re-renders the same units
+// for thousands of mutants that do not change them. Off unless COREOS_CONTAINERS_SYSTEMD_CACHE names
+// a folder (stryker.config.mjs does): `npm test` always asks systemd.
+
+/** Where a dump's temporary unit folder appears in what the helpers return. */
+export const UNIT_DIR_PLACEHOLDER = "/tmp/coreos-containers-systemd-UNITS";
+
+function cacheDir(): string | undefined {
+    const configured = process.env.COREOS_CONTAINERS_SYSTEMD_CACHE;
+    return configured === undefined || configured === "" || configured === "off" ? undefined : configured;
+}
+
+// The folders systemd reads configuration and units from (systemd.unit(5) "System Unit Search Path",
+// systemd-system.conf(5)); missing ones are skipped.
+const SYSTEMD_CONFIG_DIRS = [
+    "/etc/systemd",
+    "/run/systemd/system",
+    "/run/systemd/system.control",
+    "/run/systemd/transient",
+    "/run/systemd/generator",
+    "/run/systemd/generator.early",
+    "/run/systemd/generator.late",
+    "/usr/local/lib/systemd/system",
+    "/lib/systemd/system",
+    "/usr/lib/systemd/system",
+    "/usr/lib/systemd/system.conf.d",
+];
+
+let machineIdentity: string | undefined;
+
+/** A SHA-256 of this machine's systemd: binaries and the libraries they load, by content; config and unit folders, by listing. */
+function systemdIdentity(): string {
+    if (machineIdentity !== undefined) return machineIdentity;
+    const hash = createHash("sha256");
+    const ldd = spawnSync("ldd", [SYSTEMD], { encoding: "utf8" });
+    if (ldd.status !== 0) throw new Error(`ldd ${SYSTEMD} failed: ${ldd.stderr}`);
+    const libraries = [...ldd.stdout.matchAll(/=> (\/\S+)/g)].map((m) => m[1]!);
+    for (const file of [SYSTEMD, SYSTEMD_ANALYZE, ...libraries]) hash.update(`file ${file}\0`).update(readFileSync(file));
+    const walk = (dir: string): void => {
+        let names: string[];
+        try {
+            names = readdirSync(dir).sort();
+        } catch {
+            return; // a folder this machine does not have
+        }
+        for (const name of names) {
+            const file = path.join(dir, name);
+            const st = lstatSync(file);
+            const target = st.isSymbolicLink() ? readlinkSync(file) : "";
+            hash.update(`entry ${file}\0${st.mode}\0${st.size}\0${st.mtimeMs}\0${target}\0`);
+            if (st.isDirectory()) walk(file);
+        }
+    };
+    for (const dir of SYSTEMD_CONFIG_DIRS) walk(dir);
+    machineIdentity = hash.digest("hex");
+    return machineIdentity;
+}
+
+/** Runs `compute` unless systemd's answer for exactly `inputs` on this machine's systemd is cached; stores what it returns. */
+function cached<T>(kind: string, inputs: unknown, compute: () => T): T {
+    const dir = cacheDir();
+    if (dir === undefined) return compute();
+    const key = createHash("sha256")
+        .update(JSON.stringify({ kind, systemd: systemdIdentity(), inputs }))
+        .digest("hex");
+    const file = path.join(dir, kind, `${key}.json.gz`);
+    try {
+        return JSON.parse(gunzipSync(readFileSync(file)).toString("utf8")) as T;
+    } catch {
+        // not cached yet (or unreadable): ask systemd
+    }
+    const answer = compute();
+    mkdirSync(path.dirname(file), { recursive: true });
+    const temp = `${file}.${process.pid}.tmp`;
+    writeFileSync(temp, gzipSync(JSON.stringify(answer), { level: 1 }));
+    renameSync(temp, file); // atomic: a parallel reader sees the whole answer or none
+    return answer;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -363,40 +466,39 @@ export function dumpUnits(units: readonly UnitFile[], hostUnits: readonly string
         name: ANCHOR,
         content: `[Unit]\nDescription=Pulls every unit under test into the transaction\nWants=${units.map((u) => u.name).join(" ")}\n`,
     };
-    return withTempDir((dir) => {
-        chmodSync(dir, 0o755);
-        writeUnits(dir, [...unitSet(units, hostUnits), anchor]);
-        const run = spawnSync(
-            "setpriv",
-            [
-                `--reuid=${NOBODY}`,
-                `--regid=${NOBODY}`,
-                "--clear-groups",
-                SYSTEMD,
-                "--test",
-                "--system",
-                `--unit=${ANCHOR}`,
-                "--log-target=console",
-                "--log-color=no",
-            ],
-            {
-                // The trailing colon appends systemd's default unit path. HOME=/ keeps systemd from
-                // reading root's ~/.config as nobody.
-                env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/", LANG: "C.UTF-8", SYSTEMD_UNIT_PATH: `${dir}:` },
-                maxBuffer: 512 * 1024 * 1024,
-            },
-        );
-        if (run.error) throw run.error;
-        const stderr = run.stderr.toString("utf8");
-        if (run.status !== 0) throw new Error(`systemd --test exited with ${run.status}:\n${stderr}`);
-        const stdout = utf8.decode(run.stdout);
-        if (!stdout.includes(`\t-> Unit ${ANCHOR}:\n`)) {
-            throw new Error(`systemd did not load ${ANCHOR}: can user nobody read ${dir} (TMPDIR)?\n${stderr}`);
-        }
-        const names = units.map((u) => u.name);
-        const warnings = stderr.split("\n").filter((l) => l.includes(dir) || names.some((n) => l.includes(n)));
-        return { units: parseDump(stdout, names), warnings, stderr };
-    });
+    const files = [...unitSet(units, hostUnits), anchor];
+    const argv = [
+        `--reuid=${NOBODY}`,
+        `--regid=${NOBODY}`,
+        "--clear-groups",
+        SYSTEMD,
+        "--test",
+        "--system",
+        `--unit=${ANCHOR}`,
+        "--log-target=console",
+        "--log-color=no",
+    ];
+    // The trailing colon appends systemd's default unit path. HOME=/ keeps systemd from reading
+    // root's ~/.config as nobody.
+    const envFor = (dir: string) => ({ PATH: "/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/", LANG: "C.UTF-8", SYSTEMD_UNIT_PATH: `${dir}:` });
+    const { stdout, stderr } = cached("dump", { files, argv, env: envFor(UNIT_DIR_PLACEHOLDER) }, () =>
+        withTempDir((dir) => {
+            chmodSync(dir, 0o755);
+            writeUnits(dir, files);
+            const run = spawnSync("setpriv", argv, { env: envFor(dir), maxBuffer: 512 * 1024 * 1024 });
+            if (run.error) throw run.error;
+            const stderr = run.stderr.toString("utf8");
+            if (run.status !== 0) throw new Error(`systemd --test exited with ${run.status}:\n${stderr}`);
+            const stdout = utf8.decode(run.stdout);
+            if (!stdout.includes(`\t-> Unit ${ANCHOR}:\n`)) {
+                throw new Error(`systemd did not load ${ANCHOR}: can user nobody read ${dir} (TMPDIR)?\n${stderr}`);
+            }
+            return { stdout: stdout.replaceAll(dir, UNIT_DIR_PLACEHOLDER), stderr: stderr.replaceAll(dir, UNIT_DIR_PLACEHOLDER) };
+        }),
+    );
+    const names = units.map((u) => u.name);
+    const warnings = stderr.split("\n").filter((l) => l.includes(UNIT_DIR_PLACEHOLDER) || names.some((n) => l.includes(n)));
+    return { units: parseDump(stdout, names), warnings, stderr };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -422,23 +524,29 @@ export function verifyUnits(
     executables: readonly string[],
     hostUnits: readonly string[] = FLATCAR_UNITS,
 ): VerifyResult {
-    return withTempDir((root) => {
-        const unitDir = path.join(root, "etc/systemd/system");
-        mkdirSync(unitDir, { recursive: true });
-        writeUnits(unitDir, unitSet(units, hostUnits));
-        for (const exe of [...executables, STUB_EXECUTABLE]) {
-            if (!path.isAbsolute(exe)) throw new Error(`executable ${exe} is not absolute`);
-            const file = path.join(root, exe);
-            mkdirSync(path.dirname(file), { recursive: true });
-            writeFileSync(file, "#!/bin/sh\nexit 0\n");
-            chmodSync(file, 0o755);
-        }
-        const run = spawnSync(SYSTEMD_ANALYZE, ["verify", `--root=${root}`, "--man=no", ...units.map((u) => path.join(unitDir, u.name))], {
-            env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/", LANG: "C.UTF-8", SYSTEMD_LOG_COLOR: "0" },
-            encoding: "utf8",
-            maxBuffer: 64 * 1024 * 1024,
-        });
-        if (run.error) throw run.error;
-        return { status: run.status, output: (run.stdout + run.stderr).replaceAll(root, "ROOT") };
-    });
+    const files = unitSet(units, hostUnits);
+    const argsFor = (root: string) => [
+        "verify",
+        `--root=${root}`,
+        "--man=no",
+        ...units.map((u) => path.join(root, "etc/systemd/system", u.name)),
+    ];
+    const env = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/", LANG: "C.UTF-8", SYSTEMD_LOG_COLOR: "0" };
+    return cached("verify", { files, executables, args: argsFor("ROOT"), env }, () =>
+        withTempDir((root) => {
+            const unitDir = path.join(root, "etc/systemd/system");
+            mkdirSync(unitDir, { recursive: true });
+            writeUnits(unitDir, files);
+            for (const exe of [...executables, STUB_EXECUTABLE]) {
+                if (!path.isAbsolute(exe)) throw new Error(`executable ${exe} is not absolute`);
+                const file = path.join(root, exe);
+                mkdirSync(path.dirname(file), { recursive: true });
+                writeFileSync(file, "#!/bin/sh\nexit 0\n");
+                chmodSync(file, 0o755);
+            }
+            const run = spawnSync(SYSTEMD_ANALYZE, argsFor(root), { env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+            if (run.error) throw run.error;
+            return { status: run.status, output: (run.stdout + run.stderr).replaceAll(root, "ROOT") };
+        }),
+    );
 }
