@@ -139,7 +139,10 @@ describe("readiness report (real bash and curl against the IMDS and S3 stand-ins
         const names = rendered.units.map((u) => u.name);
         // coreos-cloudinit starts it last (it waits for each job); only the handover unit, which reports again, comes after it.
         assert.deepEqual(names.slice(names.indexOf(unit.name) + 1), [HANDOVER_UNIT]);
-        assert.ok(names.slice(names.indexOf(unit.name)).every((n) => !n.startsWith("docker-")), "after every container");
+        assert.ok(
+            names.slice(names.indexOf(unit.name)).every((n) => !n.startsWith("docker-")),
+            "after every container",
+        );
         assert.ok(names.indexOf("provision.service") < names.findIndex((n) => n.startsWith("docker-")));
     });
 

@@ -19,6 +19,7 @@ import {
     lstatSync,
     mkdirSync,
     mkdtempSync,
+    renameSync,
     readFileSync,
     readdirSync,
     rmSync,
@@ -146,26 +147,37 @@ export class HostResidue {
 /** The machine-wide boot slot: a directory created atomically, holding the owner's pid. */
 const BOOT_SLOT = path.join(tmpdir(), "coreos-containers-boot.lock");
 
-/** Take the boot slot, waiting while another live process holds it; a slot left by a dead process is taken over. */
+/**
+ * Take the boot slot, waiting while another live process holds it; a slot left by a dead process is
+ * taken over. The slot appears with its owner's pid already in it (a folder holding the pid file,
+ * renamed into place: rename(2) refuses a non-empty target), so no slot is ever left without an owner.
+ */
 async function acquireBootSlot(timeoutMs = 10 * 60_000): Promise<() => void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
+        const mine = mkdtempSync(`${BOOT_SLOT}.new-`);
+        writeFileSync(path.join(mine, "pid"), String(process.pid));
         try {
-            mkdirSync(BOOT_SLOT);
-            writeFileSync(path.join(BOOT_SLOT, "pid"), String(process.pid));
+            renameSync(mine, BOOT_SLOT);
             return () => rmSync(BOOT_SLOT, { recursive: true, force: true });
         } catch (e) {
-            if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+            rmSync(mine, { recursive: true, force: true });
+            if (!["EEXIST", "ENOTEMPTY"].includes((e as NodeJS.ErrnoException).code ?? "")) throw e;
         }
-        const owner = Number(readFileSync(path.join(BOOT_SLOT, "pid"), { encoding: "utf8", flag: "a+" }) || "0");
+        let owner = 0;
+        try {
+            owner = Number(readFileSync(path.join(BOOT_SLOT, "pid"), "utf8")) || 0;
+        } catch {
+            continue; // released meanwhile
+        }
         let alive = owner > 0;
         try {
             if (alive) process.kill(owner, 0);
         } catch {
             alive = false;
         }
-        // No pid yet: the owner is between mkdir and writing it; give it a moment before calling it dead.
-        if (!alive && owner > 0) rmSync(BOOT_SLOT, { recursive: true, force: true });
+        // A slot without a readable pid is a leftover of the earlier layout (mkdir, then the pid): stale too.
+        if (!alive) rmSync(BOOT_SLOT, { recursive: true, force: true });
         if (Date.now() > deadline) throw new Error(`no boot slot within ${timeoutMs / 1000} s: ${BOOT_SLOT} is held by pid ${owner}`);
         await new Promise((res) => setTimeout(res, 200));
     }
