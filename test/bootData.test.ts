@@ -19,6 +19,9 @@ const HOST_A = { instanceId: "i-0a00000000000000a", machineId: "aaaa0000b0075e57
 const HOST_B = { instanceId: "i-0b00000000000000b", machineId: "bbbb0000b0075e5700000000000000bb" };
 const RELEASE_AFTER_MS = 2500;
 
+/** What an up container reports in boot.json: healthy with a health check, running without. */
+const upState = (c: { healthCheck?: unknown }) => (c.healthCheck ? "healthy" : "running");
+
 describe("boot: the data volume moves from the old host to its replacement (systemd-nspawn, loop device, IMDS and EC2 stand-ins inside)", function () {
     this.timeout(240_000);
     let residue: HostResidue | undefined;
@@ -119,6 +122,19 @@ describe("boot: the data volume moves from the old host to its replacement (syst
             b.late,
             new RegExp(`Id=${containerUnitName(store.name)}\\nActiveState=active`),
             `B's stateful container runs${explain(b)}`,
+        );
+        // The second verdict (the handover unit, then its report): the disk mounted, the stateful container up too.
+        assert.equal(b.secondStatus["state"], "ready", `B's second boot.json${explain(b)}`);
+        assert.deepEqual(
+            (b.secondStatus["units"] as { container: string; state: string }[]).map((u) => [u.container, u.state]),
+            [
+                [web.name, "healthy"],
+                [store.name, upState(store)],
+            ],
+        );
+        assert.deepEqual(
+            [(b.secondStatus["dataVolume"] as { state: string }).state, (b.secondStatus["dataVolume"] as { formatted: boolean }).formatted],
+            ["mounted", false],
         );
         const afterB = writtenBy(disk!.device, tmp);
         assert.deepEqual(

@@ -164,12 +164,13 @@ async function acquireBootSlot(timeoutMs = 10 * 60_000): Promise<() => void> {
             rmSync(mine, { recursive: true, force: true });
             if (!["EEXIST", "ENOTEMPTY"].includes((e as NodeJS.ErrnoException).code ?? "")) throw e;
         }
-        let owner = 0;
+        let pidText: string;
         try {
-            owner = Number(readFileSync(path.join(BOOT_SLOT, "pid"), "utf8")) || 0;
+            pidText = readFileSync(path.join(BOOT_SLOT, "pid"), "utf8");
         } catch {
             continue; // released meanwhile
         }
+        const owner = Number(pidText) || 0;
         let alive = owner > 0;
         try {
             if (alive) process.kill(owner, 0);

@@ -75,6 +75,8 @@ export interface DataBoot {
     readonly console: string;
     /** boot.json as the ready unit first wrote it. */
     readonly firstStatus: Record<string, unknown>;
+    /** boot.json as the handover unit rewrote it once the disk was mounted (its second report). */
+    readonly secondStatus: Record<string, unknown>;
     /** The journal of the whole boot, `-o short-unix` (epoch seconds with µs), our units and the kernel's mount messages. */
     readonly journal: string;
     readonly aws: FakeAwsServerRecord;
@@ -93,6 +95,9 @@ const HOOK = `#!/bin/bash
 cp ${BOOT_STATUS_FILE} ${PROBE_DIR}/boot-first.json
 for ((i = 0; i < 400; i++)); do systemctl is-active -q ${containerUnitName(store.name)} && break; sleep 0.1; done
 systemctl show -p Id,ActiveState,SubState,Result ${DATA_UNIT} ${DATA_MOUNT_UNIT} ${containerUnitName(store.name)} ${containerUnitName(web.name)} ${READY_UNIT} >${PROBE_DIR}/late
+# The handover unit's second verdict: boot.json rewritten once the disk is mounted and the containers on it count.
+for ((i = 0; i < 200; i++)); do jq -e '.dataVolume.state == "mounted" and all(.units[]; .state != "pending" and .state != "starting")' ${BOOT_STATUS_FILE} >/dev/null 2>&1 && break; sleep 0.1; done
+cp ${BOOT_STATUS_FILE} ${PROBE_DIR}/boot-second.json
 `;
 
 /** Boots a fresh root as one host with the data volume, until its stateful container is up, then powers it off. */
@@ -183,6 +188,7 @@ export async function bootDataHost(o: DataBootOptions): Promise<DataBoot> {
         return {
             console: machine.console,
             firstStatus: JSON.parse(r.readOrEmpty(`${PROBE_DIR}/boot-first.json`) || "{}") as Record<string, unknown>,
+            secondStatus: JSON.parse(r.readOrEmpty(`${PROBE_DIR}/boot-second.json`) || "{}") as Record<string, unknown>,
             journal: j,
             aws,
             storeRunAtMs: null,
