@@ -113,6 +113,8 @@ describe("cloud-config rendering", () => {
                 "var-lib-containerdata.mount",
                 "coreos-containers-data.service",
                 "coreos-containers-report.service",
+                // It reports again once the data disk has an outcome (the retire step waits for that).
+                "coreos-containers-handover.service",
             ]);
         });
 

@@ -215,7 +215,10 @@ describe("data volume: the plan", function () {
         assert.deepEqual(all(changed, T.dlm), []);
         assert.deepEqual(all(changed, T.attachment), []);
         assert.equal(all(changed, T.volume).length, 1);
-        const plain = await planInChild({ stack: DEV });
+        const plain = await planInChild({
+            stack: DEV,
+            config: { [key("hostsDir")]: "test/fixtures/hosts-stateless", [key("containers")]: {} },
+        });
         for (const t of [T.volume, T.dlm]) assert.deepEqual(all(plain, t), [], t);
         assert.ok(!plain.resources.some((r) => r.name === "host-attach-data-volume"));
         assert.equal(plain.outputs["dataVolumeId"], undefined);

@@ -35,6 +35,7 @@ const T = {
     bucketPolicy: "aws:s3/bucketPolicy:BucketPolicy",
     object: "aws:s3/bucketObjectv2:BucketObjectv2",
     command: "command:local:Command",
+    volume: "aws:ebs/volume:Volume",
 } as const;
 
 interface PolicyDoc {
@@ -146,8 +147,8 @@ describe("program: the dev stack, in-process with mocks", function () {
             assert.equal(grant.inputs["role"], computed(T.role, "id"));
             assert.equal(
                 plan.resources.filter((r) => r.type.startsWith("aws:iam/")).length,
-                4,
-                "a role, its two policies (read the artifact, write the report) and the profile; nothing attached",
+                5,
+                "a role, its three policies (read the artifact, write the report, attach the data volume) and the profile; nothing attached",
             );
         });
 
@@ -390,6 +391,14 @@ describe("program: the dev stack, in-process with mocks", function () {
                     hostTag: "coreos-containers/dev/host",
                     instanceId: String(computed(T.instance, "id")),
                     allocationId: String(computed(T.eip, "allocationId")),
+                    // The fixture host keeps data on the volume: retire hands it over and waits for the new host's second report.
+                    dataVolume: {
+                        volumeId: String(computed(T.volume, "id")),
+                        bucket: String(computed(T.bucket, "bucket")),
+                        reportKey: `status/${userDataSha}.json`,
+                        userDataSha256: userDataSha,
+                        timeoutSeconds: config.readyTimeoutMinutes * 60,
+                    },
                 }),
             );
         });

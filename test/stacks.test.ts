@@ -139,6 +139,9 @@ describe("stacks: plans in child processes", function () {
                 "aws:iam/rolePolicy:RolePolicy host-write-report: policy",
                 "command:local:Command host-cutover-gate: environment.CUTOVER_REPORT_KEY",
                 "command:local:Command host-cutover-gate: environment.CUTOVER_USER_DATA_SHA256",
+                // Retire waits for the new host's second report (the data disk handed over) under the same key.
+                "command:local:Command host-cutover-retire: environment.CUTOVER_REPORT_KEY",
+                "command:local:Command host-cutover-retire: environment.CUTOVER_USER_DATA_SHA256",
             ],
             "only the instance's user-data changes, and what its hash names",
         );
@@ -166,6 +169,8 @@ describe("stacks: plans in child processes", function () {
             "aws:s3/bucketObjectv2:BucketObjectv2 artifact-object: source.path",
             "command:local:Command host-cutover-gate: environment.CUTOVER_REPORT_KEY",
             "command:local:Command host-cutover-gate: environment.CUTOVER_USER_DATA_SHA256",
+            "command:local:Command host-cutover-retire: environment.CUTOVER_REPORT_KEY",
+            "command:local:Command host-cutover-retire: environment.CUTOVER_USER_DATA_SHA256",
         ]);
         assert.ok(documentOf(changed).includes(String(changed.outputs["artifactObjectKey"])));
     });
@@ -207,10 +212,14 @@ describe("stacks: plans in child processes", function () {
             [/RolePolicy host-read-artifact: policy$/, ["containers", "imageDir"]],
             // The user-data's hash names the readiness report.
             [/RolePolicy host-write-report: policy$/, ["containers", "imageDir"]],
-            [/Command host-cutover-gate: environment\.CUTOVER_(REPORT_KEY|USER_DATA_SHA256)$/, ["containers", "imageDir"]],
+            [/Command host-cutover-(gate|retire): environment\.CUTOVER_(REPORT_KEY|USER_DATA_SHA256)$/, ["containers", "imageDir"]],
+            // The data volume's snapshots: a DLM policy and its role, in prod only.
+            [/ data-snapshots(-role|-policy)?: only in prod$/, ["snapshots"]],
         ];
         // The host tag names the stack: it differs by the stack's name, not by a config key.
-        const byStackName = /: (tags\.coreos-containers:host|environment\.CUTOVER_HOST_TAG)$/;
+        const byStackName =
+            /: (tags\.coreos-containers:(host|data-volume)|environment\.CUTOVER_HOST_TAG)$|data-volume: tags\.Name$|host-attach-data-volume: policy$/;
+        // (the attach policy's only stack-specific part is its condition on the host tag; test/dataVolumePlan.test.ts pins the whole document)
         for (const [p, stack] of [
             [dev, "dev"],
             [prod, "prod"],
