@@ -196,10 +196,16 @@ function describePolicy(i: Record<string, unknown>, key: string): string {
         const service = at(s, "Condition", "StringEquals", "kms:ViaService");
         return service === undefined ? "" : ` via ${text(service)} only`;
     };
+    // A condition on a resource tag narrows the statement to the resources that carry it: say so.
+    const tagged = (s: unknown) => {
+        const equals = at(s, "Condition", "StringEquals");
+        const tags = equals && typeof equals === "object" ? Object.entries(equals).filter(([k]) => k.startsWith("aws:ResourceTag/")) : [];
+        return tags.map(([k, v]) => ` tagged ${k.slice("aws:ResourceTag/".length)}=${text(v)}`).join("");
+    };
     return items(doc.Statement)
         .map(
             (s) =>
-                `${text(at(s, "Effect"))} ${texts(at(s, "Action")).join(",")} on ${shortSha(texts(at(s, "Resource")).join(","))}${via(s)}`,
+                `${text(at(s, "Effect"))} ${texts(at(s, "Action")).join(",")} on ${shortSha(texts(at(s, "Resource")).join(","))}${tagged(s)}${via(s)}`,
         )
         .join("; ");
 }
@@ -216,7 +222,9 @@ function describeCommand(i: Record<string, unknown>): string {
             return `readiness gate: waits up to ${minutes} min for ${env("CUTOVER_INSTANCE_ID")}'s report at s3://${env("CUTOVER_BUCKET")}/${shortSha(env("CUTOVER_REPORT_KEY"))}; fails the up if it is not ready${perInstance}`;
         }
         case "retire":
-            return `retires every other host tagged ${env("CUTOVER_HOST_TAG")} once the address is on ${env("CUTOVER_INSTANCE_ID")}${perInstance}`;
+            return env("CUTOVER_DATA_VOLUME_ID")
+                ? `once the address is on ${env("CUTOVER_INSTANCE_ID")}: stops every other host tagged ${env("CUTOVER_HOST_TAG")}, detaches the data volume ${env("CUTOVER_DATA_VOLUME_ID")} from it, terminates it, and waits for the new host to report the volume mounted${perInstance}`
+                : `retires every other host tagged ${env("CUTOVER_HOST_TAG")} once the address is on ${env("CUTOVER_INSTANCE_ID")}${perInstance}`;
         case "teardown":
             return `on destroy: terminates every host tagged ${env("CUTOVER_HOST_TAG")} and waits until they are gone`;
         default:

@@ -445,7 +445,8 @@ describe("program: the dev stack, in-process with mocks", function () {
                 String(plan.outputs["artifactObjectKey"]),
                 "never terminated by Pulumi (retainOnDelete)",
                 `readiness gate: waits up to ${config.readyTimeoutMinutes} min for ${String(computed(T.instance, "id"))}'s report`,
-                "retires every other host tagged coreos-containers/dev/host once the address is on",
+                "stops every other host tagged coreos-containers/dev/host, detaches the data volume vol-",
+                "instance/* tagged coreos-containers:host=coreos-containers/dev/host",
                 "on destroy: terminates every host tagged coreos-containers/dev/host",
                 "status/: expire after",
             ]) {
