@@ -13,7 +13,6 @@ import { strict as assert } from "node:assert";
 import * as crypto from "node:crypto";
 import { existsSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import * as path from "node:path";
-import * as ts from "typescript";
 import { renderHost } from "../formats/cloudconfig";
 import { buildHost } from "../units/host";
 import { ARTIFACT_ROOT, SECRETS_UNIT, containerUnitName, secretEnvFile } from "../units/layout";
@@ -39,14 +38,17 @@ import {
     prepareBase,
     seedArtifact,
     tail,
+    AWS_STAND_IN_DIR,
+    AWS_STAND_IN_UNIT,
+    installAwsStandIns,
 } from "./helpers/boot";
 
 const REPO = path.resolve(__dirname, "..");
 const SHA = "7e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f";
 const REGION = "eu-west-1";
 const ARTIFACT = { bucket: "coreos-containers-artifacts-boottest", key: `artifacts/${SHA}.tar.gz`, sha256: SHA, region: REGION };
-const AWS_DIR = "/var/lib/boot-test/aws";
-const AWS_UNIT = "boot-test-aws.service";
+const AWS_DIR = AWS_STAND_IN_DIR;
+const AWS_UNIT = AWS_STAND_IN_UNIT;
 const PORTS = { imds: 8181, ssm: 8182 };
 
 describe("boot: a host whose containers take secrets (systemd-nspawn, SSM and IMDS stand-ins inside)", function () {
@@ -108,13 +110,6 @@ describe("boot: a host whose containers take secrets (systemd-nspawn, SSM and IM
         r.write(`${PROBE_DIR}/wait-for`, BOOT_STATUS_FILE);
 
         // The stand-ins, as plain JavaScript, and a drop-in that points the secrets unit at them.
-        for (const f of ["fake-aws", "fake-aws-server"]) {
-            const source = readFileSync(path.join(__dirname, "helpers", `${f}.ts`), "utf8");
-            const js = ts.transpileModule(source, {
-                compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 },
-            }).outputText;
-            r.write(`${AWS_DIR}/${f}.js`, js);
-        }
         const config: FakeAwsServerConfig = {
             region: REGION,
             imdsPort: PORTS.imds,
@@ -125,11 +120,7 @@ describe("boot: a host whose containers take secrets (systemd-nspawn, SSM and IM
             })),
             record: `${AWS_DIR}/record.json`,
         };
-        r.write(`${AWS_DIR}/config.json`, JSON.stringify(config), 0o600);
-        r.write(
-            `/etc/systemd/system/${AWS_UNIT}`,
-            `[Unit]\nDescription=Boot test: IMDS and SSM stand-ins\n\n[Service]\nType=notify\nNotifyAccess=all\nExecStart=${process.execPath} ${AWS_DIR}/fake-aws-server.js ${AWS_DIR}/config.json\n`,
-        );
+        installAwsStandIns(r, config, "IMDS and SSM stand-ins");
         r.write(
             `/etc/systemd/system/${SECRETS_UNIT}.d/boot-test.conf`,
             `[Unit]\nWants=${AWS_UNIT}\nAfter=${AWS_UNIT}\n\n[Service]\nEnvironment=IMDS_ENDPOINT=http://127.0.0.1:${PORTS.imds} SSM_ENDPOINT=http://ssm.${REGION}.localhost:${PORTS.ssm}\n`,

@@ -4,15 +4,15 @@
 // the Elastic IP, termination). `pulumi up`'s order is gate → the Eip update → retire; `upWith` plays it:
 // the address moves only when the gate exited 0, retire runs only after that.
 import { strict as assert } from "node:assert";
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { HOST_TAG_KEY, cutoverCommand, gateEnvironment, retireEnvironment, teardownEnvironment } from "../scripts/cutover/contract";
+import { HOST_TAG_KEY, gateEnvironment, retireEnvironment, teardownEnvironment } from "../scripts/cutover/contract";
 import { describeNotReady, judge, parseReport } from "../scripts/cutover/contract";
 import { reportKey } from "../units/report";
 import { CredentialStore, FakeEc2, FakeImds, FakeS3 } from "./helpers/fake-aws";
 import { PROJECT_DIR } from "./helpers/fixtures";
+import { StepRun, cutoverAwsEnv, runCutoverStep } from "./helpers/cutover";
 import { FakeHostDir, bootJson, hostReport, sha256 } from "./helpers/report";
 
 const REGION = "eu-west-1";
@@ -26,13 +26,6 @@ const NEWER = "i-0000000000000000c";
 const OTHER_STACK = "i-0000000000000000d";
 const BOOT_ID = "5b0c1a8e-3f1d-4c2b-9e7a-0d6f8b4c2a19";
 const userDataOf = (build: string) => Buffer.from(`#cloud-config\n# build ${build}\n`);
-
-interface StepRun {
-    readonly code: number | null;
-    readonly stdout: string;
-    readonly stderr: string;
-    readonly ms: number;
-}
 
 const KIBANA_JOURNAL = [
     "Dec 01 13:04:51 ip-10-0-0-11 docker[2211]: kibana health check failed: curl: (7) Failed to connect to localhost port 5601",
@@ -66,44 +59,8 @@ describe("cutover steps (scripts/cutover.ts as the Commands run it, against the 
         fs.rmSync(tmp, { recursive: true, force: true });
     });
 
-    /** `pulumi up`'s credentials: temporary ones S3 and EC2 know; no profile, no IMDS. */
-    function awsEnv(): Record<string, string> {
-        const c = store.issue();
-        return {
-            PATH: process.env["PATH"] ?? "/usr/bin:/bin",
-            HOME: tmp,
-            AWS_ACCESS_KEY_ID: c.accessKeyId,
-            AWS_SECRET_ACCESS_KEY: c.secretAccessKey,
-            AWS_SESSION_TOKEN: c.token,
-            AWS_CONFIG_FILE: path.join(tmp, "no-config"),
-            AWS_SHARED_CREDENTIALS_FILE: path.join(tmp, "no-credentials"),
-            AWS_EC2_METADATA_DISABLED: "true",
-            AWS_ENDPOINT_URL_S3: s3.origin,
-            AWS_ENDPOINT_URL_EC2: ec2.origin,
-        };
-    }
-
-    /** One step, as its Command runs it: `/bin/sh -c` its command line, in the project folder. */
-    function step(name: "gate" | "retire" | "teardown", env: Record<string, string>): Promise<StepRun> {
-        const started = Date.now();
-        return new Promise((resolve, reject) => {
-            const child = spawn("/bin/sh", ["-c", cutoverCommand(name)], {
-                cwd: PROJECT_DIR,
-                env: { ...awsEnv(), ...env },
-                stdio: ["ignore", "pipe", "pipe"],
-            });
-            let stdout = "";
-            let stderr = "";
-            child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-            child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-            const timer = setTimeout(() => child.kill("SIGKILL"), 25_000);
-            child.on("error", reject);
-            child.on("close", (code) => {
-                clearTimeout(timer);
-                resolve({ code, stdout, stderr, ms: Date.now() - started });
-            });
-        });
-    }
+    const awsEnv = () => cutoverAwsEnv({ store, home: tmp, s3: s3.origin, ec2: ec2.origin });
+    const step = (name: "gate" | "retire" | "teardown", env: Record<string, string>) => runCutoverStep(name, { ...awsEnv(), ...env });
 
     const gateEnv = (instanceId: string, userData: Buffer, timeoutSeconds = 5) => ({
         ...gateEnvironment({

@@ -4,7 +4,6 @@
 // run as their Commands run them (scripts/cutover.ts in a child process) against the SigV4-checking
 // stand-ins: FakeEc2 (instances, the address, the volume) and FakeS3 (the readiness reports).
 import { strict as assert } from "node:assert";
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -13,7 +12,6 @@ import {
     DataVolumeStatus,
     HOST_TAG_KEY,
     ReadinessReport,
-    cutoverCommand,
     gateEnvironment,
     judge,
     judgeHandover,
@@ -22,7 +20,7 @@ import {
 } from "../scripts/cutover/contract";
 import { reportKey } from "../units/report";
 import { CredentialStore, FakeEc2, FakeS3 } from "./helpers/fake-aws";
-import { PROJECT_DIR } from "./helpers/fixtures";
+import { cutoverAwsEnv, runCutoverStep } from "./helpers/cutover";
 import { bootJson, sha256 } from "./helpers/report";
 
 const REGION = "eu-west-1";
@@ -35,12 +33,6 @@ const VOLUME = "vol-0123456789abcdef0";
 const BOOT_ID = "5b0c1a8e-3f1d-4c2b-9e7a-0d6f8b4c2a19";
 const USER_DATA = Buffer.from("#cloud-config\n# build B\n");
 const KEY = reportKey(sha256(USER_DATA));
-
-interface StepRun {
-    readonly code: number | null;
-    readonly stdout: string;
-    readonly stderr: string;
-}
 
 /** The report the new host uploads: boot.json's units, and its data disk's state. */
 function report(units: Parameters<typeof bootJson>[0]["units"], dataVolume: DataVolumeStatus, state: "ready" | "failed" = "ready"): Buffer {
@@ -91,39 +83,12 @@ describe("cutover with a data volume (scripts/cutover.ts against the EC2 and S3 
         fs.rmSync(tmp, { recursive: true, force: true });
     });
 
-    function step(name: "gate" | "retire", env: Record<string, string>): Promise<StepRun> {
-        const c = store.issue();
-        return new Promise((resolve, reject) => {
-            const child = spawn("/bin/sh", ["-c", cutoverCommand(name)], {
-                cwd: PROJECT_DIR,
-                env: {
-                    PATH: process.env["PATH"] ?? "/usr/bin:/bin",
-                    HOME: tmp,
-                    AWS_ACCESS_KEY_ID: c.accessKeyId,
-                    AWS_SECRET_ACCESS_KEY: c.secretAccessKey,
-                    AWS_SESSION_TOKEN: c.token,
-                    AWS_CONFIG_FILE: path.join(tmp, "no-config"),
-                    AWS_SHARED_CREDENTIALS_FILE: path.join(tmp, "no-credentials"),
-                    AWS_EC2_METADATA_DISABLED: "true",
-                    AWS_ENDPOINT_URL_S3: s3.origin,
-                    AWS_ENDPOINT_URL_EC2: ec2.origin,
-                    CUTOVER_POLL_SECONDS: "0.1",
-                    ...env,
-                },
-                stdio: ["ignore", "pipe", "pipe"],
-            });
-            let stdout = "";
-            let stderr = "";
-            child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-            child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-            const timer = setTimeout(() => child.kill("SIGKILL"), 25_000);
-            child.on("error", reject);
-            child.on("close", (code) => {
-                clearTimeout(timer);
-                resolve({ code, stdout, stderr });
-            });
+    const step = (name: "gate" | "retire", env: Record<string, string>) =>
+        runCutoverStep(name, {
+            ...cutoverAwsEnv({ store, home: tmp, s3: s3.origin, ec2: ec2.origin }),
+            CUTOVER_POLL_SECONDS: "0.1",
+            ...env,
         });
-    }
 
     const retireEnv = (timeoutSeconds = 5) =>
         retireEnvironment({

@@ -27,6 +27,8 @@ import {
     symlinkSync,
     writeFileSync,
 } from "node:fs";
+import * as ts from "typescript";
+import type { FakeAwsServerConfig } from "./fake-aws-server";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parseUserData } from "../../formats/cloudconfig";
@@ -939,4 +941,29 @@ export function journal(r: ThrowAwayRoot, args: readonly string[] = []): string 
 export function tail(text: string, lines: number): string {
     const all = text.trimEnd().split("\n");
     return (all.length > lines ? [`… (${all.length - lines} earlier lines)`] : []).concat(all.slice(-lines)).join("\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// AWS stand-ins inside a booted root
+
+/** Where the AWS stand-ins live inside a booted root, and the unit that runs them. */
+export const AWS_STAND_IN_DIR = "/var/lib/boot-test/aws";
+export const AWS_STAND_IN_UNIT = "boot-test-aws.service";
+
+/**
+ * Installs the SigV4-checking AWS stand-ins (test/helpers/fake-aws.ts, run by fake-aws-server.ts) into
+ * a root, as plain JavaScript, with their config and a `Type=notify` unit that runs them under the
+ * test's own node. Each unit that calls AWS gets a drop-in from the caller that `Wants=`/`After=` it.
+ */
+export function installAwsStandIns(r: ThrowAwayRoot, config: FakeAwsServerConfig, description: string): void {
+    for (const f of ["fake-aws", "fake-aws-server"]) {
+        const source = readFileSync(path.join(__dirname, `${f}.ts`), "utf8");
+        const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } });
+        r.write(`${AWS_STAND_IN_DIR}/${f}.js`, js.outputText);
+    }
+    r.write(`${AWS_STAND_IN_DIR}/config.json`, JSON.stringify(config), 0o600);
+    r.write(
+        `/etc/systemd/system/${AWS_STAND_IN_UNIT}`,
+        `[Unit]\nDescription=Boot test: ${description}\n\n[Service]\nType=notify\nNotifyAccess=all\nExecStart=${process.execPath} ${AWS_STAND_IN_DIR}/fake-aws-server.js ${AWS_STAND_IN_DIR}/config.json\n`,
+    );
 }

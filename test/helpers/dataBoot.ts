@@ -8,7 +8,6 @@
 import { readFileSync, existsSync } from "node:fs";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
-import * as ts from "typescript";
 import { renderHost } from "../../formats/cloudconfig";
 import { buildHost } from "../../units/host";
 import { DATA_MOUNT_UNIT } from "../../units/dataVolume";
@@ -28,6 +27,9 @@ import {
     prepareBase,
     seedArtifact,
     tail,
+    AWS_STAND_IN_DIR,
+    AWS_STAND_IN_UNIT,
+    installAwsStandIns,
 } from "./boot";
 import { FIXTURE_ARTIFACT_DIR, HOST_SCRIPTS, PROJECT_DIR } from "./fixtures";
 
@@ -35,8 +37,8 @@ export const REGION = "eu-west-1";
 export const AZ = "eu-west-1a";
 const SHA = "da7a0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f";
 const ARTIFACT = { bucket: "coreos-containers-artifacts-databoot", key: `artifacts/${SHA}.tar.gz`, sha256: SHA, region: REGION };
-const AWS_DIR = "/var/lib/boot-test/aws";
-const AWS_UNIT = "boot-test-aws.service";
+const AWS_DIR = AWS_STAND_IN_DIR;
+const AWS_UNIT = AWS_STAND_IN_UNIT;
 const PORTS = { imds: 8191, ssm: 8192, ec2: 8193 };
 
 /** A stateless container (starts at once) and a stateful one (waits for the data disk). */
@@ -135,13 +137,6 @@ export async function bootDataHost(o: DataBootOptions): Promise<DataBoot> {
         r.write(`${PROBE_DIR}/wait-for`, BOOT_STATUS_FILE);
         r.write(`${PROBE_DIR}/timeout-seconds`, "40");
         r.write(`${PROBE_DIR}/hook`, HOOK, 0o755);
-        for (const f of ["fake-aws", "fake-aws-server"]) {
-            const source = readFileSync(path.join(__dirname, `${f}.ts`), "utf8");
-            const js = ts.transpileModule(source, {
-                compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 },
-            }).outputText;
-            r.write(`${AWS_DIR}/${f}.js`, js);
-        }
         const config: FakeAwsServerConfig = {
             region: REGION,
             imdsPort: PORTS.imds,
@@ -160,11 +155,7 @@ export async function bootDataHost(o: DataBootOptions): Promise<DataBoot> {
                 ],
             },
         };
-        r.write(`${AWS_DIR}/config.json`, JSON.stringify(config), 0o600);
-        r.write(
-            `/etc/systemd/system/${AWS_UNIT}`,
-            `[Unit]\nDescription=Boot test: IMDS and EC2 stand-ins\n\n[Service]\nType=notify\nNotifyAccess=all\nExecStart=${process.execPath} ${AWS_DIR}/fake-aws-server.js ${AWS_DIR}/config.json\n`,
-        );
+        installAwsStandIns(r, config, "IMDS and EC2 stand-ins");
         r.write(
             `/etc/systemd/system/${DATA_UNIT}.d/boot-test.conf`,
             `[Unit]\nWants=${AWS_UNIT}\nAfter=${AWS_UNIT}\n\n[Service]\nEnvironment=IMDS_ENDPOINT=http://127.0.0.1:${PORTS.imds} EC2_ENDPOINT=http://127.0.0.1:${PORTS.ec2} DATA_POLL_CAP_MS=${o.pollCapMs ?? 200}\n`,
