@@ -326,7 +326,8 @@ describe("secrets script (real bash, curl, jq against SigV4-checking IMDS and SS
         assert.equal(denied.code, 1, denied.output);
         assert.match(denied.output, /giving up after 1s: secrets not fetched/);
         assert.ok(ssm.count("AccessDeniedException") >= 3, `only ${ssm.count("AccessDeniedException")} attempts`);
-        assert.ok(denied.ms < 5000, `took ${denied.ms} ms`);
+        // It stops at its 1 s budget, not at the 10-minute default (generous for a machine under load).
+        assert.ok(denied.ms < 15_000, `took ${denied.ms} ms`);
         assert.equal(fs.existsSync(secretsDir()), false);
     });
 
