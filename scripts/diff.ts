@@ -93,7 +93,10 @@ class BaseTree {
     private removed = false;
 
     constructor(sha: string) {
-        // git accepts an empty folder; its unique name is the worktree's name, so runs in parallel do not collide.
+        // git accepts an empty folder; its unique name is the worktree's name, so runs in parallel get
+        // their own. They can still meet in .git/worktrees/: `worktree add` reads every registered
+        // worktree, and one that another run removes at that moment fails it ("failed to read
+        // .git/worktrees/<other>/commondir"). That is retried, a few times, a moment apart.
         this.tmp = fs.mkdtempSync(path.join(os.tmpdir(), "coreos-containers-diff-"));
         this.root = this.tmp;
         const onSignal = (signal: NodeJS.Signals) => {
@@ -103,11 +106,19 @@ class BaseTree {
         process.once("SIGINT", onSignal);
         process.once("SIGTERM", onSignal);
         process.once("exit", () => this.remove());
-        try {
-            git(["worktree", "add", "--detach", "--quiet", this.root, sha]);
-        } catch (e) {
-            this.remove();
-            throw e;
+        for (let attempt = 1; ; attempt++) {
+            try {
+                git(["worktree", "add", "--detach", "--quiet", this.root, sha]);
+                break;
+            } catch (e) {
+                const anotherRun = e instanceof DiffError && /failed to read \.git\/worktrees\//.test(e.message);
+                if (anotherRun && attempt < 5) {
+                    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200 * attempt);
+                    continue;
+                }
+                this.remove();
+                throw e;
+            }
         }
     }
 
