@@ -19,11 +19,11 @@ import {
     lstatSync,
     mkdirSync,
     mkdtempSync,
-    renameSync,
     readFileSync,
     readdirSync,
     rmSync,
     rmdirSync,
+    statSync,
     symlinkSync,
     writeFileSync,
 } from "node:fs";
@@ -149,38 +149,39 @@ export class HostResidue {
 /** The machine-wide boot slot: a directory created atomically, holding the owner's pid. */
 const BOOT_SLOT = path.join(tmpdir(), "coreos-containers-boot.lock");
 
+/** A slot this old without a pid was left by a process killed between creating it and writing the pid. */
+const OWNERLESS_SLOT_MS = 10_000;
+
 /**
  * Take the boot slot, waiting while another live process holds it; a slot left by a dead process is
- * taken over. The slot appears with its owner's pid already in it (a folder holding the pid file,
- * renamed into place: rename(2) refuses a non-empty target), so no slot is ever left without an owner.
+ * taken over. (mkdir, not a rename into place: rename(2) replaces an empty directory, so a waiter could
+ * slip in while the owner's release empties it.)
  */
 async function acquireBootSlot(timeoutMs = 10 * 60_000): Promise<() => void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-        const mine = mkdtempSync(`${BOOT_SLOT}.new-`);
-        writeFileSync(path.join(mine, "pid"), String(process.pid));
         try {
-            renameSync(mine, BOOT_SLOT);
+            mkdirSync(BOOT_SLOT);
+            writeFileSync(path.join(BOOT_SLOT, "pid"), String(process.pid));
             return () => rmSync(BOOT_SLOT, { recursive: true, force: true });
         } catch (e) {
-            rmSync(mine, { recursive: true, force: true });
-            if (!["EEXIST", "ENOTEMPTY"].includes((e as NodeJS.ErrnoException).code ?? "")) throw e;
+            if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
         }
-        let pidText: string;
+        let owner = 0;
+        let ageMs = 0;
         try {
-            pidText = readFileSync(path.join(BOOT_SLOT, "pid"), "utf8");
+            ageMs = Date.now() - statSync(BOOT_SLOT).mtimeMs;
+            owner = Number(readFileSync(path.join(BOOT_SLOT, "pid"), "utf8")) || 0;
         } catch {
-            continue; // released meanwhile
+            // No pid (yet): the owner may be between mkdir and writing it; judged by the slot's age below.
         }
-        const owner = Number(pidText) || 0;
         let alive = owner > 0;
         try {
             if (alive) process.kill(owner, 0);
         } catch {
             alive = false;
         }
-        // A slot without a readable pid is a leftover of the earlier layout (mkdir, then the pid): stale too.
-        if (!alive) rmSync(BOOT_SLOT, { recursive: true, force: true });
+        if (!alive && (owner > 0 || ageMs > OWNERLESS_SLOT_MS)) rmSync(BOOT_SLOT, { recursive: true, force: true });
         if (Date.now() > deadline) throw new Error(`no boot slot within ${timeoutMs / 1000} s: ${BOOT_SLOT} is held by pid ${owner}`);
         await new Promise((res) => setTimeout(res, 200));
     }
