@@ -321,19 +321,17 @@ describe("cutover: reading a report (pure)", () => {
     });
 
     it("a host whose data disk waits for the old host is ready with its stateful containers pending; the disk's state comes along", () => {
-        const boot = {
-            ...(JSON.parse(
-                bootJson({
-                    state: "ready",
-                    bootId: BOOT_ID,
-                    units: [
-                        { unit: "docker-nginx.service", container: "nginx", state: "healthy" },
-                        { unit: "docker-elastic.service", container: "elastic", state: "pending" },
-                    ],
-                }),
-            ) as Record<string, unknown>),
-            dataVolume: { volumeId: "vol-0123456789abcdef0", state: "waiting-for-release", formatted: false },
-        };
+        const boot = JSON.parse(
+            bootJson({
+                state: "ready",
+                bootId: BOOT_ID,
+                units: [
+                    { unit: "docker-nginx.service", container: "nginx", state: "healthy" },
+                    { unit: "docker-elastic.service", container: "elastic", state: "pending", data: true },
+                ],
+                dataVolume: { volumeId: "vol-0123456789abcdef0", state: "waiting-for-release", formatted: false },
+            }),
+        ) as Record<string, unknown>;
         const v = verdict(report(boot));
         assert.equal(v.kind, "ready");
         assert.deepEqual((v as { report: { boot: { dataVolume: unknown } } }).report.boot.dataVolume, boot.dataVolume);

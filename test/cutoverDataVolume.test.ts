@@ -45,17 +45,22 @@ function report(units: Parameters<typeof bootJson>[0]["units"], dataVolume: Data
             instanceId: NEW,
             userDataSha256: sha256(USER_DATA),
             bootId: BOOT_ID,
-            boot: withDataDisk(JSON.parse(bootJson({ state, bootId: BOOT_ID, units, failed })) as BootStatus, dataVolume),
+            boot: JSON.parse(bootJson({ state, bootId: BOOT_ID, units, failed, dataVolume })) as unknown,
         }) + "\n",
     );
 }
-/** boot.json as ready.sh writes it on a host with a data disk: its state, and `data: true` on the units that mount it. */
-function withDataDisk(boot: BootStatus, dataVolume: DataVolumeStatus): BootStatus {
-    return { ...boot, units: boot.units.map((u) => ({ ...u, data: DATA_CONTAINERS.includes(u.container ?? "") })), dataVolume };
-}
-const DATA_CONTAINERS = ["elastic"];
 const nginx = { unit: "docker-nginx.service", container: "nginx", state: "healthy" as const };
-const elastic = (state: "healthy" | "failed" | "starting") => ({ unit: "docker-elastic.service", container: "elastic", state });
+/** The gate of this test's new host, waiting at most 3 s. */
+const gateEnv = () =>
+    gateEnvironment({
+        region: REGION,
+        bucket: BUCKET,
+        userDataSha256: sha256(USER_DATA),
+        reportKey: KEY,
+        instanceId: NEW,
+        timeoutSeconds: 3,
+    });
+const elastic = (state: "healthy" | "failed" | "starting") => ({ unit: "docker-elastic.service", container: "elastic", state, data: true });
 const waiting: DataVolumeStatus = { state: "waiting-for-release", volumeId: VOLUME, formatted: false };
 const mounted: DataVolumeStatus = { state: "mounted", volumeId: VOLUME, formatted: false, device: "/dev/nvme1n1" };
 
@@ -113,34 +118,14 @@ describe("cutover with a data volume (scripts/cutover.ts against the EC2 and S3 
 
     it("the gate passes while the new host's data disk waits for the old host (its stateless containers are healthy)", async () => {
         s3.putObject(BUCKET, KEY, report([nginx], waiting));
-        const gate = await step(
-            "gate",
-            gateEnvironment({
-                region: REGION,
-                bucket: BUCKET,
-                userDataSha256: sha256(USER_DATA),
-                reportKey: KEY,
-                instanceId: NEW,
-                timeoutSeconds: 3,
-            }),
-        );
+        const gate = await step("gate", gateEnv());
         assert.equal(gate.code, 0, gate.stderr);
         assert.match(gate.stdout, new RegExp(`${NEW} is ready`));
     });
 
     it("the gate fails when the new host's data disk failed, naming the volume and why; nothing else happens", async () => {
         s3.putObject(BUCKET, KEY, report([nginx], { state: "failed", volumeId: VOLUME, formatted: false }, "failed"));
-        const gate = await step(
-            "gate",
-            gateEnvironment({
-                region: REGION,
-                bucket: BUCKET,
-                userDataSha256: sha256(USER_DATA),
-                reportKey: KEY,
-                instanceId: NEW,
-                timeoutSeconds: 3,
-            }),
-        );
+        const gate = await step("gate", gateEnv());
         assert.equal(gate.code, 1);
         assert.match(gate.stderr, new RegExp(`^cutover gate: the new host ${NEW} is not ready \\(its data volume failed\\):$`, "m"));
         assert.match(gate.stderr, new RegExp(`^ {2}data volume ${VOLUME}: failed \\(its data unit or mount unit failed\\)$`, "m"));
@@ -262,7 +247,7 @@ describe("cutover: the data disk in the report (pure)", () => {
     });
 
     it("refuses a data disk state it does not know", () => {
-        const boot = withDataDisk(JSON.parse(bootJson({ state: "ready", bootId: BOOT_ID, units: [nginx] })) as BootStatus, mounted);
+        const boot = JSON.parse(bootJson({ state: "ready", bootId: BOOT_ID, units: [nginx], dataVolume: mounted })) as BootStatus;
         const text = JSON.stringify({
             version: 1,
             instanceId: NEW,

@@ -16,6 +16,8 @@ export interface UnitEntry {
     readonly state: "healthy" | "running" | "starting" | "failed" | "pending";
     readonly restarts?: number;
     readonly healthyAfterMs?: number;
+    /** It mounts a folder of the data disk (ready.sh writes `data` on every unit of a host with one). */
+    readonly data?: boolean;
 }
 
 /** boot.json as the ready unit writes it. */
@@ -25,6 +27,8 @@ export function bootJson(o: {
     units: readonly UnitEntry[];
     failed?: readonly { unit: string; container: string; journal: readonly string[] }[];
     budgetSeconds?: number;
+    /** The data disk, as ready.sh records it; a host without one has none (ready.sh writes null). */
+    dataVolume?: { volumeId?: string; state: string; formatted: boolean; device?: string };
 }): string {
     return JSON.stringify({
         version: 1,
@@ -43,8 +47,10 @@ export function bootJson(o: {
             restarts: u.restarts ?? 0,
             activeSinceMs: 1200,
             ...(u.healthyAfterMs !== undefined ? { healthyAfterMs: u.healthyAfterMs } : {}),
+            ...(o.dataVolume ? { data: u.data === true } : {}),
         })),
         failed: o.failed ?? [],
+        dataVolume: o.dataVolume ?? null,
     });
 }
 
