@@ -1,20 +1,16 @@
-// The persistent data disk, host side: the units (systemd's own parser and systemd-escape), and the real
-// data-volume script (host-scripts/data-volume.sh as the host gets it) with bash, curl, blkid and
-// mkfs.ext4 against a loop device standing in for the EBS volume, the IMDS stand-in and the EC2
+// The persistent data disk, host side: the real data-volume script (host-scripts/data-volume.sh as the
+// host gets it) with bash, curl, blkid and mkfs.ext4 against a loop device standing in for the EBS volume, the IMDS stand-in and the EC2
 // stand-in that checks every request's SigV4 signature.
 import { strict as assert } from "node:assert";
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { DATA_MOUNT_UNIT, dataVolumeUnit, mountUnitName } from "../units/dataVolume";
-import { DATA_DIR, DATA_LABEL, DATA_SCRIPT, DATA_UNIT, DOCKER, containerUnitName } from "../units/layout";
-import { INSTALL } from "../units/systemd";
+import { dataVolumeUnit } from "../units/dataVolume";
+import { DATA_LABEL, DATA_SCRIPT } from "../units/layout";
 import { hostScripts } from "../units/provision";
-import { orderedUnits } from "../units/render";
 import { CredentialStore, FakeEc2, FakeImds } from "./helpers/fake-aws";
-import { FIXTURE_VOLUME_ID, HOST_SCRIPTS, fixtureHost, seedContainers } from "./helpers/fixtures";
-import { dumpUnits, verifyUnits } from "./helpers/systemd";
+import { HOST_SCRIPTS } from "./helpers/fixtures";
 import { LoopDisk, sh } from "./helpers/loopDisk";
 
 const REGION = "eu-west-1";
@@ -23,69 +19,6 @@ const VOLUME = "vol-0a1b2c3d4e5f60718";
 const NEW_HOST = "i-0new0000000000001";
 const OLD_HOST = "i-0old0000000000001";
 const OTHER_HOST = "i-0b00000000000002";
-
-describe("data volume: units (systemd's parser, systemd-escape)", function () {
-    this.timeout(30_000);
-
-    it("names the mount unit exactly as systemd-escape --path does", function () {
-        for (const p of [DATA_DIR, "/var/lib/coreos-containers/data", "/srv/a b/ü.x", "/mnt//data/", "/.hidden/x"]) {
-            const expected = sh("systemd-escape", ["--path", "--suffix=mount", p]).trim();
-            assert.equal(mountUnitName(p), expected, p);
-        }
-        assert.equal(DATA_MOUNT_UNIT, "var-lib-containerdata.mount", "a plain word: no escapes for cloud-config or a shell to mangle");
-    });
-
-    it("orders containers with data mounts after the disk's mount and the data unit, and stateless ones after neither", function () {
-        const host = fixtureHost(seedContainers);
-        const units = orderedUnits(host);
-        assert.ok(
-            units.some((u) => u.name === DATA_MOUNT_UNIT),
-            "the host gets the mount unit",
-        );
-        const parsed = dumpUnits(units).units;
-        // systemd --test prints each dependency with where it came from: `docker.service (origin-file)`.
-        const deps = (unit: string, key: string) => (parsed.get(unit)?.properties.get(key) ?? []).map((v) => v.split(" ")[0]!);
-        const stateful = seedContainers.filter((c) => (c.volumes ?? []).some((v) => v.source.kind === "data")).map((c) => c.name);
-        assert.deepEqual(stateful.sort(), ["alertmanager", "elastic", "grafana", "prometheus"]);
-        for (const c of seedContainers) {
-            assert.ok(parsed.has(containerUnitName(c.name)), `systemd parsed ${c.name}`);
-            const after = deps(containerUnitName(c.name), "After");
-            const requires = deps(containerUnitName(c.name), "Requires");
-            const wants = stateful.includes(c.name);
-            assert.equal(after.includes(DATA_MOUNT_UNIT), wants, `${c.name}: After=${DATA_MOUNT_UNIT}`);
-            assert.equal(requires.includes(DATA_MOUNT_UNIT), wants, `${c.name}: Requires=${DATA_MOUNT_UNIT}`);
-        }
-        assert.ok(parsed.has(DATA_MOUNT_UNIT), "systemd parsed the mount unit");
-        for (const [k, v] of [
-            ["After", DATA_UNIT],
-            ["Requires", DATA_UNIT],
-            ["Before", "umount.target"],
-            ["Conflicts", "umount.target"],
-        ] as const)
-            assert.ok(deps(DATA_MOUNT_UNIT, k).includes(v), `${DATA_MOUNT_UNIT}: ${k}=${v}; has ${deps(DATA_MOUNT_UNIT, k).join(" ")}`);
-        assert.ok(
-            !deps(DATA_MOUNT_UNIT, "Before").includes("local-fs.target"),
-            "not before local-fs.target: the data unit needs the network",
-        );
-        const executables = [
-            DOCKER,
-            INSTALL,
-            "/bin/sh",
-            ...host.files.filter((f) => parseInt(f.permissions, 8) & 0o100).map((f) => f.path),
-        ];
-        assert.deepEqual(verifyUnits(units, executables), { status: 0, output: "" }, "systemd-analyze verify");
-    });
-
-    it("ships the data script and unit only to a host with a data volume", function () {
-        const stateless = fixtureHost(seedContainers.filter((c) => !(c.volumes ?? []).some((v) => v.source.kind === "data")));
-        assert.equal(stateless.dataVolume, undefined);
-        assert.ok(!stateless.oneshots.some((u) => u.name === DATA_UNIT));
-        assert.ok(!stateless.files.some((f) => f.path === DATA_SCRIPT));
-        const host = fixtureHost(seedContainers);
-        assert.deepEqual(host.dataVolume, { volumeId: FIXTURE_VOLUME_ID });
-        assert.ok(host.files.some((f) => f.path === DATA_SCRIPT));
-    });
-});
 
 interface Run {
     readonly code: number | null;

@@ -65,6 +65,31 @@ describe("exposure: the security group holds exactly the rules each port's expos
         assert.deepEqual(rules(seedContainers), ["80/tcp 0.0.0.0/0", "443/tcp 0.0.0.0/0"]);
     });
 
+    it("rules come in port order, tcp before udp, whatever order the containers define them in", () => {
+        const web = app([
+            { host: 8443, container: 443, protocol: "udp", expose: "internet" },
+            { host: 8443, container: 443, expose: "internet" },
+            { host: 53, container: 53, protocol: "udp", expose: ["10.0.0.0/8"] },
+        ]);
+        const dns: ContainerUnit = { ...app([{ host: 53, container: 53, expose: ["10.0.0.0/8"] }]), name: "dns" };
+        const expected = ["53/tcp 10.0.0.0/8", "53/udp 10.0.0.0/8", "8443/tcp 0.0.0.0/0", "8443/udp 0.0.0.0/0"];
+        assert.deepEqual(rules([web, dns]), expected);
+        assert.deepEqual(rules([dns, web]), expected);
+    });
+
+    it("the first container to publish a port names its rule and decides who may reach it", () => {
+        const first: ContainerUnit = { ...app([{ host: 9100, container: 9100, expose: ["10.0.0.0/16"] }]), name: "first" };
+        const second: ContainerUnit = { ...app([{ host: 9100, container: 9200, expose: "internet" }]), name: "second" };
+        assert.deepEqual(
+            ingressRules(publishedPorts([first, second]), []).map((r) => [r.description, r.cidrBlocks.join(",")]),
+            [["published by first", "10.0.0.0/16"]],
+        );
+        assert.deepEqual(
+            publishedPorts([second, first]).map((p) => p.publishedBy),
+            ["second"],
+        );
+    });
+
     it("SSH from named CIDRs counts as rules too", () => {
         const r = ingressRules(publishedPorts(seedContainers), ["203.0.113.0/24", "198.51.100.0/24"]);
         assert.equal(inboundRuleCount(r), 4);
@@ -83,8 +108,8 @@ describe("exposure: the rule quota", () => {
 
     it("counts one rule per CIDR, per port and protocol, SSH included, and refuses one over the limit", () => {
         const c = app([
-            { host: 80, container: 80, expose: cidrs(30) },
-            { host: 80, container: 80, protocol: "udp", expose: cidrs(29) },
+            { host: 80, container: 80, expose: cidrs(29) },
+            { host: 80, container: 80, protocol: "udp", expose: cidrs(30) },
         ]);
         const at = ingressRules(publishedPorts([c]), ["203.0.113.0/24"]);
         assert.equal(inboundRuleCount(at), DEFAULT_SECURITY_GROUP_RULE_LIMIT);
@@ -95,7 +120,7 @@ describe("exposure: the rule quota", () => {
             problems.map((p) => p.code),
             ["SECURITY_GROUP_RULE_LIMIT"],
         );
-        assert.match(problems[0]!.message, /61 inbound rules .*80\/tcp alone has 30\); the limit is 60/);
+        assert.match(problems[0]!.message, /61 inbound rules .*80\/udp alone has 30\); the limit is 60/);
         assert.match(problems[0]!.fix, /securityGroupRuleLimit/);
     });
 

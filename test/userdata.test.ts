@@ -129,11 +129,20 @@ describe("user-data formats", () => {
 
     describe("Ignition", () => {
         const ign = formatFor("ignition");
-        const content = contentOf();
-        const r = ign.render(content, target);
-        const upload = r.uploads[0]!;
-        const full = JSON.parse(upload.content) as IgnitionConfig;
-        const stub = JSON.parse(r.bytes.toString("utf8")) as IgnitionStub;
+        // Rendered in a hook, not while mocha loads the file: what runs at load time counts as "static"
+        // for mutation testing, which then needs a fresh test process per mutant.
+        let content: HostContent;
+        let r: ReturnType<typeof ign.render>;
+        let upload: (typeof r.uploads)[number];
+        let full: IgnitionConfig;
+        let stub: IgnitionStub;
+        before(() => {
+            content = contentOf();
+            r = ign.render(content, target);
+            upload = r.uploads[0]!;
+            full = JSON.parse(upload.content) as IgnitionConfig;
+            stub = JSON.parse(r.bytes.toString("utf8")) as IgnitionStub;
+        });
 
         it("serialises canonical JSON: keys sorted at every level, no spaces, one newline", () => {
             assert.equal(canonicalJson({ b: [{ d: 1, c: "x" }], a: true }), '{"a":true,"b":[{"c":"x","d":1}]}\n');
@@ -251,9 +260,9 @@ describe("user-data formats", () => {
     });
 
     describe("recognised by their bytes", () => {
-        // One container: a document that fits as it is (the whole seed host goes gzip'd).
-        const content = contentOf(seedContainers.filter((c) => c.name === "node-exporter"));
         it("plain cloud-config, gzip'd cloud-config, an Ignition stub", () => {
+            // One container: a document that fits as it is (the whole seed host goes gzip'd).
+            const content = contentOf(seedContainers.filter((c) => c.name === "node-exporter"));
             // One unit and no files fits as plain text (a whole host's scripts no longer do).
             const small: HostContent = { units: content.units.slice(0, 1), files: [], sshAuthorizedKeys: [] };
             const plain = formatFor("cloud-config").render(small, target).bytes;

@@ -26,7 +26,8 @@ export interface HostPort {
 /** The CIDRs an exposure lets in through the security group; none for "host" (bound to 127.0.0.1). */
 export function exposureCidrs(expose: Exposure | undefined): string[] {
     if (expose === "internet") return [INTERNET];
-    if (expose === "host" || expose === undefined || !Array.isArray(expose)) return [];
+    // "host", none, or (before validation has seen it) anything that is not a list: nothing.
+    if (!Array.isArray(expose)) return [];
     return [...new Set<string>(expose as readonly string[])].sort();
 }
 
