@@ -41,9 +41,11 @@ export function decide(base: PlanLike | null, head: PlanLike, opts: SummaryOptio
     const headDoc = read(head.userData, head);
     // Across formats, units and files are compared by their text: their settings (`command: start`
     // or `enabled: true`, `permissions` or `mode`) say the same in each format's words.
+    // Stryker disable next-line ConditionalExpression: without a base no unit or file is on both sides, and the format, delivery and other keys are read only with one
     const formatChanged = base !== null && baseDoc.format !== headDoc.format;
     const same = formatChanged ? sameContent : sameText;
     const artifact = artifactChange(base, head, opts.artifactFiles);
+    // Stryker disable next-line ConditionalExpression: without a base no unit is on both sides, so the common units' order cannot differ
     const units = unitChanges(base !== null, baseDoc, headDoc, artifact, same);
     const files = namedChanges(baseDoc.files, headDoc.files, (f) => f.path, same);
     const otherKeys =
@@ -60,6 +62,7 @@ export function decide(base: PlanLike | null, head: PlanLike, opts: SummaryOptio
     const headInstance = head.resources.find((r) => r.type === INSTANCE_TYPE);
     const hostInputs =
         baseInstance && headInstance ? diffValues(baseInstance.inputs, headInstance.inputs).map((c) => classifyInput(c, headInstance)) : [];
+    // Stryker disable next-line ConditionalExpression: the causes are read only when the base has an instance (hostVerdict)
     const causes = userDataCauses(delivery, base !== null && artifact.changed, units, files, otherKeys);
     const config = opts.config ? configChanges(opts.config.base, opts.config.head) : undefined;
     const secrets = secretChanges(config ?? [], base, head);
@@ -105,6 +108,7 @@ function cutoverOf(head: PlanLike): Cutover {
     const gate = head.resources.find((r) => r.type === "command:local:Command" && r.inputs["create"] === cutoverCommand("gate"));
     if (!gate) return { gated: false };
     const env = gate.inputs["environment"];
+    // Stryker disable next-line ConditionalExpression: a truthy non-object in a JSON plan (text, number, true) has no CUTOVER_TIMEOUT_SECONDS property either
     const seconds = Number(env && typeof env === "object" ? (env as Record<string, unknown>)[CUTOVER_ENV.timeoutSeconds] : undefined);
     return { gated: true, ...(Number.isFinite(seconds) && seconds > 0 ? { timeoutMinutes: seconds / 60 } : {}) };
 }
@@ -188,6 +192,7 @@ function unitChanges(
     const shaBefore = artifactSha(artifact.before);
     const shaAfter = artifactSha(artifact.after);
     const onlyByArtifact = (b: string, h: string) =>
+        // Stryker disable next-line LogicalOperator,ConditionalExpression: `artifact.changed` and `b !== h` add nothing to the last test: an unchanged key has one SHA (swapping it for itself changes nothing), and a changed unit with b === h differs in settings, which the caller has already ruled out
         artifact.changed && !!shaBefore && !!shaAfter && b !== h && b.split(shaBefore).join(shaAfter) === h;
     const onlyArtifact = units.changed.filter((n) => {
         const b = baseUnits.get(n)!;
@@ -223,6 +228,7 @@ function classifyInput(c: ValueChange, headInstance: PlanResource): HostInputCha
         before: c.before,
         after: c.after,
     });
+    // Stryker disable next-line ArrayDeclaration: diffValues writes a key that is not an identifier as `["…"]`, so no input path equals or starts with Stryker's placeholder word: such a list is as empty as []
     const { ignoreChanges = [], replaceOnChanges = [] }: PlanOptions = headInstance.options ?? {};
     if (covers(ignoreChanges, c.path)) return input("ignored", "under ignoreChanges: the engine leaves the running host's value");
     if (replaceOnChanges.includes("*") || covers(replaceOnChanges, c.path)) return input("replace", "under replaceOnChanges");
@@ -281,6 +287,7 @@ function hostVerdict(
     const reasons: HostReason[] = deciding.filter((c) => !isUserData(c.rule)).map((c) => ({ kind: "input", change: c }));
     const userDataAt = deciding.findIndex((c) => isUserData(c.rule));
     if (userDataAt >= 0)
+        // Stryker disable next-line MethodExpression: the slice ends before the first user-data change, so the filter removes nothing from it
         reasons.splice(deciding.slice(0, userDataAt).filter((c) => !isUserData(c.rule)).length, 0, { kind: "user-data", causes });
     return { host, reasons };
 }
@@ -311,8 +318,10 @@ function resourceChanges(base: PlanLike | null, head: PlanLike): ResourceChange[
     const followsUserData = (c: ValueChange) =>
         typeof shaBefore === "string" &&
         typeof shaAfter === "string" &&
+        // Stryker disable next-line ConditionalExpression: with equal SHAs the swap is the identity, and a change's two sides differ
         shaBefore !== shaAfter &&
         typeof c.before === "string" &&
+        // Stryker disable next-line ConditionalExpression: `=== c.after` below can only hold for a string, the swap's result
         typeof c.after === "string" &&
         c.before.split(shaBefore).join(shaAfter) === c.after;
     const id = (r: { type: string; name: string }) => `${r.type}\0${r.name}`;
@@ -349,6 +358,7 @@ function dataVolumeWarnings(changes: readonly ResourceChange[]): HostWarning[] {
         .flatMap((r): HostWarning[] => {
             if (r.kind === "removed") return [{ kind: "data-volume", name: r.name, change: "removed", inputs: [] }];
             const inputs = [...new Set(r.changes.map((c) => c.path.split(/[.[]/)[0]!))].filter((k) => VOLUME_REPLACING_INPUTS.includes(k));
+            // Stryker disable next-line ConditionalExpression: an added volume has no changes, so no inputs
             return r.kind === "changed" && inputs.length ? [{ kind: "data-volume", name: r.name, change: "replaced", inputs }] : [];
         });
 }
