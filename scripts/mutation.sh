@@ -24,7 +24,7 @@ if [[ -n "$mutate" ]]; then
         const include = process.argv[1].split(",").map((s) => s.trim()).filter(Boolean);
         require("fs").writeFileSync("tsconfig.mutation.run.json", JSON.stringify({ extends: "./tsconfig.mutation.json", include }, null, 2) + "\n");
     ' "$mutate"
-    args+=(--tsconfigFile tsconfig.mutation.run.json)
+    export COREOS_CONTAINERS_MUTATION_TSCONFIG=tsconfig.mutation.run.json
 fi
 npx stryker run "${args[@]}"
 rc=$?
