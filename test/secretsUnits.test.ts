@@ -131,7 +131,7 @@ describe("secrets (units/secrets.ts): value checks", function () {
 
     it("reports a secret a container needs that the stack does not set, per use, with the command to set it", function () {
         const c = container("web", { secretEnv: { A: "missing" }, secretFiles: [{ secret: "missing", target: "/k" }] });
-        const problems = secretValueProblems([c], { toString: "x" } as Record<string, string>);
+        const problems = secretValueProblems([c], { toString: "x" });
         const notSet = problems.filter((p) => p.code === "SECRET_NOT_SET");
         assert.deepEqual(
             notSet.map((p) => p.field),
@@ -266,7 +266,7 @@ describe("secrets (units/secrets.ts): what the host gets", function () {
                 "",
             ].join("\n"),
         );
-        assert.deepEqual(JSON.parse(manifest).region, REGION, "it is JSON");
+        assert.deepEqual((JSON.parse(manifest) as { region: string }).region, REGION, "it is JSON");
     });
 
     it("lists a parameter once however many containers take it", function () {
@@ -325,7 +325,7 @@ describe("secrets (units/secrets.ts): what the host gets", function () {
         assert.deepEqual(u.exec, [[SECRETS_SCRIPT]]);
         assert.equal(SECRETS_SCRIPT, "/opt/coreos-containers/bin/secrets");
         assert.deepEqual(u.environment, { SECRETS_DIR, SECRETS_MANIFEST, SECRETS_MAX_SECONDS: "600" });
-        const retry = Number(u.environment!["SECRETS_MAX_SECONDS"]);
+        const retry = Number(u.environment["SECRETS_MAX_SECONDS"]);
         assert.ok(
             u.timeoutStartSec! >= retry + 60,
             `TimeoutStartSec=${u.timeoutStartSec} leaves the last attempt time after ${retry}s of retries`,
