@@ -34,6 +34,8 @@ export default {
             "test/health.test.ts",
             "test/exposure.test.ts",
             "test/dataVolumeUnits.test.ts",
+            "test/unitsRules.test.ts",
+            "test/secretsUnits.test.ts",
             "test/validate.test.ts",
             "test/codes.test.ts",
             "test/cloudconfig.test.ts",
