@@ -36,6 +36,7 @@ export default {
             "test/dataVolumeUnits.test.ts",
             "test/unitsRules.test.ts",
             "test/secretsUnits.test.ts",
+            "test/hostUnits.test.ts",
             "test/validate.test.ts",
             "test/codes.test.ts",
             "test/cloudconfig.test.ts",
