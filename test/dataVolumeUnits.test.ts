@@ -15,9 +15,11 @@ describe("data volume: units (systemd's parser, systemd-escape)", function () {
     this.timeout(30_000);
 
     it("names the mount unit exactly as systemd-escape --path does", function () {
-        for (const p of [DATA_DIR, "/var/lib/coreos-containers/data", "/srv/a b/ü.x", "/mnt//data/", "/.hidden/x"]) {
+        const paths = [DATA_DIR, "/var/lib/coreos-containers/data", "/srv/a b/ü.x", "/mnt//data/", "/.hidden/x"];
+        // The root, control bytes and a leading dot: the escapes' edge cases.
+        for (const p of [...paths, "/", "//", "/a\tb", "/a\x01b", "/.hidden"]) {
             const expected = sh("systemd-escape", ["--path", "--suffix=mount", p]).trim();
-            assert.equal(mountUnitName(p), expected, p);
+            assert.equal(mountUnitName(p), expected, JSON.stringify(p));
         }
         assert.equal(DATA_MOUNT_UNIT, "var-lib-containerdata.mount", "a plain word: no escapes for cloud-config or a shell to mangle");
     });

@@ -25,17 +25,7 @@ import { DATA_MOUNT_UNIT } from "../units/dataVolume";
 import { CONTAINER_TIMEOUT_START_SEC, renderOneShotUnit } from "../units/systemd";
 import { formatProblem, Problem, ValidationError } from "../units/problems";
 import type { ContainerUnit, HealthCheck, OneShotUnit } from "../units/model";
-import { FIXTURE_ARTIFACT, FIXTURE_VOLUME_ID, HOST_SCRIPTS } from "./helpers/fixtures";
-
-function container(name: string, extra: Partial<ContainerUnit> = {}): ContainerUnit {
-    return {
-        kind: "container",
-        name,
-        description: `${name} test container`,
-        image: { kind: "registry", ref: `example.org/${name}:1` },
-        ...extra,
-    };
-}
+import { FIXTURE_ARTIFACT, FIXTURE_VOLUME_ID, HOST_SCRIPTS, testContainer as container } from "./helpers/fixtures";
 
 const DATA_VOLUME = (name: string): Partial<ContainerUnit> => ({
     volumes: [{ source: { kind: "data", path: name, owner: { uid: 0, gid: 0 } }, target: "/data" }],

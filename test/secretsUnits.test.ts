@@ -21,12 +21,9 @@ import {
     usesSecrets,
 } from "../units/secrets";
 import { app, db } from "./fixtures/hosts-secrets/app";
+import { testContainer as container } from "./helpers/fixtures";
 
 const REGION = "eu-west-1";
-
-function container(name: string, extra: Partial<ContainerUnit> = {}): ContainerUnit {
-    return { kind: "container", name, description: name, image: { kind: "registry", ref: "busybox:1.36" }, ...extra };
-}
 
 const envUser = (secret: string): ContainerUnit => container("web", { secretEnv: { TOKEN: secret } });
 const fileUser = (secret: string, encoding?: "utf8" | "base64"): ContainerUnit =>

@@ -3,7 +3,7 @@
 // quote.ts): exact unit text where the text is the contract, start order, sort order, boundaries.
 import { strict as assert } from "node:assert";
 import { MAX_CONTAINERS_PER_NETWORK, hostCeilingProblems } from "../units/ceilings";
-import { DATA_WAIT_SECONDS, dataMountUnit, dataVolumeUnit, mountUnitName } from "../units/dataVolume";
+import { DATA_WAIT_SECONDS, dataMountUnit, dataVolumeUnit } from "../units/dataVolume";
 import { publishedPorts } from "../units/exposure";
 import { DATA_SCRIPT, containerUnitName } from "../units/layout";
 import { ContainerUnit, HostDefinition, OneShotUnit } from "../units/model";
@@ -11,16 +11,8 @@ import { textValue } from "../units/quote";
 import { orderedUnits } from "../units/render";
 import { RenderedUnit, ensureImageArgv, renderContainerUnit, renderOneShotUnit } from "../units/systemd";
 import { isPlainObject } from "../units/values";
-import { FIXTURE_VOLUME_ID } from "./helpers/fixtures";
-import { sh } from "./helpers/loopDisk";
+import { FIXTURE_VOLUME_ID, testContainer as container } from "./helpers/fixtures";
 import { verifyUnits } from "./helpers/systemd";
-
-const container = (name: string, extra: Partial<ContainerUnit> = {}): ContainerUnit => ({
-    kind: "container",
-    name,
-    image: { kind: "registry", ref: "nginx:1.27" },
-    ...extra,
-});
 
 const host = (containers: readonly ContainerUnit[]): HostDefinition => ({ containers, oneshots: [], files: [], sshAuthorizedKeys: [] });
 
@@ -173,13 +165,6 @@ describe("unit rules (units/, in-process)", function () {
     });
 
     describe("data volume units (units/dataVolume.ts)", function () {
-        it("names mount units as systemd-escape does for the root, control bytes and a leading dot", function () {
-            for (const p of ["/", "//", "/a\tb", "/a\x01b", "/.hidden"]) {
-                const expected = sh("systemd-escape", ["--path", "--suffix=mount", p]).trim();
-                assert.equal(mountUnitName(p), expected, JSON.stringify(p));
-            }
-        });
-
         it("the data unit waits for the network, gets the volume in its environment and an hour plus ten minutes to start: exact text", function () {
             const unit: OneShotUnit = dataVolumeUnit(FIXTURE_VOLUME_ID, "eu-west-1");
             assert.equal(unit.timeoutStartSec, DATA_WAIT_SECONDS + 600);

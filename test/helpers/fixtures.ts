@@ -48,6 +48,11 @@ export function fixtureSecretParameters(containers: readonly ContainerUnit[], ve
 /** The fixture data volume: a host whose containers mount data folders gets it (any `vol-` + 17 hex digits do). */
 export const FIXTURE_VOLUME_ID = "vol-0123456789abcdef0";
 
+/** A registry-image container named `name` (nginx:1.27), with whatever else a test gives it. */
+export function testContainer(name: string, extra: Partial<ContainerUnit> = {}): ContainerUnit {
+    return { kind: "container", name, image: { kind: "registry", ref: "nginx:1.27" }, ...extra };
+}
+
 /**
  * These containers with each data folder as a plain host folder at the same path: for the boots that
  * have no stand-in for the EBS volume (test/bootData.test.ts boots the data disk itself).
