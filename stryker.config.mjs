@@ -41,12 +41,19 @@ export default {
             "test/codes.test.ts",
             "test/cloudconfig.test.ts",
             "test/cloudinit.test.ts",
+            "test/cloudconfigValidateRules.test.ts",
+            "test/cloudconfigValidateValues.test.ts",
+            "test/cloudconfigFormat.test.ts",
             // Not test/ignition.test.ts: it runs Ignition's own binaries and boots (minutes on a busy
             // machine); its port of ignition-validate is checked case by case in ignitionValidate.test.ts.
             "test/ignitionValidate.test.ts",
+            "test/ignitionFormat.test.ts",
             "test/userdata.test.ts",
             "test/config.test.ts",
             "test/pack.test.ts",
+            "test/packRules.test.ts",
+            "test/packBytes.test.ts",
+            "test/packLayout.test.ts",
             // scripts/diff/decide.ts on hand-made plans (test/diff.test.ts plans in child processes).
             "test/decide.test.ts",
         ],

@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
 import * as zlib from "node:zlib";
 import { PackError } from "../packing/errors";
-import { compressMember, compressMemberSync, looksLikeMember } from "../packing/gzipMember";
+import { compressMember, compressMemberSync, deflateFingerprint, looksLikeMember } from "../packing/gzipMember";
 import { BLOCK, END_OF_ARCHIVE_BYTES, TarEntry, encodeHeader, padding, paxRecord } from "../packing/tarHeader";
 
 const GiB = 1024 ** 3;
@@ -209,6 +209,15 @@ describe("pack bytes", () => {
         });
 
         const xfl = (level: number) => (level === 9 ? 2 : level === 1 ? 4 : 0);
+
+        it("the deflate fingerprint that keys the member cache is 32 hex digits, the same on every call, and differs between levels 1 and 9", () => {
+            const fast = deflateFingerprint(1);
+            const best = deflateFingerprint(9);
+            assert.match(fast, /^[0-9a-f]{32}$/);
+            assert.match(best, /^[0-9a-f]{32}$/);
+            assert.equal(deflateFingerprint(1), fast);
+            assert.notEqual(fast, best);
+        });
 
         for (const level of [1, 6, 9]) {
             it(`at level ${level}: gzip -n's header (no name, MTIME 0, XFL ${xfl(level)}, OS 3) over exactly zlib's level-${level} deflate stream`, async () => {
