@@ -96,10 +96,14 @@ describe("cloud-config validation: values (coreos-cloudinit rules, edge cases)",
             ]);
         });
 
-        it("a list as permissions is a type warning, not an unquoted mode", () => {
-            assert.deepEqual(findings(file("permissions: [1]")), [
-                'line 4: warning: incorrect type for "permissions" (want string) [write_files[0].permissions]',
-            ]);
+        it("a list or a map as permissions, even an empty one, is a type warning, not an unquoted mode", () => {
+            for (const value of ["[1]", "[]", "{}", "{ a: 1 }"]) {
+                assert.deepEqual(
+                    findings(file(`permissions: ${value}`)),
+                    ['line 4: warning: incorrect type for "permissions" (want string) [write_files[0].permissions]'],
+                    value,
+                );
+            }
         });
 
         it("an unquoted mode's fix quotes an octal mode padded to four digits, and suggests 0644 for anything else", () => {

@@ -684,7 +684,8 @@ function checkWriteFilesUnderCoreos(root: WeakNode, report: Report): void {
 function checkPermissionsQuoted(root: WeakNode, report: Report): void {
     for (const f of child(root, "write_files")?.children ?? []) {
         const p = child(f, "permissions");
-        if (!p || p.kind === "null" || p.quoted || p.children.length > 0) continue;
+        // A map or list (even an empty one) is not a scalar to quote: the type rule reports it.
+        if (!p || p.kind === "null" || p.kind === "map" || p.kind === "slice" || p.quoted) continue;
         report(
             "CLOUDINIT_PERMISSIONS_UNQUOTED",
             p.line,
