@@ -13,25 +13,12 @@ import { PackEntry, PackError, PackOptions, listFiles, pack, pruneOutputs } from
 import { planLayout, readChunk } from "../packing/layout";
 import { encodeHeader, paxRecord } from "../packing/tarHeader";
 import { HashPool } from "../packing/hashPool";
+import { tempDirs } from "./helpers/tempDirs";
 
 const KiB = 1024;
 const isRoot = process.getuid?.() === 0;
 
-let tmp: string;
-before(() => {
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "pack-test-"));
-});
-after(() => {
-    fs.rmSync(tmp, { recursive: true, force: true });
-});
-
-let dirCount = 0;
-/** A fresh directory under the test's temp dir, e.g. `fresh("a/b")` → `<tmp>/3/a/b`. */
-function fresh(sub = ""): string {
-    const d = path.join(tmp, String(dirCount++), sub);
-    fs.mkdirSync(d, { recursive: true });
-    return d;
-}
+const fresh = tempDirs("pack-test-");
 
 interface FileSpec {
     readonly content: string | Buffer;

@@ -6,29 +6,16 @@ import { execFileSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as net from "node:net";
-import * as os from "node:os";
 import * as path from "node:path";
 import { MemberCache } from "../packing/cache";
 import { PackError, PackProblem } from "../packing/errors";
 import { HashPool } from "../packing/hashPool";
 import { Chunk, PackEntry, TarLayout, checkArchivePath, planLayout, readChunk } from "../packing/layout";
+import { tempDirs } from "./helpers/tempDirs";
 
 const BLOCK = 512;
 
-let tmp: string;
-before(() => {
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "pack-layout-test-"));
-});
-after(() => {
-    fs.rmSync(tmp, { recursive: true, force: true });
-});
-
-let dirCount = 0;
-function fresh(): string {
-    const d = path.join(tmp, String(dirCount++));
-    fs.mkdirSync(d, { recursive: true });
-    return d;
-}
+const fresh = tempDirs("pack-layout-test-");
 
 /** Files written under a fresh directory; entries named by their relative paths, in the order given. */
 function tree(files: Record<string, string | Buffer>): { root: string; entries: PackEntry[] } {

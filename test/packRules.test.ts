@@ -6,29 +6,15 @@ import * as assert from "node:assert/strict";
 import * as crypto from "node:crypto";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { mainThreadHasher } from "../packing/hashPool";
 import { PackEntry, PackError, PackOptions, listFiles, pack, pruneOutputs } from "../packing/pack";
+import { tempDirs } from "./helpers/tempDirs";
 
 const KiB = 1024;
 
-let tmp: string;
-before(() => {
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "pack-rules-"));
-});
-after(() => {
-    fs.rmSync(tmp, { recursive: true, force: true });
-});
-
-let dirCount = 0;
-/** A fresh directory under the test's temp dir. */
-function fresh(sub = ""): string {
-    const d = path.join(tmp, String(dirCount++), sub);
-    fs.mkdirSync(d, { recursive: true });
-    return d;
-}
+const fresh = tempDirs("pack-rules-");
 
 function writeTree(root: string, files: Record<string, string | Buffer>): void {
     for (const [rel, content] of Object.entries(files)) {
