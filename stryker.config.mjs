@@ -38,6 +38,8 @@ export default {
             "test/secretsUnits.test.ts",
             "test/hostUnits.test.ts",
             "test/validate.test.ts",
+            "test/validateRulesA.test.ts",
+            "test/validateRulesB.test.ts",
             "test/codes.test.ts",
             "test/cloudconfig.test.ts",
             "test/cloudinit.test.ts",
