@@ -17,12 +17,10 @@ import {
     roundTripProblems,
     serializeCloudConfig,
 } from "../formats/cloudconfig";
-import { FileChecks } from "../units/validate";
 import { buildHost } from "../units/host";
 import { ArtifactLocation } from "../units/provision";
-import { FIXTURE_VOLUME_ID, HOST_SCRIPTS, seedContainers } from "./helpers/fixtures";
+import { ALL_FILES_EXIST, FIXTURE_VOLUME_ID, HOST_SCRIPTS, seedContainers } from "./helpers/fixtures";
 
-const allFiles: FileChecks = { artifactFileExists: () => true, imageFileExists: () => true };
 const ARTIFACT: ArtifactLocation = {
     bucket: "x".repeat(63),
     key: `artifacts/${"0".repeat(64)}.tar.gz`,
@@ -281,7 +279,7 @@ describe("cloud-config rendering", () => {
 
         it("keeps every unit and script of the default host as an exact literal block", () => {
             const host = hostOf(seedContainers, ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKey ops@example"]);
-            const { units, userData } = renderHost(host, allFiles);
+            const { units, userData } = renderHost(host, ALL_FILES_EXIST);
             const scalars = contentScalars(userData);
             const expected = [...host.files.map((f) => f.content), ...units.map((u) => u.content)];
             assert.equal(scalars.length, expected.length);
@@ -309,13 +307,13 @@ describe("cloud-config rendering", () => {
 
     describe("bytes", () => {
         it("renders twice to identical bytes", () => {
-            const first = renderHost(hostOf(seedContainers), allFiles).userData;
-            const second = renderHost(hostOf(seedContainers.map((c) => ({ ...c }))), allFiles).userData;
+            const first = renderHost(hostOf(seedContainers), ALL_FILES_EXIST).userData;
+            const second = renderHost(hostOf(seedContainers.map((c) => ({ ...c }))), ALL_FILES_EXIST).userData;
             assert.equal(second, first);
         });
 
         it("starts with the #cloud-config header and ends with one newline", () => {
-            const { userData } = renderHost(hostOf(seedContainers), allFiles);
+            const { userData } = renderHost(hostOf(seedContainers), ALL_FILES_EXIST);
             assert.ok(userData.startsWith("#cloud-config\n"));
             assert.match(userData, /[^\n]\n$/);
         });
@@ -328,7 +326,7 @@ describe("cloud-config rendering", () => {
             };
             const document = serializeCloudConfig(cloudConfigObject(big, orderedUnits(big)));
             assert.ok(Buffer.byteLength(document) > USER_DATA_LIMIT, `the fixture must be over the limit (${Buffer.byteLength(document)})`);
-            const { userData, received } = renderHost(big, allFiles);
+            const { userData, received } = renderHost(big, ALL_FILES_EXIST);
             assert.equal(userData, document);
             assert.equal(received.encoding, "base64");
             assert.ok(received.bytes.length <= USER_DATA_LIMIT, `${received.bytes.length} bytes gzip'd`);
@@ -358,7 +356,7 @@ describe("cloud-config rendering", () => {
                 files: [...base.files, { path: "/etc/big.txt", permissions: "0644", content: block.toString("base64") + "\n" }],
             };
             assert.throws(
-                () => renderHost(big, allFiles),
+                () => renderHost(big, ALL_FILES_EXIST),
                 (e: unknown) => {
                     assert.ok(e instanceof ValidationError);
                     assert.deepEqual(
@@ -376,7 +374,7 @@ describe("cloud-config rendering", () => {
         });
 
         it("accepts the default host, whose document (health checks, image units) is over the limit and fits gzip'd", () => {
-            const { userData, received } = renderHost(hostOf(seedContainers), allFiles);
+            const { userData, received } = renderHost(hostOf(seedContainers), ALL_FILES_EXIST);
             assert.ok(Buffer.byteLength(userData) > USER_DATA_LIMIT, `${Buffer.byteLength(userData)} bytes`);
             assert.equal(received.encoding, "base64");
             assert.ok(received.bytes.length <= USER_DATA_LIMIT, `${received.bytes.length} bytes gzip'd`);
@@ -493,7 +491,7 @@ describe("cloud-config rendering", () => {
                 "      WantedBy=multi-user.target",
                 "",
             ].join("\n");
-            assert.equal(renderHost(tiny, allFiles).userData, expected);
+            assert.equal(renderHost(tiny, ALL_FILES_EXIST).userData, expected);
         });
     });
 });

@@ -2,17 +2,10 @@
 // scalars are typed, how anchors, aliases and merge keys are read, which values fit which field, and which
 // discovery URLs Go's url.ParseRequestURI accepts. Each expectation is the exact finding `-validate` prints.
 import { strict as assert } from "node:assert";
-import { cloudConfigFindings, resolvePlainScalar } from "../formats/cloudconfig/validate";
-import { ProblemCode } from "../units/problems";
+import { resolvePlainScalar } from "../formats/cloudconfig/validate";
+import { findingLines } from "./helpers/cloudinit";
 
 const H = "#cloud-config\n";
-
-/** Each finding as `line N: level: message [path]`, the way `coreos-cloudinit -validate` prints them plus our path. */
-function findings(userData: string, code?: ProblemCode): string[] {
-    return cloudConfigFindings(userData)
-        .filter((f) => code === undefined || f.code === code)
-        .map((f) => `line ${f.line}: ${f.level}: ${f.message} [${f.path}]`);
-}
 
 const FLEET_GONE = 'line 3: warning: deprecated key "fleet" (fleet is no longer shipped in Container Linux) [coreos.fleet]';
 
@@ -46,7 +39,7 @@ describe("cloud-config validation rules (coreos-cloudinit -validate)", () => {
 
     describe("an explicit YAML tag decides the type, whatever the scalar looks like", () => {
         it("!!str makes a number a string, which a float64 field refuses", () => {
-            assert.deepEqual(findings(H + "coreos:\n  fleet:\n    engine_reconcile_interval: !!str 2\n"), [
+            assert.deepEqual(findingLines(H + "coreos:\n  fleet:\n    engine_reconcile_interval: !!str 2\n"), [
                 FLEET_GONE,
                 'line 4: warning: incorrect type for "engine_reconcile_interval" (want float64) [coreos.fleet.engine_reconcile_interval]',
             ]);
@@ -54,26 +47,26 @@ describe("cloud-config validation rules (coreos-cloudinit -validate)", () => {
 
         it("!!binary is a string even when its bytes spell a number", () => {
             // MTIz is base64 for "123".
-            assert.deepEqual(findings(H + "coreos:\n  fleet:\n    engine_reconcile_interval: !!binary MTIz\n"), [
+            assert.deepEqual(findingLines(H + "coreos:\n  fleet:\n    engine_reconcile_interval: !!binary MTIz\n"), [
                 FLEET_GONE,
                 'line 4: warning: incorrect type for "engine_reconcile_interval" (want float64) [coreos.fleet.engine_reconcile_interval]',
             ]);
         });
 
         it("!!int makes a quoted number an int, which an int field accepts", () => {
-            assert.deepEqual(findings(H + 'coreos:\n  fleet:\n    token_limit: !!int "5"\n'), [FLEET_GONE]);
+            assert.deepEqual(findingLines(H + 'coreos:\n  fleet:\n    token_limit: !!int "5"\n'), [FLEET_GONE]);
         });
 
         it("!!float makes a quoted number a float64, which a float64 field accepts", () => {
-            assert.deepEqual(findings(H + 'coreos:\n  fleet:\n    engine_reconcile_interval: !!float "2.5"\n'), [FLEET_GONE]);
+            assert.deepEqual(findingLines(H + 'coreos:\n  fleet:\n    engine_reconcile_interval: !!float "2.5"\n'), [FLEET_GONE]);
         });
 
         it("!!bool makes a quoted word a bool, which a bool field accepts", () => {
-            assert.deepEqual(findings(H + 'coreos:\n  units:\n  - name: a.service\n    enable: !!bool "true"\n'), []);
+            assert.deepEqual(findingLines(H + 'coreos:\n  units:\n  - name: a.service\n    enable: !!bool "true"\n'), []);
         });
 
         it("!!null makes a quoted empty string null, which a string field refuses", () => {
-            assert.deepEqual(findings(H + 'hostname: !!null ""\n'), [
+            assert.deepEqual(findingLines(H + 'hostname: !!null ""\n'), [
                 'line 2: warning: incorrect type for "hostname" (want string) [hostname]',
             ]);
         });
@@ -81,7 +74,7 @@ describe("cloud-config validation rules (coreos-cloudinit -validate)", () => {
 
     describe("which values fit which field (rules.go isCompatible)", () => {
         it("a string field takes a float, and a float64 field takes a float", () => {
-            assert.deepEqual(findings(H + "hostname: 1.5\ncoreos:\n  fleet:\n    engine_reconcile_interval: 2.5\n"), [
+            assert.deepEqual(findingLines(H + "hostname: 1.5\ncoreos:\n  fleet:\n    engine_reconcile_interval: 2.5\n"), [
                 FLEET_GONE.replace("line 3", "line 4"),
             ]);
         });
@@ -89,7 +82,7 @@ describe("cloud-config validation rules (coreos-cloudinit -validate)", () => {
 
     describe("anchors, aliases and merge keys", () => {
         it("an aliased value is checked like the anchored one, and reported on the alias's line", () => {
-            assert.deepEqual(findings(H + "hostname: &h a\ncoreos:\n  units:\n  - *h\n"), [
+            assert.deepEqual(findingLines(H + "hostname: &h a\ncoreos:\n  units:\n  - *h\n"), [
                 'line 5: warning: incorrect type for "units[0]" (want struct) [coreos.units[0]]',
             ]);
         });
@@ -98,7 +91,7 @@ describe("cloud-config validation rules (coreos-cloudinit -validate)", () => {
             const doc =
                 H +
                 "coreos:\n  units:\n  - &base {name: a.service, command: bogus, enable: maybe}\n  - <<: *base\n    name: b.service\n    command: start\n";
-            assert.deepEqual(findings(doc), [
+            assert.deepEqual(findingLines(doc), [
                 'line 4: warning: incorrect type for "enable" (want bool) [coreos.units[0].enable]',
                 'line 4: warning: incorrect type for "enable" (want bool) [coreos.units[1].enable]',
                 "line 4: error: invalid value bogus [coreos.units[0].command]",
@@ -106,11 +99,11 @@ describe("cloud-config validation rules (coreos-cloudinit -validate)", () => {
         });
 
         it("a merge key is only the plain `<<`: a quoted one is an ordinary (unknown) key", () => {
-            assert.deepEqual(findings(H + '"<<": {hostname: a}\n'), ['line 2: warning: unrecognized key "<<" [<<]']);
+            assert.deepEqual(findingLines(H + '"<<": {hostname: a}\n'), ['line 2: warning: unrecognized key "<<" [<<]']);
         });
 
         it("a key that is not a scalar is reported as an unknown [complex key]", () => {
-            assert.deepEqual(findings(H + "? [a, b]\n: 1\n"), ['line 2: warning: unrecognized key "[complex key]" [[complex key]]']);
+            assert.deepEqual(findingLines(H + "? [a, b]\n: 1\n"), ['line 2: warning: unrecognized key "[complex key]" [[complex key]]']);
         });
 
         it("nothing nested deeper than 64 levels (merge chains included) is read, so an alias bomb cannot run away", () => {
@@ -124,7 +117,7 @@ describe("cloud-config validation rules (coreos-cloudinit -validate)", () => {
             const emptied = ks.filter((k) => 3 + k <= 64 && 4 + k > 64);
             const checked = ks.filter((k) => 4 + k <= 64);
             assert.deepEqual([emptied, checked.length], [[61], 61]);
-            assert.deepEqual(findings(doc), [
+            assert.deepEqual(findingLines(doc), [
                 ...emptied.map((k) => `line 4: warning: incorrect type for "command" (want string) [coreos.units[${k}].command]`),
                 ...checked.map((k) => `line 4: error: invalid value bogus [coreos.units[${k}].command]`),
             ]);
@@ -138,21 +131,21 @@ describe("cloud-config validation rules (coreos-cloudinit -validate)", () => {
             ["a list", "- path: /etc/x\n  encoding: base64\n  content: [a]\n"],
         ] as const) {
             it(`content that is ${what}`, () => {
-                assert.deepEqual(findings(H + "write_files:\n" + item), [
+                assert.deepEqual(findingLines(H + "write_files:\n" + item), [
                     'line 5: warning: incorrect type for "content" (want string) [write_files[0].content]',
                 ]);
             });
         }
 
         it("content that is a key without a value", () => {
-            assert.deepEqual(findings(H + "write_files:\n- {path: /etc/x, encoding: base64, content}\n"), [
+            assert.deepEqual(findingLines(H + "write_files:\n- {path: /etc/x, encoding: base64, content}\n"), [
                 'line 3: warning: incorrect type for "content" (want string) [write_files[0].content]',
             ]);
         });
     });
 
     describe("coreos.etcd.discovery must be a request URI (Go's url.ParseRequestURI)", () => {
-        const discovery = (url: string) => findings(H + `coreos:\n  etcd:\n    discovery: ${url}\n`, "CLOUDINIT_DISCOVERY_URL");
+        const discovery = (url: string) => findingLines(H + `coreos:\n  etcd:\n    discovery: ${url}\n`, "CLOUDINIT_DISCOVERY_URL");
         const refused = ["line 4: warning: discovery URL is not valid [coreos.etcd.discovery]"];
 
         const accepted = [

@@ -3,15 +3,11 @@
 import { strict as assert } from "node:assert";
 import { gzipSync } from "node:zlib";
 import { cloudConfigFindings, decodesAs } from "../formats/cloudconfig/validate";
+import { findingLines } from "./helpers/cloudinit";
 
 const H = "#cloud-config\n";
 const KNOWS_TOP = "ssh_authorized_keys, coreos, write_files, hostname, users, manage_etc_hosts";
 const LINE_BREAK = (cp: string) => `${cp} is a line break to coreos-cloudinit's YAML 1.1 parser but text to YAML 1.2 (this project's rule)`;
-
-/** Each finding as `line N: level: message [path]`, as in test/cloudinit.test.ts. */
-function findings(userData: string): string[] {
-    return cloudConfigFindings(userData).map((f) => `line ${f.line}: ${f.level}: ${f.message} [${f.path}]`);
-}
 
 /** One write_files entry at /etc/x with the given extra lines (already indented). */
 const file = (...lines: string[]) => H + "write_files:\n- path: /etc/x\n" + lines.map((l) => `  ${l}\n`).join("");
@@ -57,8 +53,8 @@ describe("cloud-config validation: values (coreos-cloudinit rules, edge cases)",
         });
 
         it("a file without content decodes as empty: fine for base64, reported on the entry for an unknown encoding", () => {
-            assert.deepEqual(findings(file("encoding: base64")), []);
-            assert.deepEqual(findings(file("encoding: rot13")), [
+            assert.deepEqual(findingLines(file("encoding: base64")), []);
+            assert.deepEqual(findingLines(file("encoding: rot13")), [
                 'line 3: error: content cannot be decoded as "rot13" [write_files[0].content]',
                 "line 4: error: invalid value rot13 [write_files[0].encoding]",
             ]);
@@ -73,7 +69,7 @@ describe("cloud-config validation: values (coreos-cloudinit rules, edge cases)",
         });
 
         it("a null encoding is only a type warning, not a decoding error", () => {
-            assert.deepEqual(findings(file("encoding: ~", "content: hi")), [
+            assert.deepEqual(findingLines(file("encoding: ~", "content: hi")), [
                 'line 4: warning: incorrect type for "encoding" (want string) [write_files[0].encoding]',
             ]);
         });
@@ -87,11 +83,11 @@ describe("cloud-config validation: values (coreos-cloudinit rules, edge cases)",
         });
 
         it("an empty value passes a `valid:` tag (rules.go skips empty strings)", () => {
-            assert.deepEqual(findings(file('permissions: ""')), []);
+            assert.deepEqual(findingLines(file('permissions: ""')), []);
         });
 
         it("a null value is neither checked against `valid:` nor called unquoted: only its type is wrong", () => {
-            assert.deepEqual(findings(file("permissions: ~")), [
+            assert.deepEqual(findingLines(file("permissions: ~")), [
                 'line 4: warning: incorrect type for "permissions" (want string) [write_files[0].permissions]',
             ]);
         });
@@ -99,7 +95,7 @@ describe("cloud-config validation: values (coreos-cloudinit rules, edge cases)",
         it("a list or a map as permissions, even an empty one, is a type warning, not an unquoted mode", () => {
             for (const value of ["[1]", "[]", "{}", "{ a: 1 }"]) {
                 assert.deepEqual(
-                    findings(file(`permissions: ${value}`)),
+                    findingLines(file(`permissions: ${value}`)),
                     ['line 4: warning: incorrect type for "permissions" (want string) [write_files[0].permissions]'],
                     value,
                 );
@@ -119,7 +115,7 @@ describe("cloud-config validation: values (coreos-cloudinit rules, edge cases)",
         });
 
         it("an empty write_files under coreos is only an unknown key there, not misplaced files", () => {
-            assert.deepEqual(findings(H + "coreos:\n  write_files:\n"), [
+            assert.deepEqual(findingLines(H + "coreos:\n  write_files:\n"), [
                 'line 3: warning: unrecognized key "write_files" [coreos.write_files]',
             ]);
         });
@@ -149,7 +145,7 @@ describe("cloud-config validation: values (coreos-cloudinit rules, edge cases)",
     });
 
     describe("characters the YAML reader accepts (libyaml's printable set)", () => {
-        const charFindings = (ch: string) => findings(H + `hostname: "a${ch}"\n`);
+        const charFindings = (ch: string) => findingLines(H + `hostname: "a${ch}"\n`);
         const control = (cp: string) => [`line 2: error: control characters are not allowed (${cp}) [(document)]`];
 
         it("accepts the printable ranges up to their edges", () => {
@@ -164,7 +160,7 @@ describe("cloud-config validation: values (coreos-cloudinit rules, edge cases)",
         });
 
         it("U+0085 and U+2029 are line breaks to YAML 1.1: refused as such, the rest still checked", () => {
-            assert.deepEqual(findings(H + "a: \u0085\nb: \u2029\n"), [
+            assert.deepEqual(findingLines(H + "a: \u0085\nb: \u2029\n"), [
                 `line 2: error: ${LINE_BREAK("U+0085")} [(document)]`,
                 'line 2: warning: unrecognized key "a" [a]',
                 `line 3: error: ${LINE_BREAK("U+2029")} [(document)]`,
@@ -173,7 +169,7 @@ describe("cloud-config validation: values (coreos-cloudinit rules, edge cases)",
         });
 
         it("a control character stops validation: nothing else is reported", () => {
-            assert.deepEqual(findings(H + "x: \u0001\nbogus: 1\n"), control("U+0001"));
+            assert.deepEqual(findingLines(H + "x: \u0001\nbogus: 1\n"), control("U+0001"));
         });
 
         it("a line-break character does not stop validation", () => {
@@ -188,7 +184,7 @@ describe("cloud-config validation: values (coreos-cloudinit rules, edge cases)",
 
     describe("syntax errors and the order of findings", () => {
         it("a syntax error's message drops the position, even past line 9 and column 9", () => {
-            assert.deepEqual(findings(H + "\n".repeat(11) + "hostname: abcdefghij: x\n"), [
+            assert.deepEqual(findingLines(H + "\n".repeat(11) + "hostname: abcdefghij: x\n"), [
                 "line 13: error: Nested mappings are not allowed in compact mappings [(syntax)]",
             ]);
         });
@@ -202,28 +198,28 @@ describe("cloud-config validation: values (coreos-cloudinit rules, edge cases)",
         });
 
         it("findings are ordered by line when a syntax error comes before a line-break character", () => {
-            assert.deepEqual(findings(H + "a: b: c\nx: \u2028\n"), [
+            assert.deepEqual(findingLines(H + "a: b: c\nx: \u2028\n"), [
                 "line 2: error: Nested mappings are not allowed in compact mappings [(syntax)]",
                 `line 3: error: ${LINE_BREAK("U+2028")} [(document)]`,
             ]);
         });
 
         it("an empty document: a YAML warning and a later line-break character, ordered by line", () => {
-            assert.deepEqual(findings(H + "%FOO\n---\n# \u2028\n"), [
+            assert.deepEqual(findingLines(H + "%FOO\n---\n# \u2028\n"), [
                 "line 2: warning: Unknown directive %FOO [(syntax)]",
                 `line 4: error: ${LINE_BREAK("U+2028")} [(document)]`,
             ]);
         });
 
         it("a list document: not a map, reported before a later line-break character", () => {
-            assert.deepEqual(findings(H + "- a\n- \u2028\n"), [
+            assert.deepEqual(findingLines(H + "- a\n- \u2028\n"), [
                 "line 2: error: the document is a list, not a map of keys (this project's rule) [(document)]",
                 `line 3: error: ${LINE_BREAK("U+2028")} [(document)]`,
             ]);
         });
 
         it("a scalar document is called a scalar", () => {
-            assert.deepEqual(findings(H + "hello\n"), [
+            assert.deepEqual(findingLines(H + "hello\n"), [
                 "line 2: error: the document is a scalar, not a map of keys (this project's rule) [(document)]",
             ]);
         });

@@ -1,18 +1,14 @@
 // validateCloudConfig: coreos-cloudinit's `-validate` rules, case by case, and the real user-data passes.
 import { strict as assert } from "node:assert";
 import { gzipSync } from "node:zlib";
-import { cloudConfigFindings, decodesAs, isCloudConfig, resolvePlainScalar, validateCloudConfig } from "../formats/cloudconfig/validate";
+import { decodesAs, isCloudConfig, resolvePlainScalar, validateCloudConfig } from "../formats/cloudconfig/validate";
 import { renderHost } from "../formats/cloudconfig";
 import { buildHost } from "../units/host";
 import { seedContainers, HOST_SCRIPTS, FIXTURE_VOLUME_ID } from "./helpers/fixtures";
 import { applyOverrides } from "../units/stack";
+import { findingLines } from "./helpers/cloudinit";
 
 const H = "#cloud-config\n";
-
-/** Each finding as `line N: level: message [path]`, the way `coreos-cloudinit -validate` prints them plus our path. */
-function findings(userData: string): string[] {
-    return cloudConfigFindings(userData).map((f) => `line ${f.line}: ${f.level}: ${f.message} [${f.path}]`);
-}
 
 // [what, document, expected findings]. Line numbers count the #cloud-config header as line 1.
 const CASES: [string, string, string[]][] = [
@@ -315,7 +311,7 @@ describe("validateCloudConfig (coreos-cloudinit -validate, ported)", () => {
     describe("finds", () => {
         for (const [what, doc, expected] of CASES) {
             it(what, () => {
-                assert.deepEqual(findings(doc), expected);
+                assert.deepEqual(findingLines(doc), expected);
             });
         }
     });
@@ -323,7 +319,7 @@ describe("validateCloudConfig (coreos-cloudinit -validate, ported)", () => {
     describe("accepts", () => {
         for (const [what, doc] of CLEAN) {
             it(what, () => {
-                assert.deepEqual(findings(doc), []);
+                assert.deepEqual(findingLines(doc), []);
             });
         }
     });
@@ -332,7 +328,7 @@ describe("validateCloudConfig (coreos-cloudinit -validate, ported)", () => {
         const doc =
             H +
             'hostname: a\nbogus: 1\ncoreos:\n  units:\n  - name: a.service\n    command: go\n    enable: yes please\nwrite_files:\n- path: /usr/x\n  permissions: "9"\n';
-        assert.deepEqual(findings(doc), [
+        assert.deepEqual(findingLines(doc), [
             'line 3: warning: unrecognized key "bogus" [bogus]',
             "line 7: error: invalid value go [coreos.units[0].command]",
             'line 8: warning: incorrect type for "enable" (want bool) [coreos.units[0].enable]',

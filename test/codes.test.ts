@@ -21,7 +21,7 @@ import { MAX_CONTAINERS_PER_NETWORK, hostCeilingProblems } from "../units/ceilin
 import { ContainerUnit, HealthCheck, HostDefinition, ImageSource, OneShotUnit, VolumeSource, WriteFile } from "../units/model";
 import { PROBLEM_CODES, Problem, ProblemCode, formatProblem } from "../units/problems";
 import { FileChecks, validateHost } from "../units/validate";
-import { PROJECT_DIR, fixtureHost } from "./helpers/fixtures";
+import { ALL_FILES_EXIST, PROJECT_DIR, fixtureHost } from "./helpers/fixtures";
 
 /** One minimal input for a code: `owner` is the check that reports it, `what` the input, in words. */
 interface Case {
@@ -69,7 +69,6 @@ function byLoadHosts(what: string, files: Readonly<Record<string, string>> | "no
 // ---------------------------------------------------------------------------------------------
 // validateHost
 
-const ALL_FILES: FileChecks = { artifactFileExists: () => true, imageFileExists: () => true };
 const NO_FILES: FileChecks = { artifactFileExists: () => false, imageFileExists: () => false };
 
 /** A plain container that passes every check, to change one thing at a time. */
@@ -78,7 +77,7 @@ function app(name: string, patch: Partial<ContainerUnit> = {}): ContainerUnit {
 }
 
 /** validateHost on a host (the fixture host of these containers by default). */
-function byValidateHost(what: string, host: () => HostDefinition, files: FileChecks = ALL_FILES): Case {
+function byValidateHost(what: string, host: () => HostDefinition, files: FileChecks = ALL_FILES_EXIST): Case {
     return { owner: "validateHost", what, produce: () => validateHost(host(), files) };
 }
 

@@ -11,7 +11,7 @@ import { BOOT_STATUS_FILE, READY_UNIT } from "../units/report";
 import { CONTAINER_TIMEOUT_START_SEC } from "../units/systemd";
 import { orderedUnits } from "../units/render";
 import { validateHost } from "../units/validate";
-import { fixtureHost, seedContainers } from "./helpers/fixtures";
+import { ALL_FILES_EXIST, fixtureHost, seedContainers } from "./helpers/fixtures";
 import { dumpUnits } from "./helpers/systemd";
 
 const app = (name: string, patch: Partial<ContainerUnit> = {}): ContainerUnit => ({
@@ -21,7 +21,6 @@ const app = (name: string, patch: Partial<ContainerUnit> = {}): ContainerUnit =>
     ...patch,
 });
 const check = (command: string, patch: Partial<HealthCheck> = {}): HealthCheck => ({ command, ...patch });
-const allFiles = { artifactFileExists: () => true, imageFileExists: () => true };
 
 describe("health checks (units/health.ts)", () => {
     it("write every Docker setting out, the project's defaults where the definition has none", () => {
@@ -57,10 +56,10 @@ describe("health checks (units/health.ts)", () => {
     });
 
     describe("validation", () => {
-        const problems = (c: ContainerUnit) => validateHost(fixtureHost([c]), allFiles);
+        const problems = (c: ContainerUnit) => validateHost(fixtureHost([c]), ALL_FILES_EXIST);
 
         it("accepts every health check of the default host, and a minimal one", () => {
-            assert.deepEqual(validateHost(fixtureHost(), allFiles), []);
+            assert.deepEqual(validateHost(fixtureHost(), ALL_FILES_EXIST), []);
             assert.deepEqual(problems(app("web", { healthCheck: check("wget -q -O /dev/null http://127.0.0.1/") })), []);
         });
 

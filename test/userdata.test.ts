@@ -10,13 +10,12 @@ import { compressedSizeProblems } from "../formats/cloudconfig/render";
 import { userDataSizeProblems } from "../formats/size";
 import { IgnitionConfig, IgnitionStub, canonicalJson, dataUrl, dataUrlText } from "../formats/ignition";
 import { HostContent, renderHostContent } from "../units/render";
-import { fixtureHost, seedContainers } from "./helpers/fixtures";
+import { ALL_FILES_EXIST, fixtureHost, seedContainers } from "./helpers/fixtures";
 
-const allFiles = { artifactFileExists: () => true, imageFileExists: () => true };
 const target = { bucket: "coreos-containers-abc123", region: "eu-west-1" };
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIUserDataTestKey ops@example";
 const contentOf = (containers = seedContainers, keys: string[] = [KEY]): HostContent =>
-    renderHostContent(fixtureHost(containers, { sshAuthorizedKeys: keys }), allFiles);
+    renderHostContent(fixtureHost(containers, { sshAuthorizedKeys: keys }), ALL_FILES_EXIST);
 const sha = (algo: string, data: Buffer | string) => crypto.createHash(algo).update(data).digest("hex");
 
 describe("user-data formats", () => {

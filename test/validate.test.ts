@@ -7,15 +7,16 @@ import { renderHost } from "../formats/cloudconfig";
 import { buildHost } from "../units/host";
 import { ArtifactLocation } from "../units/provision";
 import {
+    ALL_FILES_EXIST,
+    FIXTURE_VOLUME_ID,
+    HOST_SCRIPTS,
     cadvisor,
-    seedContainers,
     elastic,
     fluentd,
     kibana,
     nginx,
     nodeExporter,
-    HOST_SCRIPTS,
-    FIXTURE_VOLUME_ID,
+    seedContainers,
 } from "./helpers/fixtures";
 
 const ARTIFACT: ArtifactLocation = {
@@ -24,8 +25,6 @@ const ARTIFACT: ArtifactLocation = {
     sha256: "0".repeat(64),
     region: "eu-west-1",
 };
-
-const allFiles: FileChecks = { artifactFileExists: () => true, imageFileExists: () => true };
 
 function hostOf(containers: readonly ContainerUnit[]): HostDefinition {
     return buildHost({
@@ -44,7 +43,7 @@ function app(name: string, patch: Partial<ContainerUnit> = {}): ContainerUnit {
     return { kind: "container", name, image: { kind: "registry", ref: "nginx:1.27.2-alpine" }, ...patch };
 }
 
-function check(containers: readonly ContainerUnit[], files: FileChecks = allFiles): Problem[] {
+function check(containers: readonly ContainerUnit[], files: FileChecks = ALL_FILES_EXIST): Problem[] {
     return validateHost(hostOf(containers), files);
 }
 
@@ -74,7 +73,7 @@ function expectProblem(problems: readonly Problem[], expected: Expected): void {
 describe("validateHost", () => {
     describe("baseline", () => {
         it("accepts the default host", () => {
-            assert.deepEqual(validateHost(defaultHost(), allFiles), []);
+            assert.deepEqual(validateHost(defaultHost(), ALL_FILES_EXIST), []);
         });
 
         it("accepts the default host after config overrides copied every container", () => {
@@ -147,7 +146,7 @@ describe("validateHost", () => {
 
         it("rejects two one-shot units with one name", () => {
             const host = defaultHost();
-            const problems = validateHost({ ...host, oneshots: [...host.oneshots, host.oneshots[0]!] }, allFiles);
+            const problems = validateHost({ ...host, oneshots: [...host.oneshots, host.oneshots[0]!] }, ALL_FILES_EXIST);
             expectOnly(problems, {
                 where: "coreos-containers-network.service",
                 field: "name",
@@ -158,7 +157,7 @@ describe("validateHost", () => {
         it("rejects a container whose unit has a one-shot's name", () => {
             const host = hostOf([app("web")]);
             const clash: OneShotUnit = { kind: "oneshot", name: "docker-web.service", description: "Clash", exec: [["/usr/bin/true"]] };
-            expectOnly(validateHost({ ...host, oneshots: [...host.oneshots, clash] }, allFiles), {
+            expectOnly(validateHost({ ...host, oneshots: [...host.oneshots, clash] }, ALL_FILES_EXIST), {
                 where: "web",
                 field: "name",
                 message: new RegExp(
@@ -235,7 +234,7 @@ describe("validateHost", () => {
                 app("web"),
                 app("conf", { volumes: [{ source: { kind: "artifact", path: "conf/app.conf" }, target: "/etc/app.conf" }] }),
             ]);
-            const problems = validateHost({ ...host, oneshots: [] }, allFiles);
+            const problems = validateHost({ ...host, oneshots: [] }, ALL_FILES_EXIST);
             assert.deepEqual(
                 problems.map((p) => `${p.where} ${p.field} ${p.message}`),
                 [
@@ -391,7 +390,7 @@ describe("validateHost", () => {
 
         it("rejects an artifact path that is absolute, climbs out or is not normalised (., empty segments, a trailing /), without asking the file system", () => {
             const asked: string[] = [];
-            const files: FileChecks = { ...allFiles, artifactFileExists: (p) => (asked.push(p), true) };
+            const files: FileChecks = { ...ALL_FILES_EXIST, artifactFileExists: (p) => (asked.push(p), true) };
             const problems = check(
                 [
                     app("web", {
@@ -418,7 +417,7 @@ describe("validateHost", () => {
         });
 
         it("rejects an artifact file that does not exist", () => {
-            const files: FileChecks = { ...allFiles, artifactFileExists: (p) => p !== "nginx/nginx.conf" };
+            const files: FileChecks = { ...ALL_FILES_EXIST, artifactFileExists: (p) => p !== "nginx/nginx.conf" };
             expectOnly(validateHost(defaultHost(), files), {
                 where: "nginx",
                 field: "volumes[0].source.path",
@@ -489,7 +488,7 @@ describe("validateHost", () => {
         });
 
         it("rejects a tarball that is not in the image folder", () => {
-            const files: FileChecks = { ...allFiles, imageFileExists: (f) => f !== "fluentd.tar" };
+            const files: FileChecks = { ...ALL_FILES_EXIST, imageFileExists: (f) => f !== "fluentd.tar" };
             expectOnly(validateHost(defaultHost(), files), {
                 where: "fluentd",
                 field: "image.file",
@@ -500,7 +499,7 @@ describe("validateHost", () => {
 
         it("rejects a tarball path outside the image folder or not normalised, without asking", () => {
             const asked: string[] = [];
-            const files: FileChecks = { ...allFiles, imageFileExists: (f) => (asked.push(f), true) };
+            const files: FileChecks = { ...ALL_FILES_EXIST, imageFileExists: (f) => (asked.push(f), true) };
             for (const file of ["../web.tar", "/web.tar", "sub//web.tar", "web.tar/", "./web.tar"]) {
                 expectOnly(check([app("web", { image: { kind: "tarball", file, ref: "web:1.0" } })], files), {
                     where: "web",
@@ -622,7 +621,7 @@ describe("validateHost", () => {
     describe("write_files", () => {
         function checkFiles(files: WriteFile[]): Problem[] {
             const host = hostOf([]);
-            return validateHost({ ...host, files: [...host.files, ...files] }, allFiles);
+            return validateHost({ ...host, files: [...host.files, ...files] }, ALL_FILES_EXIST);
         }
         const file = (patch: Partial<WriteFile>): WriteFile => ({ path: "/etc/app.conf", permissions: "0644", content: "x\n", ...patch });
 
@@ -688,7 +687,7 @@ describe("validateHost", () => {
                 exec: [["/usr/bin/true"]],
                 ...patch,
             };
-            return validateHost({ ...host, oneshots: [...host.oneshots, unit] }, allFiles);
+            return validateHost({ ...host, oneshots: [...host.oneshots, unit] }, ALL_FILES_EXIST);
         }
 
         it("rejects a name without a unit suffix", () => {
@@ -819,7 +818,7 @@ describe("validateHost", () => {
             ]);
             let error: unknown;
             assert.throws(
-                () => renderHost(bad, allFiles),
+                () => renderHost(bad, ALL_FILES_EXIST),
                 (e: unknown) => ((error = e), e instanceof ValidationError),
             );
             const v = error as ValidationError;
@@ -832,7 +831,7 @@ describe("validateHost", () => {
         });
 
         it("renders the default host without problems", () => {
-            assert.doesNotThrow(() => renderHost(defaultHost(), allFiles));
+            assert.doesNotThrow(() => renderHost(defaultHost(), ALL_FILES_EXIST));
         });
     });
 });

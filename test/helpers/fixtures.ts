@@ -9,6 +9,7 @@ import { dataPath } from "../../units/layout";
 import type { ContainerUnit, HostDefinition } from "../../units/model";
 import type { ArtifactLocation } from "../../units/provision";
 import { SECRET_NAME, SecretParameters, secretParameterName, secretUsers } from "../../units/secrets";
+import type { FileChecks } from "../../units/validate";
 import { seedContainers } from "../fixtures/hosts/seed";
 
 export * from "../fixtures/hosts/seed";
@@ -47,6 +48,9 @@ export function fixtureSecretParameters(containers: readonly ContainerUnit[], ve
 
 /** The fixture data volume: a host whose containers mount data folders gets it (any `vol-` + 17 hex digits do). */
 export const FIXTURE_VOLUME_ID = "vol-0123456789abcdef0";
+
+/** File checks for tests whose artifact files and image tarballs all exist. */
+export const ALL_FILES_EXIST: FileChecks = { artifactFileExists: () => true, imageFileExists: () => true };
 
 /** A registry-image container named `name` (nginx:1.27), with whatever else a test gives it. */
 export function testContainer(name: string, extra: Partial<ContainerUnit> = {}): ContainerUnit {
